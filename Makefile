@@ -1,0 +1,32 @@
+# Two commands to know: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: demo test lint install clean
+
+$(BIN)/foerderdesk: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/foerderdesk
+
+## demo: create the venv, the SQLite database and the offline data, then serve on :5000
+demo: install
+	$(BIN)/foerderdesk demo --port $(PORT)
+
+## lint: ruff and the import contract (the dependency rule of DESIGN.md)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+## test: the whole suite, lint and the import contract included
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

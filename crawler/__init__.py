@@ -1,0 +1,1 @@
+"""Scrapy spiders and pipelines: collect funding calls, normalise them, store them."""

@@ -1,0 +1,1 @@
+"""TF-IDF matching of funding calls against city projects and partner organisations."""

@@ -1,0 +1,1 @@
+"""The APScheduler service: crawls, re-matching, digests and reminders on time."""

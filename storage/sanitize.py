@@ -1,0 +1,28 @@
+"""The one HTML allow-list: crawled HTML is cleaned with it before it is stored and again
+before it is shown, so a page can never carry script, style or event handlers to a reader."""
+
+from __future__ import annotations
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p", "br", "ul", "ol", "li", "strong", "b", "em", "i", "u", "sup", "sub", "a", "abbr",
+    "h2", "h3", "h4", "h5", "table", "thead", "tbody", "tr", "th", "td", "blockquote", "span",
+    "div", "dl", "dt", "dd", "hr",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"colspan", "rowspan"}}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitize_html(html: str | None) -> str:
+    """``html`` with only allow-listed tags and attributes; links get ``rel="noopener..."``."""
+    if not html:
+        return ""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
