@@ -1,0 +1,431 @@
+"""Storing crawled calls: upsert, change records, withdrawal, sources and crawl runs.
+
+Pure data functions: each takes a session and never commits, so the caller (the crawler's
+pipeline, a test, a command) decides the unit of work. The crawler stores calls in small
+batches, one transaction each, so a crash loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    CRAWL_OUTCOMES,
+    DEADLINE_MODELS,
+    FUNDER_TYPES,
+    CallChange,
+    CallDeadline,
+    CrawlRun,
+    FundingCall,
+    Source,
+    utcnow,
+)
+from storage.queries import call_status
+
+# Fields whose change is worth a record (and an alert): what a reader of a call relies on.
+TRACKED_FIELDS = (
+    "title",
+    "summary",
+    "description",
+    "conditions",
+    "url",
+    "funder",
+    "programme",
+    "call_identifier",
+    "type_of_action",
+    "status",
+    "opening_date",
+    "deadline_model",
+    "deadlines",
+    "next_deadline",
+    "budget_eur",
+    "grant_min_eur",
+    "grant_max_eur",
+    "expected_grants",
+    "funding_rate",
+    "eligible_applicants",
+)
+
+
+@dataclass(frozen=True)
+class DeadlineRecord:
+    """A normalised deadline: an aware UTC instant, or a yearly month-day without a year."""
+
+    due_at: datetime | None
+    stage: str = ""
+    label: str = ""
+    timezone: str = "Europe/Brussels"
+    recurring_month_day: str | None = None  # "09-30"
+    raw: str = ""
+
+
+@dataclass
+class CallRecord:
+    """A normalised, validated call, ready to store. Built by the crawler's pipeline."""
+
+    source: str
+    source_id: str
+    url: str
+    title: str
+    summary: str = ""
+    description: str = ""  # sanitised HTML
+    description_text: str = ""
+    conditions: str = ""  # sanitised HTML
+    language: str = "en"
+    funder: str = ""
+    funder_type: str = "other"
+    programme: str = ""
+    call_identifier: str = ""
+    type_of_action: str = ""
+    status_source: str = ""
+    status_hint: str = ""  # "closed" when the source says so and no date says otherwise
+    opening_date: date | None = None
+    deadline_model: str = "single"
+    deadlines: list[DeadlineRecord] = field(default_factory=list)
+    budget_eur: int | None = None
+    grant_min_eur: int | None = None
+    grant_max_eur: int | None = None
+    expected_grants: int | None = None
+    funding_rate: float | None = None
+    eligible_applicants: list[str] = field(default_factory=list)
+    eligibility_inferred: bool = False
+    regions: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    attribution: str = ""
+
+    def content_hash(self) -> str:
+        """A stable hash of everything the source said; equal hashes mean nothing changed."""
+        data = asdict(self)
+        payload = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --- deadlines and status -----------------------------------------------------------------
+def next_recurring_due(month_day: str, tz: str, now: datetime) -> datetime | None:
+    """The next end-of-day instant of a yearly ``MM-DD`` date in ``tz``, from ``now``."""
+    try:
+        month, day = (int(part) for part in month_day.split("-"))
+        zone = ZoneInfo(tz or "Europe/Berlin")
+    except (ValueError, KeyError):
+        return None
+    for year in (now.year, now.year + 1, now.year + 2):
+        try:
+            local = datetime.combine(date(year, month, day), time(23, 59, 59), tzinfo=zone)
+        except ValueError:  # 29 February in a common year
+            continue
+        if local >= now:
+            return local.astimezone(now.tzinfo)
+    return None
+
+
+def compute_next_deadline(
+    deadlines: Sequence[DeadlineRecord], deadline_model: str, now: datetime
+) -> datetime | None:
+    """The next deadline that still matters to a new applicant.
+
+    Two-stage calls: only stage 1 counts (stage 2 is for invited applicants). Multiple
+    cut-offs: the next one ahead. Yearly dates: their next occurrence.
+    """
+    relevant = list(deadlines)
+    if deadline_model == "two_stage":
+        first_stage = [d for d in relevant if d.stage in {"1", "stage 1"}]
+        relevant = first_stage or relevant[:1]
+    ahead: list[datetime] = [d.due_at for d in relevant if d.due_at is not None and d.due_at >= now]
+    for d in relevant:
+        if d.due_at is None and d.recurring_month_day:
+            due = next_recurring_due(d.recurring_month_day, d.timezone, now)
+            if due is not None:
+                ahead.append(due)
+    return min(ahead) if ahead else None
+
+
+def _deadlines_text(deadlines: Sequence[CallDeadline] | Sequence[DeadlineRecord]) -> str:
+    parts = []
+    for d in sorted(deadlines, key=lambda x: (x.due_at is None, x.due_at or utcnow(), x.stage)):
+        when = d.due_at.isoformat() if d.due_at else f"yearly {d.recurring_month_day or '?'}"
+        parts.append(f"{when} (stage {d.stage})" if d.stage else when)
+    return "; ".join(parts)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _tracked_values(call: FundingCall) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for name in TRACKED_FIELDS:
+        if name == "deadlines":
+            values[name] = _deadlines_text(call.deadlines)
+        elif name == "next_deadline":
+            values[name] = _as_text(call.next_deadline_at)
+        else:
+            values[name] = _as_text(getattr(call, name))
+    return values
+
+
+_COPIED_FIELDS = (
+    "url",
+    "title",
+    "summary",
+    "description",
+    "description_text",
+    "conditions",
+    "language",
+    "funder",
+    "funder_type",
+    "programme",
+    "call_identifier",
+    "type_of_action",
+    "status_source",
+    "opening_date",
+    "deadline_model",
+    "budget_eur",
+    "grant_min_eur",
+    "grant_max_eur",
+    "expected_grants",
+    "funding_rate",
+    "eligible_applicants",
+    "eligibility_inferred",
+    "regions",
+    "keywords",
+    "attribution",
+)
+
+
+def _apply(call: FundingCall, record: CallRecord, now: datetime) -> None:
+    for name in _COPIED_FIELDS:
+        setattr(call, name, getattr(record, name))
+    call.deadlines = [
+        CallDeadline(
+            due_at=d.due_at,
+            stage=d.stage,
+            label=d.label[:200],
+            timezone=d.timezone,
+            recurring_month_day=d.recurring_month_day,
+            raw=d.raw,
+        )
+        for d in record.deadlines
+    ]
+    call.next_deadline_at = compute_next_deadline(record.deadlines, record.deadline_model, now)
+    call.withdrawn_at = None
+    # call_status reads status only as "the source says closed and no date says otherwise".
+    call.status = "closed" if record.status_hint == "closed" else "open"
+    call.status = call_status(call, now)
+    call.content_hash = record.content_hash()
+
+
+def _validate(record: CallRecord) -> None:
+    if record.funder_type not in FUNDER_TYPES:
+        raise ValueError(f"funder_type {record.funder_type!r} is not one of {FUNDER_TYPES}")
+    if record.deadline_model not in DEADLINE_MODELS:
+        raise ValueError(
+            f"deadline_model {record.deadline_model!r} is not one of {DEADLINE_MODELS}"
+        )
+    if not record.source_id or not record.title or not record.url:
+        raise ValueError("a call needs a source_id, a title and a url")
+
+
+def upsert_call(
+    session: Session,
+    record: CallRecord,
+    *,
+    crawl_run_id: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Insert or update the call ``(record.source, record.source_id)``.
+
+    Returns ``"new"``, ``"updated"`` or ``"unchanged"``. An update writes one
+    :class:`CallChange` per changed tracked field; a call seen again after its withdrawal
+    comes back. Never commits.
+    """
+    now = now or utcnow()
+    _validate(record)
+    call = session.scalar(
+        select(FundingCall)
+        .where(FundingCall.source == record.source, FundingCall.source_id == record.source_id)
+        .options(selectinload(FundingCall.deadlines))
+    )
+    if call is None:
+        call = FundingCall(
+            source=record.source,
+            source_id=record.source_id,
+            first_seen_at=now,
+            last_seen_at=now,
+            last_changed_at=now,
+        )
+        _apply(call, record, now)
+        session.add(call)
+        return "new"
+
+    call.last_seen_at = now
+    was_withdrawn = call.withdrawn_at is not None
+    if call.content_hash == record.content_hash() and not was_withdrawn:
+        # Same source content; only time may have moved the derived fields (a cut-off
+        # passed, a call closed). If it did not, there is nothing to write.
+        next_due = compute_next_deadline(record.deadlines, record.deadline_model, now)
+        if next_due == call.next_deadline_at and call_status(call, now) == call.status:
+            return "unchanged"
+    before = _tracked_values(call)  # status as stored, so time-driven closing is recorded
+    _apply(call, record, now)
+    session.flush()  # the replaced deadlines get their ids and due_at ordering back
+    after = _tracked_values(call)
+    changed = [name for name in TRACKED_FIELDS if before[name] != after[name]]
+    for name in changed:
+        session.add(
+            CallChange(
+                call_id=call.id,
+                crawl_run_id=crawl_run_id,
+                field=name,
+                old_value=before[name],
+                new_value=after[name],
+                changed_at=now,
+            )
+        )
+    if changed:
+        call.last_changed_at = now
+        return "updated"
+    return "unchanged"
+
+
+def mark_seen(session: Session, source: str, source_id: str, now: datetime | None = None) -> bool:
+    """Record that a stored call is still listed, though this run could not store it
+    (e.g. it failed validation), so that it is not taken for withdrawn. True if it exists."""
+    call = session.scalar(
+        select(FundingCall).where(FundingCall.source == source, FundingCall.source_id == source_id)
+    )
+    if call is None:
+        return False
+    call.last_seen_at = now or utcnow()
+    return True
+
+
+def withdraw_unseen(
+    session: Session,
+    source: str,
+    seen_since: datetime,
+    *,
+    crawl_run_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Mark withdrawn every live call of ``source`` not seen since ``seen_since``.
+
+    Call it only after a complete, successful crawl (see :func:`finish_crawl_run`): a failed
+    or partial crawl did not see everything, and absence then proves nothing.
+    """
+    now = now or utcnow()
+    stale = session.scalars(
+        select(FundingCall).where(
+            FundingCall.source == source,
+            FundingCall.withdrawn_at.is_(None),
+            FundingCall.last_seen_at < seen_since,
+        )
+    ).all()
+    for call in stale:
+        session.add(
+            CallChange(
+                call_id=call.id,
+                crawl_run_id=crawl_run_id,
+                field="status",
+                old_value=call.status,
+                new_value="withdrawn",
+                changed_at=now,
+            )
+        )
+        call.withdrawn_at = now
+        call.status = "withdrawn"
+        call.last_changed_at = now
+    return len(stale)
+
+
+# --- sources and crawl runs ---------------------------------------------------------------
+def sync_source(session: Session, entry: Mapping[str, Any]) -> Source:
+    """Create or update the :class:`Source` row for one entry of the sources file."""
+    slug = entry["slug"]
+    funder_type = entry.get("funder_type", "other")
+    if funder_type not in FUNDER_TYPES:
+        raise ValueError(f"source {slug}: funder_type {funder_type!r} is not one of {FUNDER_TYPES}")
+    source = session.scalar(select(Source).where(Source.slug == slug))
+    if source is None:
+        source = Source(slug=slug)
+        session.add(source)
+    source.name = entry.get("name") or slug
+    source.spider = entry.get("spider") or slug
+    source.funder_type = funder_type
+    source.language = entry.get("language", "de")
+    source.schedule = entry.get("schedule", "0 3 * * *")
+    source.enabled = bool(entry.get("enabled", True))
+    source.settings = dict(entry.get("settings") or {})
+    session.flush()
+    return source
+
+
+def start_crawl_run(
+    session: Session, source: Source, *, mirror: str = "", now: datetime | None = None
+) -> CrawlRun:
+    """Open a crawl-run record (outcome ``running``) for ``source``."""
+    run = CrawlRun(
+        source=source, started_at=now or utcnow(), outcome="running", mirror=mirror or None
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+@dataclass
+class CrawlCounts:
+    """What one crawl did, as counted by the crawler."""
+
+    requests: int = 0
+    items_seen: int = 0
+    calls_new: int = 0
+    calls_updated: int = 0
+    calls_unchanged: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+def finish_crawl_run(
+    session: Session,
+    run: CrawlRun,
+    outcome: str,
+    counts: CrawlCounts,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> CrawlRun:
+    """Close ``run`` with its outcome and counts; withdraw unseen calls only if it succeeded."""
+    if outcome not in CRAWL_OUTCOMES or outcome == "running":
+        raise ValueError(f"outcome {outcome!r} is not a final crawl outcome")
+    now = now or utcnow()
+    run.outcome = outcome
+    run.reason = reason
+    run.finished_at = now
+    run.duration_seconds = max(0.0, (now - run.started_at).total_seconds())
+    run.requests = counts.requests
+    run.items_seen = counts.items_seen
+    run.calls_new = counts.calls_new
+    run.calls_updated = counts.calls_updated
+    run.calls_unchanged = counts.calls_unchanged
+    run.dropped = dict(counts.dropped)
+    run.errors = counts.errors
+    run.calls_withdrawn = 0
+    if outcome == "succeeded":
+        run.calls_withdrawn = withdraw_unseen(
+            session, run.source.slug, run.started_at, crawl_run_id=run.id, now=now
+        )
+    return run
