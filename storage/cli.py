@@ -146,3 +146,7 @@ def profiles_list(ctx: click.Context) -> None:
             click.echo(f"{p.kind:8} {p.slug:40} {p.applicant_type:13} {p.name}{state}")
         click.echo(f"{len(rows)} profile(s)")
     engine.dispose()
+
+
+if __name__ == "__main__":  # `python -m storage.cli`: what subprocesses of ours run
+    main()

@@ -1,0 +1,109 @@
+"""``foerderdesk demo``: a working service desk on a laptop, offline, in one command.
+
+It does what an operator would do by hand, in order: upgrade the database, import the
+Hannover example profiles, crawl the bundled snapshot of the real sources through the mirror
+mechanism with the real spiders, re-match, and serve the web app. Crawls and the web server
+run as subprocesses, exactly as the scheduler runs them in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from storage.cli import get_settings
+from storage.config import Settings
+from storage.db import make_engine, make_session_factory, session_scope
+from storage.migrate import upgrade
+from storage.profiles import import_profiles
+
+EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "crawler" / "snapshot"
+
+
+def foerderdesk_command(settings: Settings, *args: str) -> list[str]:
+    """The command line that runs ``foerderdesk ARGS`` with the same instance and database."""
+    return [
+        sys.executable, "-m", "storage.cli",
+        "--instance", str(settings.instance_path),
+        "--database-url", settings.sqlalchemy_url,
+        *args,
+    ]  # fmt: skip
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Wait until something accepts connections on ``port``; raise if nothing does in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise click.ClickException(f"nothing answered on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def snapshot_mirror(settings: Settings) -> Iterator[str]:
+    """Serve the bundled snapshot as a mirror on a free port; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        foerderdesk_command(settings, "mirror", "serve", str(SNAPSHOT), "--port", str(port))
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def prepare(settings: Settings, *, crawl: bool = True) -> None:
+    """Database, profiles, calls from the snapshot, matches: everything but serving."""
+    click.echo("1/4 database: upgrading to the newest schema")
+    upgrade(settings.sqlalchemy_url)
+    click.echo("2/4 profiles: importing the Hannover examples")
+    engine = make_engine(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        for path in sorted(EXAMPLE_PROFILES.glob("*.yaml")):
+            result = import_profiles(session, path)
+            click.echo(f"    {path.name}: {len(result.created)} new, {len(result.updated)} updated")
+    engine.dispose()
+    if crawl:
+        click.echo("3/4 calls: crawling the bundled snapshot through a local mirror")
+        with snapshot_mirror(settings) as mirror:
+            status = subprocess.call(foerderdesk_command(settings, "crawl", "--mirror", mirror))
+        if status != 0:
+            click.echo("    some sources failed; the calls that were stored are kept", err=True)
+    click.echo("4/4 matches: ranking the calls for every profile")
+    subprocess.call(foerderdesk_command(settings, "match"))
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-crawl", is_flag=True, help="Skip the crawl (keep the stored calls).")
+@click.option("--no-serve", is_flag=True, help="Prepare the data and stop.")
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, no_crawl: bool, no_serve: bool) -> None:
+    """Set up the offline demo (database, profiles, calls, matches) and serve it."""
+    settings = get_settings(ctx)
+    prepare(settings, crawl=not no_crawl)
+    if no_serve:
+        return
+    click.echo(f"ready: open http://{host}:{port}/")
+    raise SystemExit(
+        subprocess.call(foerderdesk_command(settings, "serve", "--host", host, "--port", str(port)))
+    )
