@@ -1,0 +1,260 @@
+"""A re-match: rank the rankable calls for active profiles and store the result.
+
+``rematch`` is what the scheduler calls after each crawl and the web app calls when a
+profile is edited. It works inside the caller's transaction (sessions are opened at the
+edge) and never raises for a failed ranking: the failure is recorded on the ``MatchRun``,
+the old matches stay (their replacement runs in a savepoint), and the caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import scipy.sparse as sp
+from sqlalchemy.orm import Session
+
+from matcher.eligibility import (
+    CallFacts,
+    CallTable,
+    ProfileFacts,
+    assess,
+    call_facts,
+    profile_facts,
+)
+from matcher.explain import build_explanation
+from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
+from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
+from matcher.vectorize import Document, TextModel
+from storage.matching import (
+    ProfileFeedback,
+    finish_match_run,
+    load_active_profiles,
+    load_calls,
+    load_rankable_calls,
+    read_feedback,
+    replace_matches,
+    start_match_run,
+)
+from storage.models import FundingCall, MatchRun, utcnow
+
+log = logging.getLogger(__name__)
+
+ModelFactory = Callable[[], TextModel]
+
+
+def default_model_factory(dictionary_path: str | Path | None = None) -> ModelFactory:
+    """A factory for the production text model (glossary on, dictionary if installed)."""
+    path = Path(dictionary_path) if dictionary_path else None
+    if path is not None and not (path.exists() or path.with_suffix(".index").exists()):
+        path = None  # the product works without the dictionary; it only adds the long tail
+
+    def factory() -> TextModel:
+        return TextModel(glossary=True, dictionary_path=path)
+
+    return factory
+
+
+@dataclass
+class Ranking:
+    """Everything a ranking produced, kept for explanations and for similar calls."""
+
+    model: TextModel
+    queries: sp.csr_matrix
+    documents: sp.csr_matrix
+    table: CallTable
+    profiles: list[ProfileFacts]
+    results: list[list[RankedCall]]
+
+
+def rank_corpus(
+    call_docs: Sequence[Document],
+    calls: Sequence[CallFacts],
+    profile_docs: Sequence[Document],
+    profiles: Sequence[ProfileFacts],
+    now: datetime,
+    *,
+    model_factory: ModelFactory | None = None,
+    feedback: Sequence[FeedbackVectors | None] | None = None,
+    feedback_docs: Callable[[TextModel], Sequence[FeedbackVectors | None]] | None = None,
+    excluded: Sequence[set[int]] | None = None,
+    settings: RankSettings | None = None,
+) -> Ranking:
+    """The whole matcher pipeline in memory: fit, transform, feedback, filters, top N.
+
+    ``feedback_docs`` builds the feedback vectors once the model is fitted (the reviewed
+    calls must be read with the fitted vocabulary); ``feedback`` passes them ready-made.
+    """
+    model = (model_factory or default_model_factory())()
+    model.fit(list(call_docs))
+    documents = model.transform(list(call_docs))
+    queries = model.transform_queries(list(profile_docs))
+    vectors = feedback_docs(model) if feedback_docs is not None else feedback
+    if vectors is not None:
+        queries = apply_feedback(queries, vectors)
+    table = CallTable(calls, now)
+    results = rank_calls(
+        model, queries, documents, table, profiles, excluded=excluded, settings=settings
+    )
+    return Ranking(model, queries, documents, table, list(profiles), results)
+
+
+def _feedback_vectors(
+    model: TextModel,
+    order: Sequence[int],
+    feedback: dict[int, ProfileFeedback],
+    calls_by_id: dict[int, FundingCall],
+) -> list[FeedbackVectors | None]:
+    ids = sorted({cid for fb in feedback.values() for cid in fb.relevant | fb.not_relevant})
+    ids = [cid for cid in ids if cid in calls_by_id]
+    if not ids:
+        return [None] * len(order)
+    matrix = model.transform([call_document(calls_by_id[cid]) for cid in ids])
+    row_of = {cid: i for i, cid in enumerate(ids)}
+    vectors: list[FeedbackVectors | None] = []
+    for profile_id in order:
+        fb = feedback.get(profile_id)
+        if fb is None:
+            vectors.append(None)
+            continue
+        relevant = [row_of[c] for c in sorted(fb.relevant) if c in row_of]
+        rejected = [row_of[c] for c in sorted(fb.not_relevant) if c in row_of]
+        vectors.append(
+            FeedbackVectors(
+                relevant=matrix[relevant] if relevant else None,
+                not_relevant=matrix[rejected] if rejected else None,
+            )
+        )
+    return vectors
+
+
+def compute_matches(
+    session: Session,
+    *,
+    profile_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    settings: RankSettings | None = None,
+    model_factory: ModelFactory | None = None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Rank from the database without writing: (match rows, profiles count, calls count)."""
+    now = now or utcnow()
+    settings = settings or RankSettings()
+    profiles = load_active_profiles(session, profile_ids)
+    calls = load_rankable_calls(session, now)
+    if not profiles or not calls:
+        return [], len(profiles), len(calls)
+    feedback = read_feedback(session, [p.id for p in profiles])
+    calls_by_id = {c.id: c for c in calls}
+    reviewed = {cid for fb in feedback.values() for cid in fb.relevant | fb.not_relevant}
+    # Reviewed calls that have closed since still teach the query what the desk wants.
+    calls_by_id.update({c.id: c for c in load_calls(session, reviewed - set(calls_by_id))})
+    facts = [call_facts(c, now) for c in calls]
+    pfacts = [profile_facts(p) for p in profiles]
+    order = [p.id for p in profiles]
+    ranking = rank_corpus(
+        [call_document(c) for c in calls],
+        facts,
+        [profile_document(p) for p in profiles],
+        pfacts,
+        now,
+        model_factory=model_factory,
+        feedback_docs=lambda model: _feedback_vectors(model, order, feedback, calls_by_id),
+        excluded=[feedback[p.id].not_relevant if p.id in feedback else set() for p in profiles],
+        settings=settings,
+    )
+    rows: list[dict[str, Any]] = []
+    for i, (pf, ranked) in enumerate(zip(pfacts, ranking.results, strict=True)):
+        fb = feedback.get(pf.profile_id, ProfileFeedback())
+        for rank, hit in enumerate(ranked, start=1):
+            cf = facts[hit.row]
+            terms = ranking.model.top_terms(
+                i, ranking.queries, hit.row, ranking.documents, n=settings.explain_terms
+            )
+            rows.append(
+                {
+                    "profile_id": pf.profile_id,
+                    "call_id": hit.call_id,
+                    "score": hit.score,
+                    "rank": rank,
+                    "eligibility_unknown": hit.eligibility_unknown,
+                    "explanation": build_explanation(
+                        cf,
+                        pf,
+                        assess(cf, pf, now),
+                        score=hit.score,
+                        similarity=hit.similarity,
+                        terms=terms,
+                        feedback=(len(fb.relevant), len(fb.not_relevant)),
+                    ),
+                }
+            )
+    return rows, len(profiles), len(calls)
+
+
+def rematch(
+    session: Session,
+    *,
+    trigger: str,
+    profile_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    settings: RankSettings | None = None,
+    model_factory: ModelFactory | None = None,
+) -> MatchRun:
+    """Re-rank and replace the matches (all, or only those of ``profile_ids``).
+
+    Adds a ``MatchRun`` (trigger, counts, duration, outcome) to the session and returns it.
+    On any error the run is marked ``failed`` with the error in ``parameters["error"]`` and
+    the previous matches are kept. Other profiles' matches are never touched when
+    ``profile_ids`` is given. The caller commits.
+    """
+    settings = settings or RankSettings()
+    started = time.perf_counter()
+    run = start_match_run(
+        session,
+        trigger=trigger,
+        parameters={
+            "top_n": settings.top_n,
+            "min_similarity": settings.min_similarity,
+            "rocchio": {"alpha": ALPHA, "beta": BETA, "gamma": GAMMA},
+            "profile_ids": list(profile_ids) if profile_ids is not None else None,
+        },
+    )
+    profiles_count = calls_count = 0
+    try:
+        # A savepoint around the reads too: a database error rolls back to here, and the
+        # failed run can still be recorded in the caller's transaction.
+        with session.begin_nested():
+            rows, profiles_count, calls_count = compute_matches(
+                session,
+                profile_ids=profile_ids,
+                now=now,
+                settings=settings,
+                model_factory=model_factory,
+            )
+            stored = replace_matches(session, run, rows, profile_ids=profile_ids)
+    except Exception as exc:
+        log.exception("match run %s failed; the previous matches stay", run.id)
+        return finish_match_run(
+            session,
+            run,
+            outcome="failed",
+            profiles_count=profiles_count,
+            calls_count=calls_count,
+            matches_count=0,
+            duration_seconds=time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return finish_match_run(
+        session,
+        run,
+        outcome="succeeded",
+        profiles_count=profiles_count,
+        calls_count=calls_count,
+        matches_count=stored,
+        duration_seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,208 @@
+"""Data functions for matching: what the matcher reads and how its results are stored.
+
+Pure data access: each function takes a session, none commits, and nothing here knows how
+calls are scored. The matcher (``matcher.runs``) decides; these functions load and persist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import FundingCall, Match, MatchRun, Profile, Review, utcnow
+from storage.queries import call_status
+
+# Review statuses that say "this call is relevant for this profile". A rejected application
+# still means the desk judged the call worth applying to, so it counts as relevant too.
+RELEVANT_STATUSES = frozenset(
+    {"shortlisted", "forwarded", "applying", "submitted", "awarded", "rejected"}
+)
+NOT_RELEVANT_STATUS = "not_relevant"
+RANKABLE_STATUSES = frozenset({"open", "forthcoming"})
+# Rows per INSERT statement: large enough to be fast, small enough for SQLite's variable limit.
+INSERT_BATCH = 1000
+
+
+@dataclass
+class ProfileFeedback:
+    """What the service desk said about calls for one profile (call ids)."""
+
+    relevant: set[int] = field(default_factory=set)
+    not_relevant: set[int] = field(default_factory=set)
+
+
+def load_active_profiles(
+    session: Session, profile_ids: Sequence[int] | None = None
+) -> list[Profile]:
+    """Active profiles (all, or those among ``profile_ids``), ordered by id for determinism."""
+    stmt = select(Profile).where(Profile.active).order_by(Profile.id)
+    if profile_ids is not None:
+        stmt = stmt.where(Profile.id.in_(list(profile_ids)))
+    return list(session.scalars(stmt))
+
+
+def load_rankable_calls(session: Session, now: datetime | None = None) -> list[FundingCall]:
+    """Calls that are open or forthcoming as of ``now``, with deadlines loaded, ordered by id.
+
+    The status is derived from the dates (``storage.queries.call_status``), not trusted from
+    the stored column: a call whose last deadline passed since the crawl is closed now.
+    """
+    now = now or utcnow()
+    calls = session.scalars(
+        select(FundingCall)
+        .where(FundingCall.withdrawn_at.is_(None))
+        .options(selectinload(FundingCall.deadlines))
+        .order_by(FundingCall.id)
+    )
+    return [call for call in calls if call_status(call, now) in RANKABLE_STATUSES]
+
+
+def load_calls(session: Session, call_ids: Iterable[int]) -> list[FundingCall]:
+    """The calls with ``call_ids`` (deadlines loaded), ordered by id; unknown ids are skipped."""
+    ids = sorted(set(call_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(FundingCall)
+            .where(FundingCall.id.in_(ids))
+            .options(selectinload(FundingCall.deadlines))
+            .order_by(FundingCall.id)
+        )
+    )
+
+
+def read_feedback(
+    session: Session, profile_ids: Sequence[int] | None = None
+) -> dict[int, ProfileFeedback]:
+    """Reviews turned into feedback per profile: relevant and not-relevant call ids.
+
+    Statuses ``new`` and ``reviewing`` say nothing yet and are left out.
+    """
+    stmt = select(Review.profile_id, Review.call_id, Review.status).order_by(Review.id)
+    if profile_ids is not None:
+        stmt = stmt.where(Review.profile_id.in_(list(profile_ids)))
+    feedback: dict[int, ProfileFeedback] = {}
+    for profile_id, call_id, status in session.execute(stmt):
+        if status == NOT_RELEVANT_STATUS:
+            feedback.setdefault(profile_id, ProfileFeedback()).not_relevant.add(call_id)
+        elif status in RELEVANT_STATUSES:
+            feedback.setdefault(profile_id, ProfileFeedback()).relevant.add(call_id)
+    return feedback
+
+
+def start_match_run(
+    session: Session, *, trigger: str, parameters: Mapping[str, Any] | None = None
+) -> MatchRun:
+    """Add a match run in state ``running`` and flush it, so it has an id."""
+    run = MatchRun(
+        trigger=trigger[:32],
+        outcome="running",
+        parameters=dict(parameters or {}),
+        started_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def replace_matches(
+    session: Session,
+    run: MatchRun,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    profile_ids: Sequence[int] | None = None,
+) -> int:
+    """Replace the stored matches with ``rows`` inside a savepoint; return how many were stored.
+
+    ``rows`` are dictionaries with ``profile_id``, ``call_id``, ``score``, ``rank``,
+    ``explanation`` and ``eligibility_unknown``. With ``profile_ids`` only those profiles'
+    matches are replaced; other profiles keep theirs. If anything fails (a row that breaks a
+    constraint, an error while ``rows`` is produced), the savepoint is rolled back, the old
+    matches are untouched and the error propagates. The caller's transaction is not committed.
+    """
+    created_at = utcnow()
+    stored = 0
+    with session.begin_nested():
+        stmt = delete(Match)
+        if profile_ids is not None:
+            stmt = stmt.where(Match.profile_id.in_(list(profile_ids)))
+        session.execute(stmt.execution_options(synchronize_session=False))
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(
+                {
+                    "match_run_id": run.id,
+                    "profile_id": row["profile_id"],
+                    "call_id": row["call_id"],
+                    "score": float(row["score"]),
+                    "rank": int(row["rank"]),
+                    "explanation": row.get("explanation") or {},
+                    "eligibility_unknown": bool(row.get("eligibility_unknown", False)),
+                    "created_at": created_at,
+                }
+            )
+            if len(batch) >= INSERT_BATCH:
+                session.execute(insert(Match), batch)
+                stored += len(batch)
+                batch = []
+        if batch:
+            session.execute(insert(Match), batch)
+            stored += len(batch)
+    return stored
+
+
+def finish_match_run(
+    session: Session,
+    run: MatchRun,
+    *,
+    outcome: str,
+    profiles_count: int,
+    calls_count: int,
+    matches_count: int,
+    duration_seconds: float,
+    error: str | None = None,
+) -> MatchRun:
+    """Record how a match run ended (``succeeded`` or ``failed``, with the error if any)."""
+    run.outcome = outcome
+    run.profiles_count = profiles_count
+    run.calls_count = calls_count
+    run.matches_count = matches_count
+    run.duration_seconds = duration_seconds
+    run.finished_at = utcnow()
+    if error is not None:
+        # A new dict, so the JSON column is seen as changed.
+        run.parameters = {**(run.parameters or {}), "error": error[:2000]}
+    session.flush()
+    return run
+
+
+def matches_for_profile(session: Session, profile_id: int, limit: int | None = None) -> list[Match]:
+    """The stored matches of a profile, best first, with their calls (and deadlines) loaded."""
+    stmt = (
+        select(Match)
+        .where(Match.profile_id == profile_id)
+        .options(selectinload(Match.call).selectinload(FundingCall.deadlines))
+        .order_by(Match.rank, Match.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_matches(session: Session, profile_id: int | None = None) -> int:
+    """How many matches are stored (for one profile, or in total)."""
+    stmt = select(func.count(Match.id))
+    if profile_id is not None:
+        stmt = stmt.where(Match.profile_id == profile_id)
+    return session.scalar(stmt) or 0
+
+
+def latest_match_run(session: Session) -> MatchRun | None:
+    """The most recent match run, or None."""
+    return session.scalar(select(MatchRun).order_by(MatchRun.started_at.desc(), MatchRun.id.desc()))
