@@ -53,13 +53,19 @@ def load_rankable_calls(session: Session, now: datetime | None = None) -> list[F
     the stored column: a call whose last deadline passed since the crawl is closed now.
     """
     now = now or utcnow()
-    calls = session.scalars(
-        select(FundingCall)
-        .where(FundingCall.withdrawn_at.is_(None))
-        .options(selectinload(FundingCall.deadlines))
-        .order_by(FundingCall.id)
+    return [c for c in load_live_calls(session) if call_status(c, now) in RANKABLE_STATUSES]
+
+
+def load_live_calls(session: Session) -> list[FundingCall]:
+    """Every call not withdrawn (open, forthcoming and closed), deadlines loaded, by id."""
+    return list(
+        session.scalars(
+            select(FundingCall)
+            .where(FundingCall.withdrawn_at.is_(None))
+            .options(selectinload(FundingCall.deadlines))
+            .order_by(FundingCall.id)
+        )
     )
-    return [call for call in calls if call_status(call, now) in RANKABLE_STATUSES]
 
 
 def load_calls(session: Session, call_ids: Iterable[int]) -> list[FundingCall]:

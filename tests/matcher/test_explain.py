@@ -1,0 +1,113 @@
+"""Explanations a person understands, in German and English."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from matcher.eligibility import CallFacts, ProfileFacts, assess
+from matcher.explain import build_explanation, explanation_lines, format_deadline
+from matcher.runs import rematch
+from storage.matching import matches_for_profile
+from tests.storage.factories import make_call, make_profile
+
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+SUMMER_DUE = datetime(2026, 9, 19, 15, 0, tzinfo=UTC)  # 17:00 in Brussels (CEST)
+
+
+def _explain(call: CallFacts, profile: ProfileFacts, **kwargs: object) -> dict[str, object]:
+    return build_explanation(
+        call, profile, assess(call, profile, NOW), score=0.4, similarity=0.36, **kwargs
+    )  # type: ignore[arg-type]
+
+
+def test_deadline_is_shown_in_the_deadlines_time_zone() -> None:
+    assert format_deadline(SUMMER_DUE, "Europe/Brussels") == "Frist 19.09.2026, 17:00 Uhr Brüssel"
+    winter = datetime(2027, 1, 14, 16, 0, tzinfo=UTC)  # CET, one hour ahead of UTC
+    assert format_deadline(winter, "Europe/Brussels") == "Frist 14.01.2027, 17:00 Uhr Brüssel"
+    assert format_deadline(winter, "Europe/Brussels", "en") == (
+        "Deadline 14 Jan 2027, 17:00 Brussels time"
+    )
+    assert format_deadline(winter, "Not/AZone") == "Frist 14.01.2027, 16:00 Uhr UTC"
+
+
+def test_lines_name_terms_eligibility_deadline_and_budget() -> None:
+    call = CallFacts(
+        call_id=1,
+        eligible_applicants=("municipality", "ngo"),
+        regions=("EU",),
+        next_deadline_at=SUMMER_DUE,
+        grant_min_eur=50_000,
+        grant_max_eur=200_000,
+    )
+    profile = ProfileFacts(1, "municipality", budget_min_eur=60_000, budget_max_eur=150_000)
+    lines = explanation_lines(
+        _explain(call, profile, terms=[("Klimaschutz", 0.2), ("town twinning", 0.1)])
+    )
+    assert lines == [
+        "Passende Begriffe: Klimaschutz, town twinning",
+        "Kommunen antragsberechtigt",
+        "Fördergebiet: EU-weit",
+        "Frist 19.09.2026, 17:00 Uhr Brüssel",
+        "Fördersumme passt zum Budget",
+    ]
+    english = explanation_lines(_explain(call, profile), lang="en")
+    assert "Municipalities may apply" in english
+    assert "Grant size fits the budget" in english
+
+
+def test_unknown_eligibility_asks_to_check() -> None:
+    lines = explanation_lines(_explain(CallFacts(call_id=1), ProfileFacts(1, "ngo")))
+    assert "Antragsberechtigung unbekannt – bitte prüfen" in lines
+    assert not any("antragsberechtigt" in line for line in lines)
+    assert "Keine feste Frist (laufende Antragstellung)" in lines
+
+
+def test_forthcoming_tight_and_mismatched_budget_are_said() -> None:
+    call = CallFacts(
+        call_id=1,
+        status="forthcoming",
+        opening_date=date(2026, 6, 15),
+        eligible_applicants=("ngo",),
+        next_deadline_at=datetime(2026, 7, 5, 10, 0, tzinfo=UTC),
+        grant_max_eur=5_000,
+    )
+    profile = ProfileFacts(1, "ngo", lead_time_days=28, budget_min_eur=20_000)
+    lines = explanation_lines(_explain(call, profile, feedback=(2, 1)))
+    assert "Vereine und NGOs antragsberechtigt" in lines
+    assert "Noch nicht geöffnet – öffnet am 15.06.2026" in lines
+    assert any(line.startswith("Frist knapp") for line in lines)
+    assert "Fördersumme kleiner als der Mindestbedarf" in lines
+    assert "Berücksichtigt frühere Bewertungen (2 relevant, 1 nicht relevant)" in lines
+
+
+def test_old_or_partial_explanations_still_render() -> None:
+    assert explanation_lines({}) == []
+    assert explanation_lines({"terms": [["Jugend", 0.3]], "unexpected": 1}) == [
+        "Passende Begriffe: Jugend"
+    ]
+
+
+def test_stored_matches_explain_with_the_words_they_share(session: Session) -> None:
+    make_call(
+        session,
+        title="Town twinning",
+        description_text="Citizens of twinned towns meet in town twinning projects.",
+        deadlines=[SUMMER_DUE],
+        eligible_applicants=["municipality"],
+    )
+    make_call(session, title="Manufacturing robots", description_text="Robots in factories.")
+    profile = make_profile(
+        session,
+        "twin",
+        name="Städtepartnerschaft",
+        description="Bürgerbegegnungen in der Städtepartnerschaft mit unseren Partnerstädten.",
+    )
+    rematch(session, trigger="manual", now=NOW)
+    match = matches_for_profile(session, profile.id)[0]
+    lines = explanation_lines(match.explanation)
+    assert lines[0].startswith("Passende Begriffe: ")
+    assert "town" in lines[0] or "twinning" in lines[0]
+    assert "Kommunen antragsberechtigt" in lines
+    assert "Frist 19.09.2026, 17:00 Uhr Brüssel" in lines
