@@ -31,6 +31,12 @@ GERMAN_STOP_WORDS = frozenset(
     if line.strip() and not line.startswith("#")
 )
 ENGLISH_STOPS = frozenset(ENGLISH_STOP_WORDS)
+_PROPOSAL_WORDS_FILE = Path(__file__).parent / "data" / "stopwords_proposal.txt"
+PROPOSAL_WORDS = frozenset(
+    line.strip()
+    for line in _PROPOSAL_WORDS_FILE.read_text("utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 # A handful of function words that are frequent in one language and rare in the other; used
 # only to guess the language of a text that does not say.
@@ -139,9 +145,18 @@ class Analyzer:
     the life of the analyzer; that keeps analysing a corpus of 50,000 calls cheap.
     """
 
-    def __init__(self, *, min_length: int = 2) -> None:
+    def __init__(self, *, min_length: int = 2, proposal_words: bool = True) -> None:
         self.min_length = min_length
         self._stemmers = {lang: Stemmer.Stemmer(name) for lang, name in _STEMMER_NAMES.items()}
+        # Stems of proposal boilerplate, per language, dropped like stop words.
+        self._generic: dict[str, frozenset[str]] = {"de": frozenset(), "en": frozenset()}
+        if proposal_words:
+            words = [fold(word) for word in PROPOSAL_WORDS]
+            self._generic = {
+                lang: frozenset(stemmer.stemWords(words))
+                for lang, stemmer in self._stemmers.items()
+            }
+        self._generic[""] = self._generic["de"] | self._generic["en"]
         self._cache: dict[str, dict[str, str | None]] = {"de": {}, "en": {}, "": {}}
         self._surface: dict[str, dict[str, int]] = {}
 
@@ -174,9 +189,24 @@ class Analyzer:
             # Unknown language: English stemming is the milder of the two and keeps German
             # compounds whole, so it is the safer guess.
             term = self._stemmers["en"].stemWord(token)
+        if term in self._generic[language]:
+            return None
         counts = self._surface.setdefault(term, {})
         counts[token] = counts.get(token, 0) + 1
         return term
+
+    def stem_words(self, words: list[str], language: str) -> list[str]:
+        """Stems of many raw words at once ("" for stop words), without touching the cache.
+
+        Used for dictionary headwords: half a million words in one call to the stemmer.
+        """
+        folded = [fold(word) for word in words]
+        stems = self._stemmers[language].stemWords(folded)
+        stops = stop_words(language)
+        return [
+            "" if word in stops or len(word) < self.min_length else stem
+            for word, stem in zip(folded, stems, strict=True)
+        ]
 
     def terms(self, tokens: list[str], language: str) -> list[str]:
         """Terms of already folded tokens in ``language``, stop words removed, order kept."""

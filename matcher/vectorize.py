@@ -19,6 +19,7 @@ alternative weighted by its IDF among the call corpus.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -30,9 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.analysis import Analyzer, tokenize
-from matcher.glossary import PhraseTable, glossary_tables, load_glossary
+from matcher.dictionary import DictionaryError, FreeDict
+from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
+
+logger = logging.getLogger(__name__)
 
 FIELDS = ("title", "summary", "description", "keywords")
+# A document after analysis: its language, its terms per field, and all its folded tokens.
+_Analysed = tuple[str, dict[str, list[str]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,10 @@ class ModelParams:
     glossary_weight: float = 1.0
     dictionary_weight: float = 0.5
     dictionary_alternatives: int = 3
+    cognate_weight: float = 0.5
     max_query_terms: int = 0  # 0: keep every term of a query
+    query_idf_power: float = 1.0
+    query_sublinear: bool = True
 
 
 def _sublinear(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -74,6 +83,20 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0.0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+
+
+def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
+    """The longest head and the longest tail of a German compound that are dictionary keys."""
+    parts: list[str] = []
+    for cut in range(len(term) - min_part, min_part - 1, -1):
+        if term[:cut] in dictionary:
+            parts.append(term[:cut])
+            break
+    for cut in range(min_part, len(term) - min_part + 1):
+        if term[cut:] in dictionary:
+            parts.append(term[cut:])
+            break
+    return parts
 
 
 def _with_bigrams(terms: list[str]) -> list[str]:
@@ -94,7 +117,8 @@ class TextModel:
         self.analyzer = Analyzer()
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
-        self._dictionary: Any = None
+        self._dictionary: FreeDict | bool | None = None
+        self._dictionary_cache: dict[str, list[Terms]] = {}
         self._tables: dict[str, PhraseTable] = {}
         self.vocabulary: dict[str, int] = {}
         self.terms: list[str] = []
@@ -114,8 +138,8 @@ class TextModel:
             "keywords": p.keywords_weight,
         }
 
-    def _document_terms(self, doc: Document) -> tuple[str, dict[str, list[str]]]:
-        """The language of ``doc`` and its terms per field (unigrams, then bigrams)."""
+    def _document_terms(self, doc: Document) -> _Analysed:
+        """The language of ``doc``, its terms per field (unigrams, then bigrams), its tokens."""
         tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
         language = self.analyzer.language_of(
             tokens["title"] + tokens["summary"] + tokens["description"][:400], doc.language
@@ -124,7 +148,7 @@ class TextModel:
         for name in FIELDS:
             terms = self.analyzer.terms(tokens[name], language)
             out[name] = _with_bigrams(terms) if self.params.bigrams else terms
-        return language, out
+        return language, out, [t for name in FIELDS for t in tokens[name]]
 
     def _count_matrix(self, per_doc: list[dict[str, list[str]]], *, grow: bool) -> sp.csr_matrix:
         """Field-weighted sublinear tf of analysed documents (rows) over the vocabulary."""
@@ -242,9 +266,10 @@ class TextModel:
         if not self._fitted:
             raise RuntimeError("TextModel.fit() must be called before transform()")
 
-    def _vectors(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+    def _vectors(self, counts: sp.csr_matrix, idf_power: float = 1.0) -> sp.csr_matrix:
         """Unit rows from field-weighted tf: the two blocks, each normalised and weighted."""
-        words = _l2_rows(sp.csr_matrix(counts.multiply(self.idf[np.newaxis, :])))
+        idf = self.idf if idf_power == 1.0 else self.idf**idf_power
+        words = _l2_rows(sp.csr_matrix(counts.multiply(idf[np.newaxis, :])))
         beta = self.params.ngram_weight
         if beta <= 0.0 or self._ngram_matrix.shape[1] == 0:
             return words.astype(np.float32)
@@ -263,12 +288,12 @@ class TextModel:
         """Profile/query vectors, expanded across languages; one L2-normalised row each."""
         self._require_fit()
         analysed = [self._document_terms(doc) for doc in queries]
-        counts = self._count_matrix([terms for _, terms in analysed], grow=False)
+        counts = self._count_matrix([terms for _, terms, _ in analysed], grow=False)
         expansion = self._expansions(analysed)
         counts = sp.csr_matrix(counts + expansion)
         if self.params.max_query_terms > 0:
             counts = self._keep_top_terms(counts, self.params.max_query_terms)
-        return self._vectors(counts)
+        return self._vectors(counts, self.params.query_idf_power)
 
     def _keep_top_terms(self, counts: sp.csr_matrix, k: int) -> sp.csr_matrix:
         """Keep each query's ``k`` terms of highest tf-idf (long descriptions ramble)."""
@@ -297,21 +322,78 @@ class TextModel:
             self._tables = glossary_tables(load_glossary(), self.analyzer)
         return self._tables
 
-    def _expansions(self, analysed: list[tuple[str, dict[str, list[str]]]]) -> sp.csr_matrix:
-        """Weighted target-language terms for each query (rows), from glossary and dictionary."""
+    def _load_dictionary(self) -> FreeDict | None:
+        """The freedict dictionary, read once; None when not configured or not installed."""
+        if self._dictionary is None and self.dictionary_path:
+            try:
+                self._dictionary = FreeDict(
+                    self.dictionary_path, lambda words: self.analyzer.stem_words(words, "de")
+                )
+            except DictionaryError as exc:
+                logger.warning("matching without the dictionary: %s", exc)
+                self._dictionary = False
+        return self._dictionary or None
+
+    def _dictionary_matches(
+        self, dictionary: FreeDict, terms: list[str]
+    ) -> list[tuple[Terms, list[Terms]]]:
+        """Dictionary renderings of German ``terms``; unknown compounds by head and tail."""
+        found: list[tuple[Terms, list[Terms]]] = []
+        for term in terms:
+            if term in dictionary:
+                keys = [term]
+            elif len(term) >= 8:
+                keys = _compound_parts(term, dictionary)
+            else:
+                keys = []
+            for key in keys:
+                alternatives = self._dictionary_alternatives(dictionary, key)
+                if alternatives:
+                    found.append(((key,), alternatives))
+        return found
+
+    def _dictionary_alternatives(self, dictionary: FreeDict, key: str) -> list[Terms]:
+        cached = self._dictionary_cache.get(key)
+        if cached is None:
+            cached = []
+            for phrase in dictionary.translations(key):
+                terms = tuple(self.analyzer.terms(tokenize(phrase), "en"))
+                if terms and terms not in cached and all(t in self.vocabulary for t in terms):
+                    cached.append(terms)
+                if len(cached) >= self.params.dictionary_alternatives:
+                    break
+            self._dictionary_cache[key] = cached
+        return cached
+
+    def _expansions(self, analysed: list[_Analysed]) -> sp.csr_matrix:
+        """Weighted target-language terms for each query (rows): glossary, dictionary, cognates.
+
+        The glossary comes first; the dictionary only sees German words the glossary did not
+        cover, so a curated rendering is never diluted by a dictionary's many senses.
+        """
         tables = self._phrase_tables()
+        dictionary = self._load_dictionary() if self.params.dictionary_weight > 0 else None
+        p = self.params
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
-        for row, (language, per_field) in enumerate(analysed):
+        for row, (language, per_field, tokens) in enumerate(analysed):
             # Unigrams of every field, in order; bigrams are rebuilt from the phrases found.
             terms = [t for name in FIELDS for t in per_field[name] if " " not in t]
             weights: dict[int, float] = {}
-            sources = ("de", "en") if language == "" else (language,)
-            for source in sources:
+            for source in ("de", "en") if language == "" else (language,):
+                covered: set[str] = set()
                 table = tables.get(source)
                 if table is not None:
-                    self._expand_with(table, terms, self.params.glossary_weight, weights)
+                    covered = self._expand_with(table.find(terms), p.glossary_weight, weights)
+                if source != "de":
+                    continue
+                if dictionary is not None:
+                    rest = [t for t in terms if t not in covered]
+                    matches = self._dictionary_matches(dictionary, rest)
+                    self._expand_with(matches, p.dictionary_weight, weights)
+                if p.cognate_weight > 0:
+                    self._add_cognates(tokens, set(terms), weights)
             for col, weight in weights.items():
                 rows.append(row)
                 cols.append(col)
@@ -321,21 +403,39 @@ class TextModel:
             shape=(len(analysed), len(self.vocabulary)),
         )
 
+    def _add_cognates(self, tokens: list[str], own: set[str], weights: dict[int, float]) -> None:
+        """German words stemmed the English way, when that stem is a call term.
+
+        "Innovation", "digitale", "Integration" become "innov", "digit", "integr": many words
+        of the funding domain are shared Latin and Greek, spelt alike in both languages.
+        """
+        counts = Counter(
+            t for t in self.analyzer.terms([x for x in tokens if len(x) >= 5], "") if t not in own
+        )
+        for term, count in counts.items():
+            col = self.vocabulary.get(term)
+            if col is not None:
+                weights[col] = weights.get(col, 0.0) + self.params.cognate_weight * (
+                    1.0 + math.log(count)
+                )
+
     def _expand_with(
-        self, table: PhraseTable, terms: list[str], strength: float, weights: dict[int, float]
-    ) -> None:
-        """Add the alternatives of every phrase of ``table`` found in ``terms`` to ``weights``.
+        self, found: list[tuple[Terms, list[Terms]]], strength: float, weights: dict[int, float]
+    ) -> set[str]:
+        """Add the alternatives of every source phrase in ``found`` to ``weights``.
 
         A source phrase seen c times weighs ``strength * (1 + log c)``, shared among its
         alternatives in proportion to their IDF: the specific rendering ("town twinning")
         carries more than a common one, and renderings absent from the calls carry nothing.
+        Returns the source terms that had a rendering.
         """
-        occurrences = Counter()
-        alternatives_of: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-        for key, alternatives in table.find(terms):
+        occurrences: Counter[Terms] = Counter()
+        alternatives_of: dict[Terms, list[Terms]] = {}
+        for key, alternatives in found:
             occurrences[key] += 1
             alternatives_of[key] = alternatives
         vocab = self.vocabulary
+        covered: set[str] = set()
         for key, count in occurrences.items():
             source_weight = strength * (1.0 + math.log(count))
             scored = []
@@ -343,11 +443,15 @@ class TextModel:
                 cols = [vocab[t] for t in _with_bigrams(list(alternative)) if t in vocab]
                 if cols:
                     scored.append((cols, float(np.mean(self.idf[cols]))))
+            if not scored:
+                continue
+            covered.update(key)
             total = sum(score for _, score in scored)
             for cols, score in scored:
                 share = source_weight * score / total
                 for col in cols:
                     weights[col] = weights.get(col, 0.0) + share
+        return covered
 
     # -- scoring --------------------------------------------------------------------------
 

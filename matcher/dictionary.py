@@ -1,0 +1,198 @@
+"""Reader for a dictd-format bilingual dictionary (Debian's ``dict-freedict-deu-eng``).
+
+The FreeDict German–English dictionary (the TU Chemnitz "Ding" data, GPL/AGPL) is installed
+by the Debian package as ``<prefix>.index`` and ``<prefix>.dict.dz``; the prefix comes from
+``Settings.freedict_path``. It is read where it is installed and never copied into the
+repository; the matcher works without it (the glossary alone bridges the languages then).
+
+The ``.index`` file has one line per headword: ``headword<TAB>offset<TAB>length`` with offset
+and length in dictd's base64 digits. ``.dict.dz`` is gzip with dictzip's random-access
+extension (a table of independently compressed chunks), so one entry is read by inflating
+one or two chunks instead of the whole 100 MB text. A plain ``.dict`` file works too.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+_B64 = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+
+# Senses marked with these usage labels rarely belong in a funding call.
+_SKIP_LABELS = re.compile(
+    r"\[(?:ugs|coll|vulg|slang|humor|hist|relig|obs|archaic|poet|pej|dated|Br|Am|Sc|Austr|Ös|Schw)\.?\]"
+)
+_LABEL = re.compile(r"\[[^\]]*\]")
+_TAG = re.compile(r"<[^>]*>")
+_PARENS = re.compile(r"\([^)]*\)|\{[^}]*\}")
+_NOT_TRANSLATION = ('"', "see:", "Synonym", "Note:", "Usage:", "Example", "Antonym")
+
+
+class DictionaryError(OSError):
+    """A dictionary file that is missing or cannot be read."""
+
+
+def decode_number(text: str) -> int:
+    """A dictd index number (base64 digits, most significant first)."""
+    value = 0
+    for char in text:
+        try:
+            value = value * 64 + _B64[char]
+        except KeyError:
+            raise DictionaryError(f"not a dictd number: {text!r}") from None
+    return value
+
+
+class _DictzipReader:
+    """Random access to a dictzip (``.dict.dz``) file, or plain reads of a ``.dict`` file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data = path.read_bytes()
+        self._chunk_length = 0
+        self._chunk_offsets: list[int] = []
+        self._cache: dict[int, bytes] = {}
+        if path.suffix == ".dz":
+            self._parse_header()
+
+    def _parse_header(self) -> None:
+        data = self._data
+        if data[:2] != b"\x1f\x8b" or data[2] != 8:
+            raise DictionaryError(f"{self.path}: not a gzip file")
+        flags = data[3]
+        pos = 10
+        if not flags & 0x04:
+            raise DictionaryError(f"{self.path}: gzip without dictzip chunk table")
+        (xlen,) = struct.unpack_from("<H", data, pos)
+        extra = data[pos + 2 : pos + 2 + xlen]
+        pos += 2 + xlen
+        sizes: list[int] = []
+        i = 0
+        while i + 4 <= len(extra):
+            sub_id = extra[i : i + 2]
+            (sub_len,) = struct.unpack_from("<H", extra, i + 2)
+            if sub_id == b"RA":
+                _ver, self._chunk_length, count = struct.unpack_from("<HHH", extra, i + 4)
+                sizes = list(struct.unpack_from(f"<{count}H", extra, i + 10))
+            i += 4 + sub_len
+        if not sizes:
+            raise DictionaryError(f"{self.path}: gzip without dictzip chunk table")
+        if flags & 0x08:  # file name, zero-terminated
+            pos = data.index(b"\x00", pos) + 1
+        if flags & 0x10:  # comment, zero-terminated
+            pos = data.index(b"\x00", pos) + 1
+        if flags & 0x02:  # header CRC
+            pos += 2
+        offsets = [pos]
+        for size in sizes:
+            offsets.append(offsets[-1] + size)
+        self._chunk_offsets = offsets
+
+    def _chunk(self, number: int) -> bytes:
+        cached = self._cache.get(number)
+        if cached is None:
+            start, end = self._chunk_offsets[number], self._chunk_offsets[number + 1]
+            cached = zlib.decompressobj(-15).decompress(self._data[start:end])
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[number] = cached
+        return cached
+
+    def read(self, offset: int, length: int) -> bytes:
+        if not self._chunk_offsets:
+            return self._data[offset : offset + length]
+        first = offset // self._chunk_length
+        last = (offset + length - 1) // self._chunk_length
+        if last >= len(self._chunk_offsets) - 1:
+            raise DictionaryError(f"{self.path}: entry beyond the end of the data")
+        joined = b"".join(self._chunk(n) for n in range(first, last + 1))
+        start = offset - first * self._chunk_length
+        return joined[start : start + length]
+
+
+def parse_translations(entry: str) -> list[str]:
+    """The target-language renderings in one dictd entry, in order, without labels and tags.
+
+    The first line is the headword; then come translation lines until examples ("…" - …),
+    cross references (see:), synonyms and notes. Senses with colloquial, historical or
+    religious labels are skipped.
+    """
+    out: list[str] = []
+    for line in entry.splitlines()[1:]:
+        stripped = line.strip()
+        if not stripped or stripped.startswith(_NOT_TRANSLATION):
+            continue
+        if _SKIP_LABELS.search(stripped):
+            continue
+        cleaned = _PARENS.sub(" ", _TAG.sub(" ", _LABEL.sub(" ", stripped)))
+        for part in re.split(r"[,;]", cleaned):
+            words = part.replace("sth.", " ").replace("sb.", " ").split()
+            if words and len(words) <= 3:
+                phrase = " ".join(words)
+                if phrase not in out:
+                    out.append(phrase)
+    return out
+
+
+class FreeDict:
+    """Lookup of single-word headwords by a normalised key (e.g. folded German stem).
+
+    ``key`` turns a headword into the lookup key; the index is read once, at construction,
+    keeping only one-word headwords (phrases are the glossary's job).
+    """
+
+    def __init__(self, path_prefix: str | Path, key: Callable[[list[str]], list[str]]) -> None:
+        prefix = Path(path_prefix)
+        index_path = prefix.with_name(prefix.name + ".index")
+        data_path = prefix.with_name(prefix.name + ".dict.dz")
+        if not data_path.exists():
+            data_path = prefix.with_name(prefix.name + ".dict")
+        if not index_path.exists() or not data_path.exists():
+            raise DictionaryError(f"no dictd dictionary at {prefix} (.index and .dict[.dz])")
+        self._data = _DictzipReader(data_path)
+        heads: list[str] = []
+        spans: list[tuple[int, int]] = []
+        with index_path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 3:
+                    continue
+                head = parts[0].strip().rstrip("…").strip()
+                if not head or " " in head or head.startswith("00database"):
+                    continue
+                heads.append(head)
+                spans.append((decode_number(parts[1]), decode_number(parts[2])))
+        self._spans: dict[str, list[tuple[int, int]]] = {}
+        for k, span in zip(key(heads), spans, strict=True):
+            if k:
+                self._spans.setdefault(k, []).append(span)
+        self._translations: dict[str, list[str]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._spans
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def translations(self, key: str) -> list[str]:
+        """Renderings of every entry under ``key``, most repeated first, then in order."""
+        cached = self._translations.get(key)
+        if cached is not None:
+            return cached
+        counts: dict[str, int] = {}
+        for offset, length in self._spans.get(key, []):
+            raw = self._data.read(offset, length).decode("utf-8", errors="replace")
+            for phrase in parse_translations(raw):
+                counts[phrase] = counts.get(phrase, 0) + 1
+        ranked = sorted(counts, key=lambda p: -counts[p])  # stable: entry order breaks ties
+        self._translations[key] = ranked
+        return ranked
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        """Renderings for each of ``keys`` found in the dictionary."""
+        return {k: self.translations(k) for k in keys if k in self._spans}
