@@ -160,3 +160,39 @@ def _whole_euro(value: float, raw: object) -> int:
     if value >= 10**15:  # more than all EU budgets together: a mis-read, not money
         raise NormalizationError(f"implausible amount: {raw!r}")
     return round(value)
+
+
+# --- finding amounts in prose -------------------------------------------------------------
+_PHRASE_AMOUNT = (
+    r"(?:€|EUR)?\s*\d[\d.,]*\s*(?:million|Millionen|Mio\.?|billion|Mrd\.?|k\b)?"
+    r"\s*(?:€|EUR\b|euros?\b|Euro\b)?"
+)
+_GRANT_PHRASE = re.compile(
+    rf"(?:up to|maximum(?: of)?|max\.|bis zu|maximal|höchstens)\s+{_PHRASE_AMOUNT}", re.IGNORECASE
+)
+_BUDGET_PHRASE = re.compile(
+    rf"(?:budget|envelope|Gesamtvolumen|Fördervolumen|Gesamtbudget)\b[^.;\d€]{{0,40}}"
+    rf"{_PHRASE_AMOUNT}",
+    re.IGNORECASE,
+)
+_NAMES_MONEY = re.compile(r"€|EUR\b|euros?\b|Euro\b|million|Mio", re.IGNORECASE)
+
+
+def find_grant_phrase(text: str) -> str | None:
+    """The first "up to / bis zu <amount>" phrase in ``text`` that names money (not "up to 9
+    partners"), e.g. for ``grant_max_raw``; ``None`` when there is none."""
+    return _first_money(_GRANT_PHRASE, text)
+
+
+def find_budget_phrase(text: str) -> str | None:
+    """The first "budget … <amount>" phrase in ``text``, e.g. for ``budget_raw``."""
+    return _first_money(_BUDGET_PHRASE, text)
+
+
+def _first_money(pattern: re.Pattern[str], text: str) -> str | None:
+    if not isinstance(text, str):
+        raise NormalizationError(f"not text: {type(text).__name__}")
+    for match in pattern.finditer(text):
+        if _NAMES_MONEY.search(match.group(0)):
+            return " ".join(match.group(0).split())
+    return None

@@ -23,21 +23,10 @@ from scrapy.http import Response
 
 from crawler.items import FundingCallItem
 from crawler.normalize.dates import find_deadlines
+from crawler.normalize.money import find_budget_phrase, find_grant_phrase
 from crawler.normalize.text import html_to_text
 from crawler.spiders import SourceSpider
 
-_AMOUNT = (
-    r"(?:€|EUR)?\s*\d[\d.,]*\s*(?:million|Mio\.?|Millionen|billion|k\b)?"
-    r"\s*(?:€|EUR\b|euros?\b|Euro\b)?"
-)
-# The phrase itself, not the sentence: "budget of EUR 60 million; up to EUR 5 million" holds both.
-_BUDGET = re.compile(
-    rf"(?:budget|envelope|Gesamtvolumen|Fördervolumen|Budget)\b[^.;\d€]{{0,40}}{_AMOUNT}", re.I
-)
-_GRANT = re.compile(
-    rf"(?:up to|maximum(?: of)?|max\.|bis zu|maximal|höchstens)\s+{_AMOUNT}", re.IGNORECASE
-)
-_MONEY = re.compile(r"€|EUR\b|euros?\b|Euro\b|million|Mio", re.IGNORECASE)
 _CALL_ID = re.compile(r"\b[A-Z][A-Z0-9+]{1,15}-\d{4}-[A-Z0-9-]*[A-Z0-9]\b")
 
 
@@ -115,8 +104,8 @@ class FeedSpider(SourceSpider):
             funder=str(self.config.get("funder") or ""),
             call_identifier=call_id.group(0) if call_id else "",
             deadlines=deadlines,
-            budget_raw=_phrase(_BUDGET, text),
-            grant_max_raw=_phrase(_GRANT, text),
+            budget_raw=find_budget_phrase(text),
+            grant_max_raw=find_grant_phrase(text),
             eligibility_text=text,
             keywords=categories,
             attribution=str(self.config.get("attribution") or ""),
@@ -143,11 +132,3 @@ def _language(code: str) -> str:
 def _strip_deadline_prefix(excerpt: str) -> str:
     # WordPress excerpts repeat the body's first line, "Deadline: 5-Oct-23", before the text.
     return re.sub(r"^\s*Deadline:\s*\S+\s*", "", excerpt).strip()
-
-
-def _phrase(pattern: re.Pattern[str], text: str) -> str | None:
-    """The first phrase ``pattern`` finds that names money (not "up to 3 partners")."""
-    for match in pattern.finditer(text):
-        if _MONEY.search(match.group(0)):
-            return " ".join(match.group(0).split())
-    return None
