@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from matcher.vectorize import Document, TextModel
+from storage.config import Settings, load_settings
 
 Scorer = Callable[[Sequence["Topic"], Sequence["Query"]], np.ndarray]
 
@@ -142,7 +143,10 @@ def metrics_from_ranks(ranks: Sequence[Sequence[int]], k: int = 10) -> dict[str,
 def matcher_scores(
     topics: Sequence[Topic], queries: Sequence[Query], model: TextModel | None = None
 ) -> np.ndarray:
-    """The production matcher: fit on the topics, expand the queries, score with similarity."""
+    """The production matcher: fit on the topics, expand the queries, score with similarity.
+
+    Without a ``model``: glossary only (no dictionary), as when freedict is not installed.
+    """
     model = model or TextModel()
     docs = [Document(title=t.title, description=t.text) for t in topics]
     calls = model.fit_transform(docs)
@@ -196,10 +200,19 @@ def evaluate_method(
 
 
 def run_benchmark(
-    topics: Sequence[Topic], queries: Sequence[Query], *, baselines: bool = True
+    topics: Sequence[Topic],
+    queries: Sequence[Query],
+    *,
+    model_factory: Callable[[], TextModel] = TextModel,
+    baselines: bool = True,
 ) -> dict[str, Any]:
-    """The matcher's figures, with the baselines' under ``baselines``."""
-    result: dict[str, Any] = evaluate_method(matcher_scores, topics, queries)
+    """The matcher's figures, with the baselines' under ``baselines``.
+
+    ``model_factory`` builds a fresh, unfitted model; the timing includes fitting it.
+    """
+    result: dict[str, Any] = evaluate_method(
+        lambda t, q: matcher_scores(t, q, model_factory()), topics, queries
+    )
     if baselines:
         result["baselines"] = {
             "tfidf_sklearn_default": evaluate_method(tfidf_default_scores, topics, queries),
@@ -238,8 +251,31 @@ def format_table(result: dict[str, Any]) -> str:
     help="JSON lines: id, text, relevant (list of topic ids).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_command(topics_path: Path, queries_path: Path, as_json: bool) -> None:
-    """Rank all topics for every query; print hit@1, hit@10, MRR, nDCG@10 and baselines."""
+@click.option(
+    "--glossary/--no-glossary", default=True, help="Expand queries with the glossary (default)."
+)
+@click.option(
+    "--dictionary/--no-dictionary",
+    default=True,
+    help="Expand queries with the freedict dictionary at FOERDERDESK_FREEDICT_PATH, if there.",
+)
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    topics_path: Path,
+    queries_path: Path,
+    as_json: bool,
+    glossary: bool,
+    dictionary: bool,
+) -> None:
+    """Rank all topics for every query; print hit@1, hit@10, MRR, nDCG@10 and baselines.
+
+    The matcher is the production text model (same analysis, expansion and scoring); the
+    baselines are scikit-learn's TfidfVectorizer with defaults and Okapi BM25.
+    """
+    root = ctx.find_root().obj
+    settings = root if isinstance(root, Settings) else load_settings()
+    dictionary_path = settings.freedict_path if dictionary else None
     try:
         topics = load_topics(topics_path)
         queries = load_queries(queries_path)
@@ -247,7 +283,11 @@ def eval_command(topics_path: Path, queries_path: Path, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
     if not topics:
         raise click.ClickException(f"{topics_path}: no topics")
-    result = run_benchmark(topics, queries)
+    result = run_benchmark(
+        topics,
+        queries,
+        model_factory=lambda: TextModel(glossary=glossary, dictionary_path=dictionary_path),
+    )
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
     else:

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from matcher.analysis import Analyzer, tokenize
 from matcher.dictionary import DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
+from storage.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ModelParams:
     ngram_size: int = 4
     ngram_max_df: float = 0.3
     glossary_weight: float = 1.0
-    dictionary_weight: float = 0.5
+    dictionary_weight: float = 1.0
     dictionary_alternatives: int = 3
     cognate_weight: float = 0.5
     max_query_terms: int = 0  # 0: keep every term of a query
@@ -126,6 +127,11 @@ class TextModel:
         self._ngram_matrix = sp.csr_matrix((0, 0))
         self._ngram_idf = np.zeros(0)
         self._fitted = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **params: Any) -> TextModel:
+        """The production model: glossary on, dictionary from ``Settings.freedict_path``."""
+        return cls(glossary=True, dictionary_path=settings.freedict_path or None, **params)
 
     # -- analysis -------------------------------------------------------------------------
 
