@@ -91,8 +91,7 @@ def rank_corpus(
     calls must be read with the fitted vocabulary); ``feedback`` passes them ready-made.
     """
     model = (model_factory or default_model_factory())()
-    model.fit(list(call_docs))
-    documents = model.transform(list(call_docs))
+    documents = model.fit_transform(list(call_docs))  # reads each call once
     queries = model.transform_queries(list(profile_docs))
     vectors = feedback_docs(model) if feedback_docs is not None else feedback
     if vectors is not None:

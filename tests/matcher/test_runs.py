@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import matcher.runs
 from matcher.runs import rematch
+from storage.cli import main
 from storage.matching import count_matches, matches_for_profile
 from storage.models import FundingCall, Match, MatchRun, Profile
 from tests.storage.factories import make_call, make_profile
@@ -226,3 +229,30 @@ def test_a_database_error_while_writing_keeps_the_old_matches(
     assert run.outcome == "failed"
     assert count_matches(session) == before
     assert c["climate"].id in set(session.scalars(select(Match.call_id)))
+
+
+def _invoke(args: list[str], database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(
+        main, ["--instance", str(tmp_path / "instance"), "--database-url", database_url, *args]
+    )
+
+
+def test_match_command_rematches_and_prints_a_summary(
+    session: Session, database_url: str, tmp_path: Path
+) -> None:
+    c = _corpus(session)
+    c["twinning"].deadlines[0].due_at = datetime.now(UTC) + timedelta(days=200)
+    c["climate"].deadlines[0].due_at = datetime.now(UTC) + timedelta(days=200)
+    session.commit()
+    result = _invoke(["match"], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output
+    assert "klima" in result.output and "Climate mitigation in cities" in result.output
+    session.expire_all()
+    assert count_matches(session, c["klima"].id) > 0
+    only = _invoke(["match", "--profile", "twin"], database_url, tmp_path)
+    assert only.exit_code == 0, only.output
+    assert "1 profile(s)" in only.output
+    unknown = _invoke(["match", "--profile", "no-such-profile"], database_url, tmp_path)
+    assert unknown.exit_code != 0
+    assert "unknown profile(s): no-such-profile" in unknown.output

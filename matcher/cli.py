@@ -1,0 +1,123 @@
+"""Commands of the matcher: ``foerderdesk match`` and ``foerderdesk bench match``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from storage.cli import get_settings
+from storage.db import make_engine, make_session_factory, session_scope
+
+
+@click.command()
+@click.option("--profile", "slugs", multiple=True, help="Re-match only this profile (slug).")
+@click.option("--top-n", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--min-similarity",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Text similarity a call needs to be listed at all.",
+)
+@click.pass_context
+def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity: float) -> None:
+    """Rank the open and forthcoming calls for the active profiles and store the matches."""
+    from sqlalchemy import select
+
+    from matcher.rank import RankSettings
+    from matcher.runs import default_model_factory, rematch
+    from storage.matching import matches_for_profile
+    from storage.models import Profile
+
+    settings = get_settings(ctx)
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            profile_ids = None
+            if slugs:
+                found = dict(
+                    session.execute(
+                        select(Profile.slug, Profile.id).where(Profile.slug.in_(slugs))
+                    ).all()
+                )
+                missing = sorted(set(slugs) - set(found))
+                if missing:
+                    raise click.ClickException(f"unknown profile(s): {', '.join(missing)}")
+                profile_ids = sorted(found.values())
+            run = rematch(
+                session,
+                trigger="cli",
+                profile_ids=profile_ids,
+                settings=RankSettings(top_n=top_n, min_similarity=min_similarity),
+                model_factory=default_model_factory(settings.freedict_path),
+            )
+            click.echo(
+                f"match run {run.id}: {run.outcome} — {run.profiles_count} profile(s), "
+                f"{run.calls_count} rankable call(s), {run.matches_count} match(es) "
+                f"in {run.duration_seconds or 0:.2f} s"
+            )
+            if run.outcome != "succeeded":
+                error = run.parameters.get("error", "unknown error")
+                click.echo(f"the previous matches were kept; error: {error}", err=True)
+            else:
+                stmt = select(Profile).where(Profile.active).order_by(Profile.slug)
+                if profile_ids is not None:
+                    stmt = stmt.where(Profile.id.in_(profile_ids))
+                for profile in session.scalars(stmt):
+                    best = matches_for_profile(session, profile.id, limit=1)
+                    top = f"{best[0].score:.3f} {best[0].call.title[:70]}" if best else "–"
+                    click.echo(f"  {profile.slug:40} {top}")
+        failed = run.outcome != "succeeded"
+    finally:
+        engine.dispose()
+    if failed:
+        ctx.exit(1)
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: how fast and how big the matcher is."""
+
+
+@bench.command("match")
+@click.option("--calls", "n_calls", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option(
+    "--profiles", "n_profiles", type=click.IntRange(min=1), default=200, show_default=True
+)
+@click.option("--one-call", is_flag=True, help="Also time ranking one new call (≤ 50 ms).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_match(n_calls: int, n_profiles: int, one_call: bool, seed: int, as_json: bool) -> None:
+    """Time a full re-match on a synthetic corpus of real call texts, beside a baseline.
+
+    Each variant runs in a fresh process, so peak RSS is per variant. The timed part is the
+    matcher in memory (fit, transform, eligibility, scoring, top N); no database writes.
+    """
+    from matcher.bench import bench_match as run_bench
+
+    try:
+        report = run_bench(n_calls, n_profiles, one_call=one_call, seed=seed)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(
+        f"matcher         calls={report['calls']} profiles={report['profiles']} "
+        f"seconds={report['seconds']} peak_rss_mb={report['peak_rss_mb']}"
+    )
+    phases = ", ".join(f"{k} {v} s" for k, v in report.get("phases", {}).items())
+    click.echo(f"  {phases}; {report.get('matches', 0)} matches")
+    click.echo("baselines:")
+    for name, figures in report["baselines"].items():
+        click.echo(
+            f"  {name:13} calls={figures['calls']} profiles={figures['profiles']} "
+            f"seconds={figures['seconds']} peak_rss_mb={figures['peak_rss_mb']}"
+        )
+    if "one_call" in report:
+        oc = report["one_call"]
+        click.echo(
+            f"one new call against {oc['profiles']} profiles: median {oc['ms_median']} ms, "
+            f"max {oc['ms_max']} ms over {oc['repeats']} calls (peak_rss_mb={oc['peak_rss_mb']})"
+        )

@@ -1,0 +1,54 @@
+"""The benchmark's corpus and report (its figures are measured by the command, not here)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from matcher.bench import build_corpus, load_topics, run_variant
+from matcher.cli import bench
+
+
+def test_shipped_topic_texts_are_real_and_complete() -> None:
+    topics = load_topics()
+    assert len(topics) == 629
+    assert all(t["title"] for t in topics)
+    # A few real topics (EuropeAid) have no description; nearly all do, and long ones.
+    assert sum(len(t["text"]) > 1000 for t in topics) > 550
+    assert len({t["id"] for t in topics}) == 629
+
+
+def test_corpus_has_the_asked_size_is_deterministic_and_varied() -> None:
+    first = build_corpus(700, 30, seed=1)
+    again = build_corpus(700, 30, seed=1)
+    assert len(first.call_docs) == len(first.call_facts) == 700
+    assert len(first.profile_docs) == len(first.profile_facts) == 30
+    assert first.call_docs == again.call_docs and first.call_facts == again.call_facts
+    # Recycled texts, but no two calls alike even when they share a topic (700 > 629).
+    assert len(set(first.call_docs)) == 700
+    assert {d.language for d in first.profile_docs} == {"de", "en"}
+
+
+def test_matcher_variant_ranks_the_corpus_in_process() -> None:
+    figures = run_variant("matcher", 300, 12, seed=3, top_n=5)
+    assert figures["calls"] == 300 and figures["profiles"] == 12
+    assert 0 < figures["matches"] <= 12 * 5
+    assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 0
+    assert set(figures["phases"]) == {
+        "fit_transform_calls",
+        "transform_profiles",
+        "eligibility_scoring_top_n",
+    }
+
+
+def test_bench_match_prints_one_json_object_with_baselines() -> None:
+    result = CliRunner().invoke(
+        bench, ["match", "--calls", "200", "--profiles", "8", "--one-call", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    for figures in (report, report["baselines"]["sklearn_tfidf"], report["one_call"]):
+        assert figures["calls"] == 200 and figures["profiles"] == 8
+        assert figures["seconds"] >= 0 and figures["peak_rss_mb"] > 0
+    assert report["one_call"]["repeats"] == 20
