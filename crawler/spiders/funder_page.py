@@ -175,7 +175,8 @@ def _values(node: Selector | SelectorList[Any] | Response, selector: Any) -> lis
 
 def _amount(text: str) -> str | None:
     # "budget EUR 60 million; up to EUR 5 million per project": the grant is the "up to".
-    return find_grant_phrase(text) or text or None
+    # A text that names only a budget ("budget EUR 120 million") states no grant size.
+    return find_grant_phrase(text) or (None if find_budget_phrase(text) else text or None)
 
 
 def _slug(title: str) -> str:

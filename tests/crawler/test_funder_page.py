@@ -90,6 +90,7 @@ def test_eui_closed_call_is_marked_and_budget_is_separate_from_grant() -> None:
     assert parse_amount_eur(fourth.budget_raw) == 60_000_000
     assert parse_amount_eur(fourth.grant_max_raw) == 5_000_000
     assert parse_funding_rate(fourth.funding_rate_raw) == 80.0
+    assert second.grant_max_raw is None  # "budget EUR 120 million" is the call's, not a grant
 
 
 def test_nbank_applicants_and_expired_programmes() -> None:

@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.normalize import NormalizationError
-from crawler.normalize.money import parse_amount_eur, parse_amount_range, parse_funding_rate
+from crawler.normalize.money import (
+    find_budget_phrase,
+    find_grant_phrase,
+    parse_amount_eur,
+    parse_amount_range,
+    parse_funding_rate,
+)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +132,22 @@ def test_random_input_raises_nothing_but_normalization_error(raw: object) -> Non
         except NormalizationError:
             continue
         assert result is None or result >= 0
+
+
+@pytest.mark.parametrize(
+    ("text", "grant", "budget"),
+    [
+        (
+            "Indicative budget EUR 60 million; up to 80 % and up to EUR 5 million per project.",
+            "up to EUR 5 million",
+            "budget EUR 60 million",
+        ),
+        ("Networks of up to 9 partners, up to EUR 850,000 each.", "up to EUR 850,000", None),
+        ("Zuschüsse bis zu 20.000 Euro; Gesamtbudget 2 Mio. Euro.", "bis zu 20.000 Euro", None),
+        ("No money named here, up to 3 partners.", None, None),
+    ],
+)
+def test_amount_phrases_in_prose(text: str, grant: str | None, budget: str | None) -> None:
+    assert find_grant_phrase(text) == grant
+    if budget is not None:
+        assert find_budget_phrase(text) == budget
