@@ -20,7 +20,20 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # Umlauts are folded to the bare vowel because the German Snowball stemmer does the same at
 # its end: "Städte", "Stadte" and "Stadt" all become "stadt", whichever spelling came in.
-_FOLD_TABLE = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss", "ſ": "s"})
+_FOLD_TABLE = str.maketrans(
+    {
+        "ä": "a",
+        "ö": "o",
+        "ü": "u",
+        "ß": "ss",
+        "ſ": "s",
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+    }
+)
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _NEEDS_ASCII = re.compile(r"[^\x00-\x7fäöüß]")
 

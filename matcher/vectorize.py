@@ -66,6 +66,7 @@ class ModelParams:
     ngram_weight: float = 0.25
     ngram_size: int = 4
     ngram_max_df: float = 0.3
+    unseen_min_length: int = 6  # unseen words shorter than this get no n-grams
     glossary_weight: float = 1.0
     dictionary_weight: float = 1.0
     dictionary_alternatives: int = 3
@@ -100,6 +101,12 @@ def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[
     return parts
 
 
+def _char_ngrams(term: str, n: int) -> list[str]:
+    """Character n-grams of a term with boundary marks ("<kli", "klim", …, "tz>")."""
+    padded = f"<{term}>"
+    return [padded[i : i + n] for i in range(len(padded) - n + 1)]
+
+
 def _with_bigrams(terms: list[str]) -> list[str]:
     return terms + [f"{a} {b}" for a, b in pairwise(terms)]
 
@@ -126,6 +133,8 @@ class TextModel:
         self.idf = np.zeros(0)
         self._ngram_matrix = sp.csr_matrix((0, 0))
         self._ngram_idf = np.zeros(0)
+        self._gram_index: dict[str, int] = {}
+        self._unseen_cache: dict[str, list[int]] = {}
         self._fitted = False
 
     @classmethod
@@ -238,16 +247,15 @@ class TextModel:
         if self.params.ngram_weight <= 0.0:
             self._ngram_matrix = sp.csr_matrix((len(self.terms), 0))
             self._ngram_idf = np.zeros(0)
+            self._gram_index = {}
             return
         grams: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
         for row, term in enumerate(self.terms):
-            if " " in term or len(term) < n - 1:
+            if " " in term:
                 continue
-            padded = f"<{term}>"
-            for start in range(len(padded) - n + 1):
-                gram = padded[start : start + n]
+            for gram in _char_ngrams(term, n):
                 col = grams.get(gram)
                 if col is None:
                     col = grams[gram] = len(grams)
@@ -265,6 +273,51 @@ class TextModel:
         keep = np.flatnonzero((df > 0) & (df <= max(1.0, self.params.ngram_max_df * n_docs)))
         self._ngram_matrix = sp.csr_matrix(matrix[:, keep])
         self._ngram_idf = np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0
+        names = [""] * len(grams)
+        for gram, col in grams.items():
+            names[col] = gram
+        self._gram_index = {names[old]: new for new, old in enumerate(keep)}
+        self._unseen_cache = {}
+
+    def _unseen_word_grams(self, analysed: list[_Analysed]) -> sp.csr_matrix | None:
+        """N-gram counts of German words the calls never used (mostly new compounds).
+
+        Such words have no column in the word block, but their n-grams can still meet the
+        calls' words: "Hitzeanpassungsstrategien" shares grams with "Anpassung". English
+        texts are left out: their unseen words are names and codes, whose grams are noise.
+        """
+        if not self._gram_index:
+            return None
+        n = self.params.ngram_size
+        weights = self._field_weights()
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        cache = self._unseen_cache
+        min_length = self.params.unseen_min_length
+        for row, (language, doc, _) in enumerate(analysed):
+            if language == "en":
+                continue
+            for name in FIELDS:
+                unseen = Counter(
+                    t
+                    for t in doc[name]
+                    if len(t) >= min_length and " " not in t and t not in self.vocabulary
+                )
+                for term, count in unseen.items():
+                    gram_cols = cache.get(term)
+                    if gram_cols is None:
+                        found = {self._gram_index.get(g) for g in _char_ngrams(term, n)}
+                        gram_cols = cache[term] = [c for c in found if c is not None]
+                    weight = weights[name] * (1.0 + math.log(count))
+                    rows.extend([row] * len(gram_cols))
+                    cols.extend(gram_cols)
+                    vals.extend([weight] * len(gram_cols))
+        if not rows:
+            return None
+        return sp.csr_matrix(
+            (np.asarray(vals), (rows, cols)), shape=(len(analysed), len(self._gram_index))
+        )
 
     # -- vectors --------------------------------------------------------------------------
 
@@ -272,7 +325,12 @@ class TextModel:
         if not self._fitted:
             raise RuntimeError("TextModel.fit() must be called before transform()")
 
-    def _vectors(self, counts: sp.csr_matrix, idf_power: float = 1.0) -> sp.csr_matrix:
+    def _vectors(
+        self,
+        counts: sp.csr_matrix,
+        idf_power: float = 1.0,
+        extra_grams: sp.csr_matrix | None = None,
+    ) -> sp.csr_matrix:
         """Unit rows from field-weighted tf: the two blocks, each normalised and weighted."""
         idf = self.idf if idf_power == 1.0 else self.idf**idf_power
         words = _l2_rows(sp.csr_matrix(counts.multiply(idf[np.newaxis, :])))
@@ -280,6 +338,8 @@ class TextModel:
         if beta <= 0.0 or self._ngram_matrix.shape[1] == 0:
             return words.astype(np.float32)
         grams = counts @ self._ngram_matrix
+        if extra_grams is not None:
+            grams = grams + extra_grams
         grams = _l2_rows(sp.csr_matrix(grams.multiply(self._ngram_idf[np.newaxis, :])))
         stacked = sp.hstack([words * math.sqrt(1.0 - beta), grams * math.sqrt(beta)])
         return sp.csr_matrix(stacked, dtype=np.float32)
@@ -287,8 +347,9 @@ class TextModel:
     def transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """Call vectors: one L2-normalised row per call."""
         self._require_fit()
-        per_doc = [self._document_terms(doc)[1] for doc in calls]
-        return self._vectors(self._count_matrix(per_doc, grow=False))
+        analysed = [self._document_terms(doc) for doc in calls]
+        counts = self._count_matrix([terms for _, terms, _ in analysed], grow=False)
+        return self._vectors(counts, extra_grams=self._unseen_word_grams(analysed))
 
     def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
         """Profile/query vectors, expanded across languages; one L2-normalised row each."""
@@ -299,7 +360,8 @@ class TextModel:
         counts = sp.csr_matrix(counts + expansion)
         if self.params.max_query_terms > 0:
             counts = self._keep_top_terms(counts, self.params.max_query_terms)
-        return self._vectors(counts, self.params.query_idf_power)
+        unseen = self._unseen_word_grams(analysed)
+        return self._vectors(counts, self.params.query_idf_power, unseen)
 
     def _keep_top_terms(self, counts: sp.csr_matrix, k: int) -> sp.csr_matrix:
         """Keep each query's ``k`` terms of highest tf-idf (long descriptions ramble)."""
@@ -386,18 +448,21 @@ class TextModel:
         for row, (language, per_field, tokens) in enumerate(analysed):
             # Unigrams of every field, in order; bigrams are rebuilt from the phrases found.
             terms = [t for name in FIELDS for t in per_field[name] if " " not in t]
+            # English text into German calls: a German rendering that the English text already
+            # contains is an accidental overlap ("digital", "system"), not a translation.
+            own = {self.vocabulary[t] for n in FIELDS for t in per_field[n] if t in self.vocabulary}
             weights: dict[int, float] = {}
             for source in ("de", "en") if language == "" else (language,):
                 covered: set[str] = set()
                 table = tables.get(source)
                 if table is not None:
-                    covered = self._expand_with(table.find(terms), p.glossary_weight, weights)
+                    covered = self._expand_with(table.find(terms), p.glossary_weight, weights, own)
                 if source != "de":
                     continue
                 if dictionary is not None:
                     rest = [t for t in terms if t not in covered]
                     matches = self._dictionary_matches(dictionary, rest)
-                    self._expand_with(matches, p.dictionary_weight, weights)
+                    self._expand_with(matches, p.dictionary_weight, weights, set())
                 if p.cognate_weight > 0:
                     self._add_cognates(tokens, set(terms), weights)
             for col, weight in weights.items():
@@ -426,7 +491,11 @@ class TextModel:
                 )
 
     def _expand_with(
-        self, found: list[tuple[Terms, list[Terms]]], strength: float, weights: dict[int, float]
+        self,
+        found: list[tuple[Terms, list[Terms]]],
+        strength: float,
+        weights: dict[int, float],
+        own: set[int],
     ) -> set[str]:
         """Add the alternatives of every source phrase in ``found`` to ``weights``.
 
@@ -447,6 +516,7 @@ class TextModel:
             scored = []
             for alternative in alternatives_of[key]:
                 cols = [vocab[t] for t in _with_bigrams(list(alternative)) if t in vocab]
+                cols = [c for c in cols if c not in own]
                 if cols:
                     scored.append((cols, float(np.mean(self.idf[cols]))))
             if not scored:

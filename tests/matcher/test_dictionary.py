@@ -1,0 +1,77 @@
+"""The dictd reader, on a tiny hand-written dictionary in FreeDict's layout."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from matcher.analysis import Analyzer
+from matcher.dictionary import DictionaryError, FreeDict, decode_number, parse_translations
+
+DATA = Path(__file__).parent.parent / "data" / "matcher"
+TINY = DATA / "tiny-deu-eng"
+
+
+def _german_keys(analyzer: Analyzer):
+    return lambda words: analyzer.stem_words(words, "de")
+
+
+def test_decode_number_reads_dictd_base64() -> None:
+    assert decode_number("A") == 0
+    assert decode_number("B") == 1
+    assert decode_number("BA") == 64
+    with pytest.raises(DictionaryError):
+        decode_number("*")
+
+
+def test_translations_skip_examples_notes_and_colloquial_senses() -> None:
+    entry = (
+        "Verkehr /x/ <masc, n, sg>\n [ugs.] intercourse <n>\n"
+        ' [transp.] traffic <n>, transport <n>\n      "im Verkehr"  - in traffic\n'
+        "   Synonym: {Straßenverkehr}\n"
+    )
+    assert parse_translations(entry) == ["traffic", "transport"]
+
+
+def test_lookup_by_german_stem_merges_senses_most_repeated_first() -> None:
+    analyzer = Analyzer()
+    dictionary = FreeDict(TINY, _german_keys(analyzer))
+    (key,) = analyzer.stem_words(["Verkehrs"], "de")
+    assert dictionary.translations(key) == ["traffic", "transport"]
+
+
+def test_inflected_headword_and_umlauts_find_the_entry() -> None:
+    analyzer = Analyzer()
+    dictionary = FreeDict(TINY, _german_keys(analyzer))
+    keys = analyzer.stem_words(["Städtepartnerschaften", "Stadte", "unbekannt"], "de")
+    found = dictionary.lookup(keys)
+    assert found[keys[0]][0] == "town twinning"
+    assert "city" in found[keys[1]]
+    assert keys[2] not in found
+
+
+def test_multi_word_headwords_are_left_to_the_glossary() -> None:
+    analyzer = Analyzer()
+    dictionary = FreeDict(TINY, _german_keys(analyzer))
+    assert len(dictionary) == 5  # the phrase "auf höchster Ebene" is not a key
+
+
+def test_plain_dict_file_reads_like_the_dictzip(tmp_path: Path) -> None:
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "plain.index")
+    (tmp_path / "plain.dict").write_bytes(
+        gzip.decompress(TINY.with_suffix(".dict.dz").read_bytes())
+    )
+    analyzer = Analyzer()
+    plain = FreeDict(tmp_path / "plain", _german_keys(analyzer))
+    zipped = FreeDict(TINY, _german_keys(analyzer))
+    for word in ["Hochwasser", "Schutz", "Verkehr", "Stadt"]:
+        (key,) = analyzer.stem_words([word], "de")
+        assert plain.translations(key) == zipped.translations(key) != []
+
+
+def test_missing_dictionary_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DictionaryError, match="no dictd dictionary"):
+        FreeDict(tmp_path / "nothing", _german_keys(Analyzer()))

@@ -1,0 +1,192 @@
+"""The text model: field weights, normalisation, cross-language expansion, determinism."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.vectorize import Document, TextModel
+
+TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
+
+CALLS = [
+    Document(
+        title="Town twinning and networks of towns",
+        summary="Citizens of twinned towns meet and debate the future of Europe.",
+        keywords="town twinning, civic participation",
+        language="en",
+    ),
+    Document(
+        title="Youth exchanges",
+        summary="Young people from different countries meet in a youth exchange.",
+        keywords="youth exchange, non-formal learning",
+        language="en",
+    ),
+    Document(
+        title="Circular economy in cities",
+        description="Recycling, reuse and waste prevention in cities and regions.",
+        keywords="circular economy",
+        language="en",
+    ),
+    Document(
+        title="Climate mitigation in municipalities",
+        description="Plans to cut greenhouse gas emissions of local authorities.",
+        keywords="climate mitigation",
+        language="en",
+    ),
+    Document(
+        title="Safer road traffic",
+        description="Road traffic safety for cyclists and pedestrians in urban areas.",
+        language="en",
+    ),
+    Document(
+        title="Förderung von Klimaanpassung in Kommunen",
+        description="Die Kommunen entwickeln Strategien zur Anpassung an Hitze und Starkregen.",
+        language="de",
+    ),
+]
+
+
+def _ranking(model: TextModel, query: Document) -> list[int]:
+    calls = model.fit_transform(CALLS)
+    scores = model.similarity(model.transform_queries([query]), calls)[0]
+    return [int(i) for i in np.lexsort((np.arange(len(scores)), -scores))]
+
+
+def test_rows_are_unit_length() -> None:
+    model = TextModel()
+    calls = model.fit_transform(CALLS)
+    norms = np.sqrt(np.asarray(calls.multiply(calls).sum(axis=1)).ravel())
+    assert np.allclose(norms, 1.0, atol=1e-5)
+    queries = model.transform_queries([Document(description="youth exchange in a city")])
+    assert np.isclose(np.sqrt(queries.multiply(queries).sum()), 1.0, atol=1e-5)
+
+
+def test_english_query_ranks_the_obvious_call_first() -> None:
+    query = Document(description="We plan a youth exchange for young people from four countries.")
+    assert _ranking(TextModel(), query)[0] == 1
+
+
+def test_german_query_finds_the_english_call_through_the_glossary() -> None:
+    query = Document(
+        description="Wir wollen unsere Städtepartnerschaft mit Begegnungen beleben.",
+        language="de",
+    )
+    with_glossary = TextModel()
+    assert _ranking(with_glossary, query)[0] == 0
+    without = TextModel(glossary=False, ngram_weight=0.0)
+    calls = without.fit_transform(CALLS)
+    scores = without.similarity(without.transform_queries([query]), calls)[0]
+    assert scores[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_unknown_language_is_detected_for_expansion() -> None:
+    query = Document(
+        description="Die Stadt plant ein Konzept für den Klimaschutz und die Verwaltung."
+    )
+    assert _ranking(TextModel(), query)[0] == 3
+
+
+def test_english_query_finds_the_german_call_through_the_glossary() -> None:
+    query = Document(description="Climate adaptation strategies against heat", language="en")
+    assert _ranking(TextModel(), query)[0] == 5
+
+
+def test_dictionary_carries_words_the_glossary_lacks() -> None:
+    query = Document(description="Mehr Sicherheit im Verkehr für Radfahrende", language="de")
+    glossary_terms = TextModel(dictionary_weight=1.0, cognate_weight=0.0, ngram_weight=0.0)
+    with_dictionary = TextModel(
+        dictionary_path=TINY_DICTIONARY, glossary=False, cognate_weight=0.0, ngram_weight=0.0
+    )
+    without = TextModel(glossary=False, cognate_weight=0.0, ngram_weight=0.0)
+    assert _ranking(with_dictionary, query)[0] == 4
+    calls = without.fit_transform(CALLS)
+    assert without.similarity(without.transform_queries([query]), calls)[0, 4] == 0.0
+    assert _ranking(glossary_terms, query)[0] == 4  # "Verkehr" is in the glossary too
+
+
+def test_missing_dictionary_is_logged_and_matching_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = TextModel(dictionary_path=str(tmp_path / "absent"))
+    query = Document(description="Jugendaustausch mit der Partnerstadt", language="de")
+    with caplog.at_level(logging.WARNING, logger="matcher.vectorize"):
+        assert _ranking(model, query)[0] == 1
+    assert "without the dictionary" in caplog.text
+
+
+def test_umlaut_free_spelling_matches_the_umlaut_spelling() -> None:
+    model = TextModel(glossary=False)
+    calls = model.fit_transform(CALLS)
+    plain = model.transform_queries(
+        [Document(description="Forderung Klimaanpassung", language="de")]
+    )
+    scores = model.similarity(plain, calls)[0]
+    assert int(np.argmax(scores)) == 5
+
+
+def test_ngram_block_lets_a_compound_meet_its_parts() -> None:
+    query = Document(description="Hitzeanpassungsstrategien", language="de")
+    with_ngrams = TextModel(glossary=False, ngram_weight=0.3)
+    calls = with_ngrams.fit_transform(CALLS)
+    assert (
+        int(np.argmax(with_ngrams.similarity(with_ngrams.transform_queries([query]), calls))) == 5
+    )
+    words_only = TextModel(glossary=False, ngram_weight=0.0)
+    calls = words_only.fit_transform(CALLS)
+    assert words_only.similarity(words_only.transform_queries([query]), calls).max() == 0.0
+
+
+def test_title_counts_more_than_description() -> None:
+    calls = [
+        Document(title="Cultural heritage", description="Museums and archives.", language="en"),
+        Document(title="Museums", description="Cultural heritage and archives.", language="en"),
+    ]
+    model = TextModel(ngram_weight=0.0)
+    vectors = model.fit_transform(calls)
+    scores = model.similarity(model.transform_queries([Document(description="heritage")]), vectors)
+    assert scores[0, 0] > scores[0, 1] > 0.0
+
+
+def test_fitting_twice_gives_identical_vectors_and_scores() -> None:
+    first, second = TextModel(), TextModel()
+    a, b = first.fit_transform(CALLS), second.fit_transform(CALLS)
+    assert (a != b).nnz == 0
+    query = [Document(description="Jugendaustausch und Klimaschutz", language="de")]
+    assert np.array_equal(
+        first.similarity(first.transform_queries(query), a),
+        second.similarity(second.transform_queries(query), b),
+    )
+
+
+def test_fit_then_transform_equals_fit_transform() -> None:
+    model = TextModel()
+    fitted = model.fit_transform(CALLS)
+    assert (model.transform(CALLS) != fitted).nnz == 0
+
+
+def test_transform_before_fit_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="fit"):
+        TextModel().transform(CALLS)
+
+
+def test_unknown_parameter_is_rejected() -> None:
+    with pytest.raises(TypeError, match="no_such_weight"):
+        TextModel(no_such_weight=1.0)
+
+
+def test_top_terms_are_readable_words_shared_by_query_and_call() -> None:
+    model = TextModel()
+    calls = model.fit_transform(CALLS)
+    queries = model.transform_queries(
+        [Document(description="a circular economy for the waste of our cities")]
+    )
+    terms = model.top_terms(0, queries, 2, calls, n=3)
+    words = [word for word, _ in terms]
+    assert "circular economy" in words or "circular" in words
+    assert all(weight > 0 for _, weight in terms)
+    assert [w for _, w in terms] == sorted((w for _, w in terms), reverse=True)
+    assert model.top_terms(0, queries, 1, calls) == []
