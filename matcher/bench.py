@@ -155,14 +155,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _run_matcher(corpus: Corpus, top_n: int) -> dict[str, Any]:
+def _run_matcher(corpus: Corpus, top_n: int, dictionary: str | None) -> dict[str, Any]:
     from matcher.eligibility import CallTable
     from matcher.rank import RankSettings, rank_calls
     from matcher.runs import default_model_factory
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    model = default_model_factory()()
+    model = default_model_factory(dictionary)()
     documents = model.fit_transform(corpus.call_docs)
     phases["fit_transform_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -204,11 +204,11 @@ def _run_sklearn(corpus: Corpus) -> dict[str, Any]:
     return {"seconds": round(seconds, 3), "product_nnz": int(product.nnz)}
 
 
-def _run_one_call(corpus: Corpus, repeats: int = 20) -> dict[str, Any]:
+def _run_one_call(corpus: Corpus, dictionary: str | None, repeats: int = 20) -> dict[str, Any]:
     from matcher.rank import rank_new_call
     from matcher.runs import default_model_factory
 
-    model = default_model_factory()()
+    model = default_model_factory(dictionary)()
     model.fit(corpus.call_docs[:-repeats] or corpus.call_docs)
     queries = model.transform_queries(corpus.profile_docs)
     timings = []
@@ -227,29 +227,43 @@ def _run_one_call(corpus: Corpus, repeats: int = 20) -> dict[str, Any]:
     }
 
 
-def run_variant(variant: str, n_calls: int, n_profiles: int, seed: int, top_n: int) -> dict:
+def run_variant(
+    variant: str,
+    n_calls: int,
+    n_profiles: int,
+    seed: int,
+    top_n: int,
+    dictionary: str | None = None,
+) -> dict[str, Any]:
     """Build the corpus and measure one variant in this process."""
     corpus = build_corpus(n_calls, n_profiles, seed)
     before = _peak_rss_mb()
     if variant == "matcher":
-        result = _run_matcher(corpus, top_n)
+        result = _run_matcher(corpus, top_n, dictionary)
     elif variant == "sklearn_tfidf":
         result = _run_sklearn(corpus)
     elif variant == "one_call":
-        result = _run_one_call(corpus)
+        result = _run_one_call(corpus, dictionary)
     else:
         raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
     return {
         "calls": n_calls,
         "profiles": n_profiles,
         **result,
+        "dictionary": bool(dictionary) and variant != "sklearn_tfidf",
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "corpus_rss_mb": round(before, 1),
     }
 
 
 def measure(
-    variant: str, n_calls: int, n_profiles: int, *, seed: int = 42, top_n: int = 50
+    variant: str,
+    n_calls: int,
+    n_profiles: int,
+    *,
+    seed: int = 42,
+    top_n: int = 50,
+    dictionary_path: str | None = None,
 ) -> dict[str, Any]:
     """Measure one variant in a fresh Python process; its figures as a dictionary."""
     command = [
@@ -267,6 +281,8 @@ def measure(
         "--top-n",
         str(top_n),
     ]
+    if dictionary_path:
+        command += ["--dictionary", dictionary_path]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench variant {variant} failed:\n{done.stderr.strip()[-2000:]}")
@@ -274,15 +290,25 @@ def measure(
 
 
 def bench_match(
-    n_calls: int, n_profiles: int, *, one_call: bool = False, seed: int = 42, top_n: int = 50
+    n_calls: int,
+    n_profiles: int,
+    *,
+    one_call: bool = False,
+    seed: int = 42,
+    top_n: int = 50,
+    dictionary_path: str | None = None,
 ) -> dict[str, Any]:
     """The full report: the matcher at the top level, baselines (and one call) nested."""
-    report = measure("matcher", n_calls, n_profiles, seed=seed, top_n=top_n)
+    report = measure(
+        "matcher", n_calls, n_profiles, seed=seed, top_n=top_n, dictionary_path=dictionary_path
+    )
     report["baselines"] = {
         "sklearn_tfidf": measure("sklearn_tfidf", n_calls, n_profiles, seed=seed)
     }
     if one_call:
-        report["one_call"] = measure("one_call", n_calls, n_profiles, seed=seed)
+        report["one_call"] = measure(
+            "one_call", n_calls, n_profiles, seed=seed, dictionary_path=dictionary_path
+        )
     return report
 
 
@@ -294,8 +320,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profiles", type=int, required=True)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--top-n", type=int, default=50)
+    parser.add_argument("--dictionary", default=None, help="freedict path (default: none)")
     args = parser.parse_args(argv)
-    result = run_variant(args.variant, args.calls, args.profiles, args.seed, args.top_n)
+    result = run_variant(
+        args.variant, args.calls, args.profiles, args.seed, args.top_n, args.dictionary
+    )
     print(json.dumps(result))
 
 

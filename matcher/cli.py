@@ -26,7 +26,7 @@ def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity
     from sqlalchemy import select
 
     from matcher.rank import RankSettings
-    from matcher.runs import default_model_factory, rematch
+    from matcher.runs import rematch
     from storage.matching import matches_for_profile
     from storage.models import Profile
 
@@ -50,7 +50,7 @@ def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity
                 trigger="cli",
                 profile_ids=profile_ids,
                 settings=RankSettings(top_n=top_n, min_similarity=min_similarity),
-                model_factory=default_model_factory(settings.freedict_path),
+                dictionary_path=settings.freedict_path,
             )
             click.echo(
                 f"match run {run.id}: {run.outcome} — {run.profiles_count} profile(s), "
@@ -75,6 +75,13 @@ def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity
         ctx.exit(1)
 
 
+def _dictionary_path(ctx: click.Context) -> str | None:
+    # The bench group also runs without the root command (tests, python -m); then the model
+    # uses the glossary only.
+    settings = ctx.find_root().obj
+    return getattr(settings, "freedict_path", None) or None
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks: how fast and how big the matcher is."""
@@ -88,7 +95,10 @@ def bench() -> None:
 @click.option("--one-call", is_flag=True, help="Also time ranking one new call (≤ 50 ms).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench_match(n_calls: int, n_profiles: int, one_call: bool, seed: int, as_json: bool) -> None:
+@click.pass_context
+def bench_match(
+    ctx: click.Context, n_calls: int, n_profiles: int, one_call: bool, seed: int, as_json: bool
+) -> None:
     """Time a full re-match on a synthetic corpus of real call texts, beside a baseline.
 
     Each variant runs in a fresh process, so peak RSS is per variant. The timed part is the
@@ -97,7 +107,13 @@ def bench_match(n_calls: int, n_profiles: int, one_call: bool, seed: int, as_jso
     from matcher.bench import bench_match as run_bench
 
     try:
-        report = run_bench(n_calls, n_profiles, one_call=one_call, seed=seed)
+        report = run_bench(
+            n_calls,
+            n_profiles,
+            one_call=one_call,
+            seed=seed,
+            dictionary_path=_dictionary_path(ctx),
+        )
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -49,10 +49,12 @@ ModelFactory = Callable[[], TextModel]
 
 
 def default_model_factory(dictionary_path: str | Path | None = None) -> ModelFactory:
-    """A factory for the production text model (glossary on, dictionary if installed)."""
-    path = Path(dictionary_path) if dictionary_path else None
-    if path is not None and not (path.exists() or path.with_suffix(".index").exists()):
-        path = None  # the product works without the dictionary; it only adds the long tail
+    """A factory for the production text model: glossary on, freedict at ``dictionary_path``.
+
+    Pass ``Settings.freedict_path``; a dictionary that is not installed is skipped by the
+    model (with a warning), so matching works without it.
+    """
+    path = str(dictionary_path) if dictionary_path else None
 
     def factory() -> TextModel:
         return TextModel(glossary=True, dictionary_path=path)
@@ -203,8 +205,12 @@ def rematch(
     now: datetime | None = None,
     settings: RankSettings | None = None,
     model_factory: ModelFactory | None = None,
+    dictionary_path: str | Path | None = None,
 ) -> MatchRun:
     """Re-rank and replace the matches (all, or only those of ``profile_ids``).
+
+    Callers pass ``dictionary_path=settings.freedict_path`` (or a ``model_factory``); without
+    either, queries are expanded with the glossary only.
 
     Adds a ``MatchRun`` (trigger, counts, duration, outcome) to the session and returns it.
     On any error the run is marked ``failed`` with the error in ``parameters["error"]`` and
@@ -212,6 +218,7 @@ def rematch(
     ``profile_ids`` is given. The caller commits.
     """
     settings = settings or RankSettings()
+    model_factory = model_factory or default_model_factory(dictionary_path)
     started = time.perf_counter()
     run = start_match_run(
         session,
