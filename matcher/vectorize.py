@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Any
@@ -36,6 +37,8 @@ from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
 from storage.config import Settings
 
 logger = logging.getLogger(__name__)
+_SCORE_CHUNK = 128  # queries scored at once: 128 x 50,000 calls x 4 B = 26 MB dense
+_SCORE_THREADS = 2
 
 FIELDS = ("title", "summary", "description", "keywords")
 # A document after analysis: its language, its terms per field, and all its folded tokens.
@@ -111,6 +114,69 @@ def _with_bigrams(terms: list[str]) -> list[str]:
     return terms + [f"{a} {b}" for a, b in pairwise(terms)]
 
 
+class _Vocabulary(Mapping[str, int]):
+    """Columns of the word block: fitted stems first, then kept stem bigrams ("a b").
+
+    Bigrams are stored as sorted integer codes (``first * n_stems + second``), so a corpus
+    of 50,000 calls needs no dictionary of a million bigram strings.
+    """
+
+    def __init__(self, stem_ids: dict[str, int], stems: list[str], n_stems: int) -> None:
+        self._stem_ids = stem_ids
+        self._stems = stems
+        self.n_stems = n_stems
+        self.bigram_codes = np.zeros(0, dtype=np.int64)
+
+    def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]
+        first, _, second = term.partition(" ")
+        a = self._stem_ids.get(first)
+        if a is None or a >= self.n_stems:
+            return default
+        if not second:
+            return a
+        b = self._stem_ids.get(second)
+        if b is None or b >= self.n_stems:
+            return default
+        code = a * self.n_stems + b
+        pos = int(np.searchsorted(self.bigram_codes, code))
+        if pos < len(self.bigram_codes) and self.bigram_codes[pos] == code:
+            return self.n_stems + pos
+        return default
+
+    def __getitem__(self, term: str) -> int:
+        col = self.get(term)
+        if col is None:
+            raise KeyError(term)
+        return col
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __len__(self) -> int:
+        return self.n_stems + len(self.bigram_codes)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.term(col) for col in range(len(self)))
+
+    def term(self, col: int) -> str:
+        """The term of a column: a stem, or two stems joined by a space."""
+        if col < self.n_stems:
+            return self._stems[col]
+        a, b = divmod(int(self.bigram_codes[col - self.n_stems]), self.n_stems)
+        return f"{self._stems[a]} {self._stems[b]}"
+
+
+@dataclass
+class _Batch:
+    """Analysed documents: language and stem ids per field (flat, with lengths per doc)."""
+
+    languages: list[str]
+    ids: dict[str, list[int]]
+    lengths: dict[str, list[int]]
+    docs: list[dict[str, list[int]]] | None = None  # per document, for queries
+    tokens: list[list[str]] | None = None
+
+
 class TextModel:
     """Fit on the call corpus, then vectorise calls and (expanded) queries into one space."""
 
@@ -128,8 +194,11 @@ class TextModel:
         self._dictionary: FreeDict | bool | None = None
         self._dictionary_cache: dict[str, list[Terms]] = {}
         self._tables: dict[str, PhraseTable] = {}
-        self.vocabulary: dict[str, int] = {}
-        self.terms: list[str] = []
+        # Stems get integer ids once; folded tokens map straight to ids, per language.
+        self._stem_ids: dict[str, int] = {}
+        self._stems: list[str] = []
+        self._token_cache: dict[str, dict[str, int]] = {}
+        self.vocabulary = _Vocabulary(self._stem_ids, self._stems, 0)
         self.idf = np.zeros(0)
         self._ngram_matrix = sp.csr_matrix((0, 0))
         self._ngram_idf = np.zeros(0)
@@ -153,56 +222,100 @@ class TextModel:
             "keywords": p.keywords_weight,
         }
 
-    def _document_terms(self, doc: Document) -> _Analysed:
-        """The language of ``doc``, its terms per field (unigrams, then bigrams), its tokens."""
-        tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
-        language = self.analyzer.language_of(
-            tokens["title"] + tokens["summary"] + tokens["description"][:400], doc.language
-        )
-        out: dict[str, list[str]] = {}
-        for name in FIELDS:
-            terms = self.analyzer.terms(tokens[name], language)
-            out[name] = _with_bigrams(terms) if self.params.bigrams else terms
-        return language, out, [t for name in FIELDS for t in tokens[name]]
+    def _token_ids(self, tokens: list[str], language: str) -> list[int]:
+        """Stem ids of folded tokens (stop words dropped); each distinct token stemmed once."""
+        cache = self._token_cache.get(language)
+        if cache is None:
+            cache = self._token_cache[language] = {}
+        get = cache.get
+        ids = [get(t, -2) for t in tokens]
+        if -2 in ids:
+            for i, token in enumerate(tokens):
+                if ids[i] != -2:
+                    continue
+                value = get(token, -2)
+                if value == -2:
+                    stem = self.analyzer.stem(token, language)
+                    if stem is None:
+                        value = -1
+                    else:
+                        value = self._stem_ids.get(stem, -1)
+                        if value == -1:
+                            value = self._stem_ids[stem] = len(self._stems)
+                            self._stems.append(stem)
+                    cache[token] = value
+                ids[i] = value
+        return [i for i in ids if i >= 0]
 
-    def _count_matrix(self, per_doc: list[dict[str, list[str]]], *, grow: bool) -> sp.csr_matrix:
-        """Field-weighted sublinear tf of analysed documents (rows) over the vocabulary."""
-        weights = self._field_weights()
-        total: sp.csr_matrix | None = None
-        for name in FIELDS:
-            if weights[name] == 0.0:
-                continue
-            indices: list[int] = []
-            indptr = [0]
-            vocab = self.vocabulary
-            for doc in per_doc:
-                if grow:
-                    for term in doc[name]:
-                        col = vocab.get(term)
-                        if col is None:
-                            col = vocab[term] = len(vocab)
-                        indices.append(col)
-                else:
-                    for term in doc[name]:
-                        col = vocab.get(term)
-                        if col is not None:
-                            indices.append(col)
-                indptr.append(len(indices))
-            counts = sp.csr_matrix(
-                (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), indptr),
-                shape=(len(per_doc), len(vocab)),
+    def _analyse(self, docs: Sequence[Document], *, keep: bool = False) -> _Batch:
+        """Tokenise, guess the language where not given, and map every field to stem ids."""
+        batch = _Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
+        if keep:
+            batch.docs, batch.tokens = [], []
+        for doc in docs:
+            tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
+            language = self.analyzer.language_of(
+                tokens["title"] + tokens["summary"] + tokens["description"][:300], doc.language
             )
+            batch.languages.append(language)
+            per_doc = {}
+            for name in FIELDS:
+                ids = self._token_ids(tokens[name], language)
+                batch.ids[name].extend(ids)
+                batch.lengths[name].append(len(ids))
+                per_doc[name] = ids
+            if keep:
+                batch.docs.append(per_doc)  # type: ignore[union-attr]
+                batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
+        return batch
+
+    def _field_arrays(self, batch: _Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(batch.ids[name], dtype=np.int64)
+        rows = np.repeat(np.arange(len(batch.languages)), batch.lengths[name])
+        return ids, rows
+
+    def _bigram_codes(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and rows of adjacent pairs of fitted stems within one document."""
+        n = self.vocabulary.n_stems
+        same = (rows[:-1] == rows[1:]) & (ids[:-1] < n) & (ids[1:] < n)
+        return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
+
+    def _counts(self, batch: _Batch) -> sp.csr_matrix:
+        """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
+        weights = self._field_weights()
+        vocab = self.vocabulary
+        n_docs = len(batch.languages)
+        shape = (n_docs, len(vocab))
+        total = sp.csr_matrix(shape, dtype=np.float64)
+        for name in FIELDS:
+            if weights[name] == 0.0 or not batch.ids[name]:
+                continue
+            ids, rows = self._field_arrays(batch, name)
+            seen = ids < vocab.n_stems
+            cols, rows_all = [ids[seen]], [rows[seen]]
+            if self.params.bigrams and len(vocab.bigram_codes):
+                codes, bigram_rows = self._bigram_codes(ids, rows)
+                pos = np.searchsorted(vocab.bigram_codes, codes)
+                pos[pos == len(vocab.bigram_codes)] = 0
+                hit = vocab.bigram_codes[pos] == codes
+                cols.append(vocab.n_stems + pos[hit])
+                rows_all.append(bigram_rows[hit])
+            col = np.concatenate(cols)
+            row = np.concatenate(rows_all)
+            counts = sp.csr_matrix((np.ones(len(col)), (row, col)), shape=shape)
             counts.sum_duplicates()
-            block = _sublinear(counts) * weights[name]
-            if total is None:
-                total = block
-            else:
-                total.resize(block.shape)
-                total = total + block
-        if total is None:
-            raise ValueError("every field weight is zero")
-        total.resize((len(per_doc), len(self.vocabulary)))
+            total = total + _sublinear(counts) * weights[name]
         return sp.csr_matrix(total)
+
+    def _query_terms(self, batch: _Batch) -> list[_Analysed]:
+        """Per query: language, unigram terms per field (as strings), and all tokens."""
+        stems = self._stems
+        out: list[_Analysed] = []
+        for language, doc, tokens in zip(
+            batch.languages, batch.docs or [], batch.tokens or [], strict=True
+        ):
+            out.append((language, {n: [stems[i] for i in doc[n]] for n in FIELDS}, tokens))
+        return out
 
     # -- fitting --------------------------------------------------------------------------
 
@@ -216,54 +329,61 @@ class TextModel:
         return self._vectors(self._fit_counts(calls))
 
     def _fit_counts(self, calls: Sequence[Document]) -> sp.csr_matrix:
-        self.vocabulary = {}
-        per_doc = [self._document_terms(doc)[1] for doc in calls]
-        counts = self._count_matrix(per_doc, grow=True)
-        counts = self._prune_bigrams(counts)
-        n_docs = counts.shape[0]
+        self._stem_ids.clear()
+        self._stems.clear()
+        self._token_cache = {}
+        self._unseen_cache = {}
+        batch = self._analyse(calls)
+        n_docs = len(batch.languages)
+        self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(self._stems))
+        if self.params.bigrams:
+            self.vocabulary.bigram_codes = self._fit_bigrams(batch)
+        counts = self._counts(batch)
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
         self._fit_ngrams(counts)
         self._fitted = True
         return counts
 
-    def _prune_bigrams(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        """Drop bigrams seen in fewer than ``min_bigram_df`` calls (noise, and memory)."""
-        self.terms = [""] * len(self.vocabulary)
-        for term, col in self.vocabulary.items():
-            self.terms[col] = term
-        if not self.params.bigrams or self.params.min_bigram_df <= 1:
-            return counts
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
-        is_bigram = np.fromiter((" " in t for t in self.terms), dtype=bool, count=len(self.terms))
-        keep = np.flatnonzero(~is_bigram | (df >= self.params.min_bigram_df))
-        self.terms = [self.terms[i] for i in keep]
-        self.vocabulary = {term: col for col, term in enumerate(self.terms)}
-        return sp.csr_matrix(counts[:, keep])
+    def _fit_bigrams(self, batch: _Batch) -> np.ndarray:
+        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted."""
+        n_docs = max(1, len(batch.languages))
+        keys = []
+        for name in FIELDS:
+            if self._field_weights()[name] == 0.0 or not batch.ids[name]:
+                continue
+            codes, rows = self._bigram_codes(*self._field_arrays(batch, name))
+            keys.append(codes * n_docs + rows)
+        if not keys:
+            return np.zeros(0, dtype=np.int64)
+        # One key per (bigram, call) after sorting; the run length of a bigram's code among
+        # the distinct keys is its document frequency. One sort, no hashing.
+        ordered = np.sort(np.concatenate(keys))
+        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] // n_docs
+        starts = np.flatnonzero(np.concatenate(([True], distinct[1:] != distinct[:-1])))
+        df = np.diff(np.append(starts, len(distinct)))
+        return distinct[starts][df >= max(1, self.params.min_bigram_df)]
 
     def _fit_ngrams(self, counts: sp.csr_matrix) -> None:
         """Build the term→n-gram matrix and the n-gram IDF over the call corpus."""
         n = self.params.ngram_size
+        n_cols = len(self.vocabulary)
         if self.params.ngram_weight <= 0.0:
-            self._ngram_matrix = sp.csr_matrix((len(self.terms), 0))
+            self._ngram_matrix = sp.csr_matrix((n_cols, 0))
             self._ngram_idf = np.zeros(0)
             self._gram_index = {}
             return
         grams: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
-        for row, term in enumerate(self.terms):
-            if " " in term:
-                continue
-            for gram in _char_ngrams(term, n):
+        for row in range(self.vocabulary.n_stems):
+            for gram in _char_ngrams(self._stems[row], n):
                 col = grams.get(gram)
                 if col is None:
                     col = grams[gram] = len(grams)
                 rows.append(row)
                 cols.append(col)
-        matrix = sp.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(self.terms), len(grams))
-        )
+        matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_cols, len(grams)))
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
         doc_grams = counts @ matrix
         n_docs = counts.shape[0]
@@ -277,7 +397,6 @@ class TextModel:
         for gram, col in grams.items():
             names[col] = gram
         self._gram_index = {names[old]: new for new, old in enumerate(keep)}
-        self._unseen_cache = {}
 
     def _unseen_word_grams(self, analysed: list[_Analysed]) -> sp.csr_matrix | None:
         """N-gram counts of German words the calls never used (mostly new compounds).
@@ -300,9 +419,7 @@ class TextModel:
                 continue
             for name in FIELDS:
                 unseen = Counter(
-                    t
-                    for t in doc[name]
-                    if len(t) >= min_length and " " not in t and t not in self.vocabulary
+                    t for t in doc[name] if len(t) >= min_length and t not in self.vocabulary
                 )
                 for term, count in unseen.items():
                     gram_cols = cache.get(term)
@@ -347,15 +464,17 @@ class TextModel:
     def transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """Call vectors: one L2-normalised row per call."""
         self._require_fit()
-        analysed = [self._document_terms(doc) for doc in calls]
-        counts = self._count_matrix([terms for _, terms, _ in analysed], grow=False)
-        return self._vectors(counts, extra_grams=self._unseen_word_grams(analysed))
+        batch = self._analyse(calls, keep=True)
+        counts = self._counts(batch)
+        extra = self._unseen_word_grams(self._query_terms(batch)) if self._gram_index else None
+        return self._vectors(counts, extra_grams=extra)
 
     def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
         """Profile/query vectors, expanded across languages; one L2-normalised row each."""
         self._require_fit()
-        analysed = [self._document_terms(doc) for doc in queries]
-        counts = self._count_matrix([terms for _, terms, _ in analysed], grow=False)
+        batch = self._analyse(queries, keep=True)
+        analysed = self._query_terms(batch)
+        counts = self._counts(batch)
         expansion = self._expansions(analysed)
         counts = sp.csr_matrix(counts + expansion)
         if self.params.max_query_terms > 0:
@@ -440,17 +559,20 @@ class TextModel:
         cover, so a curated rendering is never diluted by a dictionary's many senses.
         """
         tables = self._phrase_tables()
-        dictionary = self._load_dictionary() if self.params.dictionary_weight > 0 else None
+        needs_dictionary = self.params.dictionary_weight > 0 and any(
+            language in ("de", "") for language, _, _ in analysed
+        )
+        dictionary = self._load_dictionary() if needs_dictionary else None
         p = self.params
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
         for row, (language, per_field, tokens) in enumerate(analysed):
             # Unigrams of every field, in order; bigrams are rebuilt from the phrases found.
-            terms = [t for name in FIELDS for t in per_field[name] if " " not in t]
+            terms = [t for name in FIELDS for t in per_field[name]]
             # English text into German calls: a German rendering that the English text already
             # contains is an accidental overlap ("digital", "system"), not a translation.
-            own = {self.vocabulary[t] for n in FIELDS for t in per_field[n] if t in self.vocabulary}
+            own = {col for t in terms if (col := self.vocabulary.get(t)) is not None}
             weights: dict[int, float] = {}
             for source in ("de", "en") if language == "" else (language,):
                 covered: set[str] = set()
@@ -532,15 +654,36 @@ class TextModel:
     # -- scoring --------------------------------------------------------------------------
 
     def similarity(self, queries: sp.csr_matrix, calls: sp.csr_matrix) -> np.ndarray:
-        """Scores of every query against every call (n_queries x n_calls), float32."""
-        product = queries @ calls.T
-        return np.asarray(product.toarray(), dtype=np.float32)
+        """Scores of every query against every call (n_queries x n_calls), float32.
+
+        Rows are unit length, so this is the weighted sum of the word and n-gram cosines.
+        Queries go in chunks on two threads (scipy's sparse product releases the GIL), so
+        the sparse intermediate never holds more than a chunk's scores.
+        """
+        n_queries = queries.shape[0]
+        out = np.zeros((n_queries, calls.shape[0]), dtype=np.float32)
+        if n_queries == 0 or calls.shape[0] == 0:
+            return out
+        transposed = sp.csr_matrix(calls.T, dtype=np.float32)
+        queries = sp.csr_matrix(queries, dtype=np.float32)
+
+        def score(start: int) -> None:
+            stop = min(start + _SCORE_CHUNK, n_queries)
+            out[start:stop] = (queries[start:stop] @ transposed).toarray()
+
+        starts = range(0, n_queries, _SCORE_CHUNK)
+        if len(starts) == 1:
+            score(0)
+        else:
+            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+                list(pool.map(score, starts))
+        return out
 
     def top_terms(
         self, q_row: int, queries: sp.csr_matrix, d_row: int, calls: sp.csr_matrix, n: int = 5
     ) -> list[tuple[str, float]]:
         """The words contributing most to one query–call score, as readable surface words."""
-        n_words = len(self.terms)
+        n_words = len(self.vocabulary)
         q = queries.getrow(q_row)
         d = calls.getrow(d_row)
         contribution = q.multiply(d).tocsr()
@@ -549,9 +692,10 @@ class TextModel:
             for col, val in zip(contribution.indices, contribution.data, strict=True)
             if col < n_words and val > 0.0
         ]
-        pairs.sort(key=lambda cv: (-cv[1], self.terms[cv[0]]))
+        pairs.sort(key=lambda cv: (-cv[1], cv[0]))
         out: list[tuple[str, float]] = []
         for col, val in pairs[:n]:
-            words = " ".join(self.analyzer.surface(t) for t in self.terms[col].split(" "))
+            term = self.vocabulary.term(col)
+            words = " ".join(self.analyzer.surface(t) for t in term.split(" "))
             out.append((words, val))
         return out
