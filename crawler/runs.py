@@ -120,8 +120,9 @@ def run_source(
         run = session.get(CrawlRun, run_id)
         assert run is not None
         finish_crawl_run(session, run, outcome, counts, reason=reason)
+        summary = summary_line(run)  # loads run.source while the session is open
     engine.dispose()
-    logger.info("%s", summary_line(run))
+    logger.info("%s", summary)
     return run
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.settings import Settings as ScrapySettings
 
@@ -26,7 +27,7 @@ BASE_SETTINGS: dict[str, Any] = {
     "CONCURRENT_REQUESTS": 8,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "DOWNLOAD_DELAY": 1.0,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,
     "DOWNLOAD_TIMEOUT": 60,
     "AUTOTHROTTLE_ENABLED": True,
     "AUTOTHROTTLE_START_DELAY": 1.0,
@@ -41,9 +42,10 @@ BASE_SETTINGS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     "DOWNLOADER_MIDDLEWARES": {
-        # After robots.txt (100) and before the downloader, so robots are checked for the
-        # real site and every request, robots.txt included, goes to the mirror.
-        "crawler.middlewares.MirrorMiddleware": 950,
+        # Right after robots.txt (100), so robots are checked for the
+        # real site, every request (robots.txt included) goes to the mirror, and the
+        # downloader stats (850) count each request once.
+        "crawler.middlewares.MirrorMiddleware": 110,
         "crawler.middlewares.BackoffRetryMiddleware": 550,
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     },
@@ -72,6 +74,12 @@ def foerderdesk_version() -> str:
 def user_agent(settings: Settings) -> str:
     """``foerderdesk/<version> (+<contact>)``: who we are and how to reach us."""
     return f"foerderdesk/{foerderdesk_version()} (+{settings.contact_email})"
+
+
+def is_local_mirror(mirror: str) -> bool:
+    """True when ``mirror`` is served from this machine."""
+    host = urlsplit(mirror).hostname if mirror else None
+    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 def build_scrapy_settings(
@@ -103,6 +111,12 @@ def build_scrapy_settings(
         scrapy_settings.set(
             "CONCURRENT_REQUESTS_PER_DOMAIN", int(source_settings["concurrent_requests"]), "spider"
         )
+    if is_local_mirror(mirror or settings.crawl_mirror):
+        # Politeness protects other people's servers; a snapshot served on this machine
+        # (the demo, the tests, a benchmark) is ours, so it is read at full speed.
+        scrapy_settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
+        scrapy_settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
+        scrapy_settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 8, priority="cmdline")
     for key, value in (overrides or {}).items():
         scrapy_settings.set(key, value, priority="cmdline")
     return scrapy_settings
