@@ -57,15 +57,19 @@ class Snapshot:
         )
         pages = self.eu.glob("search_page_*.json") if self.eu.is_dir() else []
         self.search_pages = {int(re.findall(r"\d+", p.stem)[-1]): p for p in pages}
-        faults_file = root / "_faults.json"
-        self.faults: list[dict[str, Any]] = (
-            json.loads(faults_file.read_text()) if faults_file.exists() else []
-        )
+        self.faults_file = root / "_faults.json"
+        self.faults: list[dict[str, Any]] = []
+        self.faults_stamp: int | None = None
         self.lock = threading.Lock()
 
     def take_fault(self, target: str) -> dict[str, Any] | None:
         """The first fault that matches ``target`` and has uses left (used up one)."""
         with self.lock:
+            # Re-read when the file changes, so a test can break a running mirror.
+            stamp = self.faults_file.stat().st_mtime_ns if self.faults_file.exists() else None
+            if stamp != self.faults_stamp:
+                self.faults_stamp = stamp
+                self.faults = json.loads(self.faults_file.read_text()) if stamp else []
             for fault in self.faults:
                 if fault.get("match", "") in target:
                     times = fault.get("times")
