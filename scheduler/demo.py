@@ -25,7 +25,6 @@ from storage.migrate import upgrade
 from storage.profiles import import_profiles
 
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
-SNAPSHOT = Path(__file__).resolve().parents[1] / "crawler" / "snapshot"
 
 
 def foerderdesk_command(settings: Settings, *args: str) -> list[str]:
@@ -57,10 +56,10 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def snapshot_mirror(settings: Settings) -> Iterator[str]:
-    """Serve the bundled snapshot as a mirror on a free port; yield its base URL."""
+    """Serve the crawler's bundled snapshot as a mirror on a free port; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        foerderdesk_command(settings, "mirror", "serve", str(SNAPSHOT), "--port", str(port))
+        foerderdesk_command(settings, "mirror", "serve", "--port", str(port))
     )
     try:
         wait_for_port(port)
