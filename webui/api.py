@@ -6,8 +6,8 @@ from flask import Blueprint, abort, jsonify, request
 
 from storage.models import APPLICANT_TYPES, CALL_STATUSES
 from storage.queries import CallFilter, get_call, search_calls
-from webui.app import db_session
 from storage.serialize import call_to_dict
+from webui.app import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PAGE_SIZE = 200
