@@ -99,6 +99,7 @@ _ENGLISH_MARKERS = frozenset(
     ]
 )
 
+LANGUAGE_MARKERS = {"de": _GERMAN_MARKERS, "en": _ENGLISH_MARKERS}
 LANGUAGES = ("de", "en")
 _STEMMER_NAMES = {"de": "german", "en": "english"}
 

@@ -31,14 +31,16 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from matcher.analysis import Analyzer, tokenize
+from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
 from matcher.dictionary import DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
+from matcher.lexicon import Lexicon, hash_tokens, hash_words
 from storage.config import Settings
 
 logger = logging.getLogger(__name__)
 _SCORE_CHUNK = 128  # queries scored at once: 128 x 50,000 calls x 4 B = 26 MB dense
 _SCORE_THREADS = 2
+_ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
 
 FIELDS = ("title", "summary", "description", "keywords")
 # A document after analysis: its language, its terms per field, and all its folded tokens.
@@ -269,9 +271,62 @@ class TextModel:
                 batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
         return batch
 
+    def _analyse_corpus(self, docs: Sequence[Document]) -> _Batch:
+        """:meth:`_analyse` for a whole corpus, vectorised: no Python string per token.
+
+        Documents go in chunks through :mod:`matcher.lexicon`; only stem ids (int32) are kept,
+        so memory grows with the corpus' tokens, not with its strings.
+        """
+        # A fresh table per fit: its ids are those of the stems numbered in this fit.
+        lexicon = Lexicon(self.analyzer, self._stem_ids, self._stems)
+        markers = self._marker_hashes()
+        names = ["de", "en", ""]
+        languages: list[str] = []
+        ids: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
+        lengths: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
+        n_fields = len(FIELDS)
+        for begin in range(0, len(docs), _ANALYSE_CHUNK):
+            chunk = docs[begin : begin + _ANALYSE_CHUNK]
+            n = len(chunk)
+            tokens = hash_tokens([getattr(doc, name) or "" for doc in chunk for name in FIELDS])
+            docs_of = tokens.segments // n_fields
+            field_of = tokens.segments % n_fields
+            declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
+            if any(not lang for lang in declared):
+                # The guess of Analyzer.language_of: title, summary and 300 description tokens.
+                first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
+                position = np.arange(len(docs_of)) - first[tokens.segments]
+                looked = (field_of < 2) | ((field_of == 2) & (position < 300))
+                de = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[0])], minlength=n)
+                en = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[1])], minlength=n)
+                declared = [
+                    lang or ("" if d == e else "de" if d > e else "en")
+                    for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
+                ]
+            languages.extend(declared)
+            lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
+            stem_ids = lexicon.ids(tokens, lang_index[docs_of], names)
+            kept = stem_ids >= 0
+            for f, name in enumerate(FIELDS):
+                mask = kept & (field_of == f)
+                ids[name].append(stem_ids[mask].astype(np.int32))
+                lengths[name].append(np.bincount(docs_of[mask], minlength=n))
+        batch = _Batch(languages, {}, {})
+        for name in FIELDS:
+            batch.ids[name] = np.concatenate(ids[name]) if ids[name] else np.zeros(0, np.int32)
+            batch.lengths[name] = (
+                np.concatenate(lengths[name]) if lengths[name] else np.zeros(0, np.int64)
+            )
+        return batch
+
+    def _marker_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Token hashes of the German and English function words used to guess a language."""
+        german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
+        return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
+
     def _field_arrays(self, batch: _Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(batch.ids[name], dtype=np.int64)
-        rows = np.repeat(np.arange(len(batch.languages)), batch.lengths[name])
+        rows = np.repeat(np.arange(len(batch.languages)), np.asarray(batch.lengths[name]))
         return ids, rows
 
     def _bigram_codes(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +343,7 @@ class TextModel:
         shape = (n_docs, len(vocab))
         total = sp.csr_matrix(shape, dtype=np.float64)
         for name in FIELDS:
-            if weights[name] == 0.0 or not batch.ids[name]:
+            if weights[name] == 0.0 or len(batch.ids[name]) == 0:
                 continue
             ids, rows = self._field_arrays(batch, name)
             seen = ids < vocab.n_stems
@@ -333,7 +388,7 @@ class TextModel:
         self._stems.clear()
         self._token_cache = {}
         self._unseen_cache = {}
-        batch = self._analyse(calls)
+        batch = self._analyse_corpus(calls)
         n_docs = len(batch.languages)
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(self._stems))
         if self.params.bigrams:
@@ -350,7 +405,7 @@ class TextModel:
         n_docs = max(1, len(batch.languages))
         keys = []
         for name in FIELDS:
-            if self._field_weights()[name] == 0.0 or not batch.ids[name]:
+            if self._field_weights()[name] == 0.0 or len(batch.ids[name]) == 0:
                 continue
             codes, rows = self._bigram_codes(*self._field_arrays(batch, name))
             keys.append(codes * n_docs + rows)

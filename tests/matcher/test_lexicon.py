@@ -1,0 +1,57 @@
+"""The vectorised lexicon cuts and numbers tokens exactly as the string path does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.analysis import Analyzer, tokenize
+from matcher.lexicon import Lexicon, hash_tokens
+from matcher.vectorize import Document, TextModel
+
+TEXTS = [
+    "Städtepartnerschaften – Jugendaustausch 2021–2027: naïve café, STRASSE und Straße.",
+    "",
+    "Climate\u00a0mitigation; climate-neutral cities_and towns (CO2) ÆØ Łódź",
+    "a\x00b",
+]
+
+
+def test_tokens_are_those_of_tokenize() -> None:
+    tokens = hash_tokens(TEXTS)
+    expected = [(i, word) for i, text in enumerate(TEXTS) for word in tokenize(text)]
+    got = [(int(s), tokens.token(k)) for k, s in enumerate(tokens.segments)]
+    assert got == expected
+
+
+def test_equal_tokens_hash_equal_and_distinct_tokens_apart() -> None:
+    tokens = hash_tokens(TEXTS)
+    by_hash: dict[int, set[str]] = {}
+    for k, value in enumerate(tokens.hashes.tolist()):
+        by_hash.setdefault(value, set()).add(tokens.token(k).lower())
+    assert all(len(words) == 1 for words in by_hash.values())
+    spans = zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)
+    raw = {tokens.text[start:end] for start, end in spans}
+    assert len(by_hash) == len(raw)  # "straße" and "strasse" hash apart, fold alike
+
+
+def test_ids_match_the_stems_of_the_analyzer() -> None:
+    analyzer = Analyzer()
+    stem_ids: dict[str, int] = {}
+    stems: list[str] = []
+    lexicon = Lexicon(analyzer, stem_ids, stems)
+    tokens = hash_tokens(TEXTS)
+    ids = lexicon.ids(tokens, np.zeros(len(tokens.hashes), dtype=np.int64), ["de"])
+    for k, value in enumerate(ids.tolist()):
+        stem = analyzer.stem(tokens.token(k), "de")
+        assert (value == -1) if stem is None else (stems[value] == stem)
+    street = {int(ids[k]) for k in range(len(ids)) if tokens.token(k) == "strasse"}
+    assert len(street) == 1  # "STRASSE" and "Straße": one stem id
+
+
+def test_fit_guesses_the_language_of_undeclared_calls() -> None:
+    german = Document(title="Förderung für Kommunen", description="Die Stadt und der Verein.")
+    english = Document(title="Support for cities", description="The city and the association.")
+    model = TextModel(glossary=False).fit([german, english])
+    # German stemming keeps "forder" (from "Förderung"), English stemming keeps "citi".
+    assert "forder" in model.vocabulary
+    assert "citi" in model.vocabulary
