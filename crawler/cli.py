@@ -20,8 +20,9 @@ from crawler.sources import SourcesFileError, load_sources, sources_path
 from storage.cli import get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
+from storage.deadlines import call_status
 from storage.models import CALL_STATUSES, CrawlRun, FundingCall, utcnow
-from storage.queries import call_status, latest_crawl_runs
+from storage.queries import latest_crawl_runs
 from storage.serialize import call_to_dict
 
 CSV_COLUMNS = (

@@ -35,13 +35,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from storage.deadlines import call_status, next_deadline, next_due
 from storage.models import APPLICANT_TYPES, FundingCall, Profile
-from storage.queries import call_status, next_deadline
 
 EU_MEMBER_STATES = frozenset(
     [
@@ -114,41 +113,13 @@ class ProfileFacts:
     budget_max_eur: int | None = None
 
 
-def _recurring_next(month_day: str, tz_name: str, now: datetime) -> datetime | None:
-    """The next occurrence of a yearly "MM-DD" deadline (end of that day, local time)."""
-    try:
-        month, day = (int(part) for part in month_day.split("-"))
-        tz = ZoneInfo(tz_name)
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
-    for year in (now.year, now.year + 1, now.year + 2):
-        try:
-            due = datetime.combine(date(year, month, day), time(23, 59), tzinfo=tz)
-        except ValueError:  # 29 February in a common year
-            continue
-        if due.astimezone(UTC) >= now:
-            return due.astimezone(UTC)
-    return None
-
-
 def call_facts(call: FundingCall, now: datetime) -> CallFacts:
     """The facts of a stored call as of ``now`` (deadlines must be loaded)."""
-    due = next_deadline(call, now)
-    tz_name = DEFAULT_TIMEZONE
-    if due is not None:
-        tz_name = next(
-            (d.timezone for d in call.deadlines if d.due_at == due and d.timezone), tz_name
-        )
+    found = next_due(call.deadlines, call.deadline_model, now)
+    if found is not None:
+        due, tz_name = found
     else:
-        for deadline in call.deadlines:
-            if deadline.recurring_month_day:
-                candidate = _recurring_next(
-                    deadline.recurring_month_day, deadline.timezone or DEFAULT_TIMEZONE, now
-                )
-                if candidate is not None and (due is None or candidate < due):
-                    due, tz_name = candidate, deadline.timezone or DEFAULT_TIMEZONE
-        if due is None and not call.deadlines and call.next_deadline_at is not None:
-            due = call.next_deadline_at if call.next_deadline_at >= now else None
+        due, tz_name = next_deadline(call, now), DEFAULT_TIMEZONE
     return CallFacts(
         call_id=call.id,
         status=call_status(call, now),

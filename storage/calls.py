@@ -11,13 +11,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from storage.deadlines import call_status, compute_next_deadline
 from storage.models import (
     CRAWL_OUTCOMES,
     DEADLINE_MODELS,
@@ -29,7 +29,6 @@ from storage.models import (
     Source,
     utcnow,
 )
-from storage.queries import call_status
 
 # Fields whose change is worth a record (and an alert): what a reader of a call relies on.
 TRACKED_FIELDS = (
@@ -110,44 +109,6 @@ class CallRecord:
 
 
 # --- deadlines and status -----------------------------------------------------------------
-def next_recurring_due(month_day: str, tz: str, now: datetime) -> datetime | None:
-    """The next end-of-day instant of a yearly ``MM-DD`` date in ``tz``, from ``now``."""
-    try:
-        month, day = (int(part) for part in month_day.split("-"))
-        zone = ZoneInfo(tz or "Europe/Berlin")
-    except (ValueError, KeyError):
-        return None
-    for year in (now.year, now.year + 1, now.year + 2):
-        try:
-            local = datetime.combine(date(year, month, day), time(23, 59, 59), tzinfo=zone)
-        except ValueError:  # 29 February in a common year
-            continue
-        if local >= now:
-            return local.astimezone(now.tzinfo)
-    return None
-
-
-def compute_next_deadline(
-    deadlines: Sequence[DeadlineRecord], deadline_model: str, now: datetime
-) -> datetime | None:
-    """The next deadline that still matters to a new applicant.
-
-    Two-stage calls: only stage 1 counts (stage 2 is for invited applicants). Multiple
-    cut-offs: the next one ahead. Yearly dates: their next occurrence.
-    """
-    relevant = list(deadlines)
-    if deadline_model == "two_stage":
-        first_stage = [d for d in relevant if d.stage in {"1", "stage 1"}]
-        relevant = first_stage or relevant[:1]
-    ahead: list[datetime] = [d.due_at for d in relevant if d.due_at is not None and d.due_at >= now]
-    for d in relevant:
-        if d.due_at is None and d.recurring_month_day:
-            due = next_recurring_due(d.recurring_month_day, d.timezone, now)
-            if due is not None:
-                ahead.append(due)
-    return min(ahead) if ahead else None
-
-
 def _deadlines_text(deadlines: Sequence[CallDeadline] | Sequence[DeadlineRecord]) -> str:
     parts = []
     for d in sorted(deadlines, key=lambda x: (x.due_at is None, x.due_at or utcnow(), x.stage)):

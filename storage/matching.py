@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from storage.deadlines import call_status
 from storage.models import FundingCall, Match, MatchRun, Profile, Review, utcnow
-from storage.queries import call_status
 
 # Review statuses that say "this call is relevant for this profile". A rejected application
 # still means the desk judged the call worth applying to, so it counts as relevant too.

@@ -15,36 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import APPLICANT_TYPES, CrawlRun, FundingCall, Profile, Source, utcnow
 
 
-def call_status(call: FundingCall, now: datetime | None = None) -> str:
-    """The status of ``call`` as of ``now``, derived from its dates, not trusted from the source.
-
-    withdrawn: the source no longer lists it; closed: its last deadline has passed;
-    forthcoming: it opens later; open otherwise (rolling calls stay open).
-    """
-    now = now or utcnow()
-    if call.withdrawn_at is not None:
-        return "withdrawn"
-    dues = [d.due_at for d in call.deadlines if d.due_at is not None]
-    has_recurring = any(d.recurring_month_day for d in call.deadlines)
-    if call.deadline_model not in {"rolling", "recurring"} and not has_recurring:
-        if dues and max(dues) < now:
-            return "closed"
-        if not dues and call.next_deadline_at is not None and call.next_deadline_at < now:
-            return "closed"
-        if not dues and call.status == "closed":
-            return "closed"
-    if call.opening_date is not None and call.opening_date > now.date():
-        return "forthcoming"
-    return "open"
-
-
-def next_deadline(call: FundingCall, now: datetime | None = None) -> datetime | None:
-    """The next deadline still ahead of ``now`` (the stage-1 one for two-stage calls)."""
-    now = now or utcnow()
-    ahead = sorted(d.due_at for d in call.deadlines if d.due_at is not None and d.due_at >= now)
-    return ahead[0] if ahead else None
-
-
 @dataclass(frozen=True)
 class CallFilter:
     """What a person searches for; empty fields filter nothing."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from storage.deadlines import call_status, next_deadline
 from storage.models import FundingCall
-from storage.queries import call_status, next_deadline
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 
+from storage.deadlines import call_status, next_deadline
 from storage.models import APPLICANT_TYPES
-from storage.queries import CallFilter, call_status, get_call, next_deadline, search_calls
+from storage.queries import CallFilter, get_call, search_calls
 from storage.sanitize import sanitize_html
 from webui.app import db_session
 

@@ -13,13 +13,13 @@ from storage.calls import (
     CallRecord,
     CrawlCounts,
     DeadlineRecord,
-    compute_next_deadline,
     finish_crawl_run,
     mark_seen,
     start_crawl_run,
     sync_source,
     upsert_call,
 )
+from storage.deadlines import compute_next_deadline
 from storage.models import CallChange, CallDeadline, FundingCall
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

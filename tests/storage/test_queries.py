@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from storage.queries import CallFilter, call_status, next_deadline, search_calls
+from storage.deadlines import call_status, next_deadline
+from storage.queries import CallFilter, search_calls
 from tests.storage.factories import make_call
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -29,8 +30,17 @@ def test_status_comes_from_dates_not_from_the_source(session: Session) -> None:
     assert call_status(withdrawn, NOW) == "withdrawn"
 
 
-def test_two_stage_call_stays_open_until_its_last_stage(session: Session) -> None:
-    call = make_call(session, deadline_model="two_stage", deadlines=[days(-5), days(60)])
+def test_two_stage_call_closes_for_new_applicants_after_stage_one(session: Session) -> None:
+    call = make_call(session, deadline_model="two_stage", deadlines=[days(10), days(60)])
+    assert call_status(call, NOW) == "open"
+    assert next_deadline(call, NOW) == days(10)
+    # Stage 2 is for invited applicants only: after stage 1 nobody new can apply.
+    assert call_status(call, days(11)) == "closed"
+    assert next_deadline(call, days(11)) is None
+
+
+def test_multiple_cutoff_call_stays_open_until_its_last_cutoff(session: Session) -> None:
+    call = make_call(session, deadline_model="multiple_cutoff", deadlines=[days(-5), days(60)])
     assert call_status(call, NOW) == "open"
     assert next_deadline(call, NOW) == days(60)
 
