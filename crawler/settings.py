@@ -39,6 +39,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "COOKIES_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
     "LOGSTATS_INTERVAL": 15.0,
+    # The crawl-run summary line replaces Scrapy's stats dump at the end of a crawl.
+    "STATS_DUMP": False,
     "LOG_LEVEL": "INFO",
     "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     "DOWNLOADER_MIDDLEWARES": {
