@@ -9,6 +9,8 @@ run as subprocesses, exactly as the scheduler runs them in production.
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import click
 
 from storage.cli import get_settings
 from storage.config import Settings
-from storage.db import make_engine, make_session_factory, session_scope
+from storage.db import standalone_session
 from storage.migrate import upgrade
 from storage.profiles import import_profiles
 
@@ -69,17 +71,45 @@ def snapshot_mirror(settings: Settings) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def prepare(settings: Settings, *, crawl: bool = True) -> None:
+DEMO_USER = "desk@example.org"
+
+
+def demo_login(settings: Settings) -> str:
+    """Make sure the demo's service-desk login exists; return its password.
+
+    The password is generated once per instance and kept in ``instance/demo_login`` (0600),
+    so no password is written in the repo and a second ``make demo`` prints the same one.
+    """
+    path = settings.instance_path / "demo_login"
+    if path.exists():
+        password = path.read_text().strip()
+    else:
+        password = secrets.token_urlsafe(12)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password)
+    create = subprocess.run(
+        foerderdesk_command(settings, "users", "create", DEMO_USER, "--role", "desk",
+                            "--name", "Servicestelle (Demo)", "--password-stdin"),
+        input=password + "\n", text=True, capture_output=True, check=False,
+    )  # fmt: skip
+    if create.returncode != 0:  # it exists already: make its password the one we print
+        subprocess.run(
+            foerderdesk_command(settings, "users", "password", DEMO_USER, "--password-stdin"),
+            input=password + "\n", text=True, capture_output=True, check=True,
+        )  # fmt: skip
+    return password
+
+
+def prepare(settings: Settings, *, crawl: bool = True) -> str:
     """Database, profiles, calls from the snapshot, matches: everything but serving."""
     click.echo("1/4 database: upgrading to the newest schema")
     upgrade(settings.sqlalchemy_url)
     click.echo("2/4 profiles: importing the Hannover examples")
-    engine = make_engine(settings)
-    with session_scope(make_session_factory(engine)) as session:
+    with standalone_session(settings) as session:
         for path in sorted(EXAMPLE_PROFILES.glob("*.yaml")):
             result = import_profiles(session, path)
             click.echo(f"    {path.name}: {len(result.created)} new, {len(result.updated)} updated")
-    engine.dispose()
     if crawl:
         click.echo("3/4 calls: crawling the bundled snapshot through a local mirror")
         with snapshot_mirror(settings) as mirror:
@@ -88,6 +118,7 @@ def prepare(settings: Settings, *, crawl: bool = True) -> None:
             click.echo("    some sources failed; the calls that were stored are kept", err=True)
     click.echo("4/4 matches: ranking the calls for every profile")
     subprocess.call(foerderdesk_command(settings, "match"))
+    return demo_login(settings)
 
 
 @click.command()
@@ -99,7 +130,8 @@ def prepare(settings: Settings, *, crawl: bool = True) -> None:
 def demo(ctx: click.Context, host: str, port: int, no_crawl: bool, no_serve: bool) -> None:
     """Set up the offline demo (database, profiles, calls, matches) and serve it."""
     settings = get_settings(ctx)
-    prepare(settings, crawl=not no_crawl)
+    password = prepare(settings, crawl=not no_crawl)
+    click.echo(f"service-desk login: {DEMO_USER} / {password}")
     if no_serve:
         return
     click.echo(f"ready: open http://{host}:{port}/")

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from storage.config import ConfigError, Settings, ensure_instance, load_settings
-from storage.db import make_engine, make_session_factory, session_scope
+from storage.db import make_engine, standalone_session
 
 ENTRY_POINT_GROUP = "foerderdesk.commands"
 
@@ -119,10 +119,8 @@ def profiles_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
             rows = validate_file(file)
             click.echo(f"{file}: {len(rows)} profile(s) valid; nothing imported (--dry-run)")
             return
-        engine = make_engine(get_settings(ctx))
-        with session_scope(make_session_factory(engine)) as session:
+        with standalone_session(get_settings(ctx)) as session:
             result = import_profiles(session, file)
-        engine.dispose()
     except ProfileFileError as exc:
         for line in str(exc).splitlines():
             click.echo(line, err=True)
@@ -138,14 +136,12 @@ def profiles_list(ctx: click.Context) -> None:
 
     from storage.models import Profile
 
-    engine = make_engine(get_settings(ctx))
-    with session_scope(make_session_factory(engine)) as session:
+    with standalone_session(get_settings(ctx)) as session:
         rows = session.scalars(select(Profile).order_by(Profile.kind, Profile.slug)).all()
         for p in rows:
             state = "" if p.active else "  (inactive)"
             click.echo(f"{p.kind:8} {p.slug:40} {p.applicant_type:13} {p.name}{state}")
         click.echo(f"{len(rows)} profile(s)")
-    engine.dispose()
 
 
 if __name__ == "__main__":  # `python -m storage.cli`: what subprocesses of ours run

@@ -59,3 +59,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def standalone_session(url: str | Settings) -> Iterator[Session]:
+    """A unit of work with an engine of its own, for commands and jobs that run once:
+    commit on success, roll back on error, and always release the engine's connections."""
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()

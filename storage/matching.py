@@ -209,6 +209,14 @@ def count_matches(session: Session, profile_id: int | None = None) -> int:
     return session.scalar(stmt) or 0
 
 
+def match_counts_by_profile(session: Session) -> dict[int, int]:
+    """How many matches each profile has, in one query (profiles without any are absent)."""
+    rows = session.execute(
+        select(Match.profile_id, func.count(Match.id)).group_by(Match.profile_id)
+    )
+    return {profile_id: n for profile_id, n in rows}
+
+
 def latest_match_run(session: Session) -> MatchRun | None:
     """The most recent match run, or None."""
     return session.scalar(select(MatchRun).order_by(MatchRun.started_at.desc(), MatchRun.id.desc()))

@@ -65,10 +65,13 @@ def create_app(
             )
         return response
 
-    from webui import api, calls
+    from webui import api, auth, calls, profiles
 
+    auth.login_manager.init_app(app)
     app.register_blueprint(calls.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(profiles.bp)
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from storage.cli import get_settings
@@ -21,3 +23,78 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     app = create_app(get_settings(ctx))
     click.echo(f"foerderdesk serving on http://{host}:{port}/ (Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group()
+def users() -> None:
+    """People who log in: service desk, city staff, administrators."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "desk", "staff"]),
+    default="staff",
+    show_default=True,
+    help="admin: everything; desk: the service desk; staff: city departments.",
+)
+@click.option("--name", default="", help="Name shown in the app.")
+@click.option("--department", default="", help="Fachbereich, for city staff.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_create(
+    ctx: click.Context, email: str, role: str, name: str, department: str, password_stdin: bool
+) -> None:
+    """Create a user who logs in with EMAIL (the password is asked for, never an argument)."""
+    from sqlalchemy import func, select
+
+    from storage.db import standalone_session
+    from storage.models import User
+    from webui.auth import hash_password
+
+    if "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    try:
+        password_hash = hash_password(_read_password(password_stdin))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    with standalone_session(get_settings(ctx)) as session:
+        exists = session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
+        if exists is not None:
+            raise click.ClickException(f"a user with email {email} exists already")
+        session.add(
+            User(email=email, name=name, role=role, department=department,
+                 password_hash=password_hash)
+        )  # fmt: skip
+    click.echo(f"user {email} created with role {role}")
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None:
+    """Set a new password for the user with EMAIL."""
+    from sqlalchemy import func, select
+
+    from storage.db import standalone_session
+    from storage.models import User
+    from webui.auth import hash_password
+
+    try:
+        password_hash = hash_password(_read_password(password_stdin))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    with standalone_session(get_settings(ctx)) as session:
+        user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        user.password_hash = password_hash
+    click.echo(f"password of {email} changed")

@@ -1,0 +1,127 @@
+"""Logins for the service desk: Flask-Login sessions, hashed passwords, roles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from storage.models import USER_ROLES, User, utcnow
+from webui.app import db_session
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Bitte melden Sie sich an."
+
+MIN_PASSWORD_LENGTH = 12
+# Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-foerderdesk")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DeskUser(UserMixin):
+    """The logged-in person, detached from the database session of the request."""
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self.email = user.email
+        self.name = user.name or user.email
+        self.role = user.role
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> DeskUser | None:
+    try:
+        user = db_session().get(User, int(user_id))
+    except ValueError:
+        return None
+    return DeskUser(user) if user is not None and user.active else None
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of ``password``; refuses passwords that are too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return generate_password_hash(password)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with ``email`` and ``password``, or None."""
+    user = db_session().scalar(select(User).where(func.lower(User.email) == email.lower()))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Only logged-in users with one of ``roles`` may call the view (others get 403)."""
+    unknown = set(roles) - set(USER_ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "E-Mail",
+        validators=[DataRequired(), Length(max=320), Regexp(r"^[^@\s]+@[^@\s]+$")],
+    )
+    password = PasswordField("Passwort", validators=[DataRequired(), Length(max=500)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("profiles.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            user.last_login_at = utcnow()
+            db_session().commit()
+            login_user(DeskUser(user))
+            return redirect(_safe_next(request.args.get("next")))
+        log.warning("failed login for %r from %s", form.email.data, request.remote_addr)
+        flash("E-Mail oder Passwort ist falsch.", "error")
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    logout_user()
+    flash("Sie sind abgemeldet.", "info")
+    return redirect(url_for("calls.index"))
