@@ -31,11 +31,13 @@ import statistics
 import subprocess
 import sys
 import time
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.vectorize import Document
@@ -49,11 +51,55 @@ REGION_CHOICES = [(), ("EU",), ("DE",), ("DE-NI",), ("DE-BY",), ("FR",), ("EU", 
 REGION_WEIGHTS = [40, 35, 10, 5, 4, 3, 3]
 
 
+class CallTexts(Sequence[Document]):
+    """The synthetic calls' texts, each built when asked for, from sentence numbers.
+
+    50,000 calls as strings take about 400 MB; as sentence numbers they take a few MB. The
+    measured process holds the corpus, so keeping it compact keeps the peak RSS the
+    matcher's own; the matcher reads calls in chunks, so only a chunk's strings live at once.
+    """
+
+    def __init__(self, sentences: list[list[str]], titles: list[str]) -> None:
+        self._sentences = sentences
+        self._titles = titles
+        self._picks: list[array[int]] = []  # per call: topic, then (topic, sentence) pairs
+
+    def add(self, base: int, picks: list[tuple[int, int]]) -> None:
+        """Add a call of topic ``base`` made of the sentences ``picks`` (topic, index)."""
+        self._picks.append(array("i", [base, *(x for pick in picks for x in pick)]))
+
+    def __len__(self) -> int:
+        return len(self._picks)
+
+    @overload
+    def __getitem__(self, index: int) -> Document: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Document]: ...
+
+    def __getitem__(self, index: int | slice) -> Document | list[Document]:
+        if isinstance(index, slice):
+            return [self._document(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return self._document(index)
+
+    def _document(self, i: int) -> Document:
+        picks = self._picks[i]
+        body = [self._sentences[picks[k]][picks[k + 1]] for k in range(1, len(picks), 2)]
+        return Document(
+            title=self._titles[picks[0]],
+            summary=body[0],
+            description=" ".join(body[1:]),
+            language="en",
+        )
+
+
 @dataclass
 class Corpus:
     """A synthetic corpus: call and profile texts and facts."""
 
-    call_docs: list[Document]
+    call_docs: Sequence[Document]
     call_facts: list[CallFacts]
     profile_docs: list[Document]
     profile_facts: list[ProfileFacts]
@@ -79,27 +125,27 @@ def _sample_sentences(rng: random.Random, sentences: list[str], share: float) ->
     return keep or sentences[:1]
 
 
+def _sample_indices(rng: random.Random, count: int, share: float) -> list[int]:
+    """Like :func:`_sample_sentences`, as sentence numbers (same random draws)."""
+    keep = [i for i in range(count) if rng.random() < share]
+    return keep or [0]
+
+
 def build_corpus(n_calls: int, n_profiles: int, seed: int = 42) -> Corpus:
     """A deterministic corpus of ``n_calls`` calls and ``n_profiles`` profiles."""
     rng = random.Random(seed)
     topics = load_topics()
     # A few topics (EuropeAid) come without a description: their title stands in.
     sentences = [[s for s in _SENTENCE.split(t["text"]) if s] or [t["title"]] for t in topics]
-    call_docs: list[Document] = []
+    call_docs = CallTexts(sentences, [t["title"] for t in topics])
     call_facts: list[CallFacts] = []
     for i in range(n_calls):
         base = i % len(topics)
-        body = _sample_sentences(rng, sentences[base], 0.7)
+        picks = [(base, k) for k in _sample_indices(rng, len(sentences[base]), 0.7)]
         for _ in range(rng.randint(1, 3)):
-            body.append(rng.choice(sentences[rng.randrange(len(topics))]))
-        call_docs.append(
-            Document(
-                title=topics[base]["title"],
-                summary=body[0],
-                description=" ".join(body[1:]),
-                language="en",
-            )
-        )
+            other = rng.randrange(len(topics))
+            picks.append((other, rng.randrange(len(sentences[other]))))
+        call_docs.add(base, picks)
         k = rng.choice([0, 0, 1, 2, 3])
         grant_max = rng.choice([None, 60_000, 500_000, 2_000_000, 10_000_000])
         call_facts.append(

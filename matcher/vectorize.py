@@ -92,6 +92,31 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
 
 
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``keys`` (sorted) and how often each occurs.
+
+    A plain sort and a scan: faster here than ``np.unique``, which hashes first.
+    """
+    keys = np.sort(keys)
+    if len(keys) == 0:
+        return keys, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts], np.diff(np.append(starts, len(keys)))
+
+
+def _term_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Occurrence counts of (row, col) pairs as a float32 CSR with sorted indices.
+
+    One sort of int64 keys instead of scipy's COO route (which converts, then sorts again).
+    """
+    keys, counts = _runs(rows.astype(np.int64) * shape[1] + cols)
+    key_rows = keys // shape[1]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key_rows, minlength=shape[0]), out=indptr[1:])
+    indices = (keys - key_rows * shape[1]).astype(np.int32)
+    return sp.csr_matrix((counts.astype(np.float32), indices, indptr), shape=shape)
+
+
 def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
     """The longest head and the longest tail of a German compound that are dictionary keys."""
     parts: list[str] = []
@@ -128,6 +153,14 @@ class _Vocabulary(Mapping[str, int]):
         self._stems = stems
         self.n_stems = n_stems
         self.bigram_codes = np.zeros(0, dtype=np.int64)
+        self._heads: np.ndarray | None = None
+
+    def bigram_heads(self) -> np.ndarray:
+        """Per stem, whether some kept bigram starts with it (bool array)."""
+        if self._heads is None or len(self._heads) != self.n_stems:
+            self._heads = np.zeros(self.n_stems, dtype=bool)
+            self._heads[self.bigram_codes // max(1, self.n_stems)] = True
+        return self._heads
 
     def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]
         first, _, second = term.partition(" ")
@@ -271,19 +304,17 @@ class TextModel:
                 batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
         return batch
 
-    def _analyse_corpus(self, docs: Sequence[Document]) -> _Batch:
-        """:meth:`_analyse` for a whole corpus, vectorised: no Python string per token.
+    def _analyse_corpus(self, docs: Sequence[Document]) -> Iterator[_Batch]:
+        """:meth:`_analyse` for a whole corpus, vectorised, one batch per chunk of calls.
 
         Documents go in chunks through :mod:`matcher.lexicon`; only stem ids (int32) are kept,
-        so memory grows with the corpus' tokens, not with its strings.
+        so memory grows with the corpus' tokens, not with its strings, and no array spans the
+        whole corpus.
         """
         # A fresh table per fit: its ids are those of the stems numbered in this fit.
         lexicon = Lexicon(self.analyzer, self._stem_ids, self._stems)
         markers = self._marker_hashes()
         names = ["de", "en", ""]
-        languages: list[str] = []
-        ids: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
-        lengths: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
         n_fields = len(FIELDS)
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
             chunk = docs[begin : begin + _ANALYSE_CHUNK]
@@ -303,21 +334,15 @@ class TextModel:
                     lang or ("" if d == e else "de" if d > e else "en")
                     for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
                 ]
-            languages.extend(declared)
             lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
             stem_ids = lexicon.ids(tokens, lang_index[docs_of], names)
             kept = stem_ids >= 0
+            batch = _Batch(declared, {}, {})
             for f, name in enumerate(FIELDS):
                 mask = kept & (field_of == f)
-                ids[name].append(stem_ids[mask].astype(np.int32))
-                lengths[name].append(np.bincount(docs_of[mask], minlength=n))
-        batch = _Batch(languages, {}, {})
-        for name in FIELDS:
-            batch.ids[name] = np.concatenate(ids[name]) if ids[name] else np.zeros(0, np.int32)
-            batch.lengths[name] = (
-                np.concatenate(lengths[name]) if lengths[name] else np.zeros(0, np.int64)
-            )
-        return batch
+                batch.ids[name] = stem_ids[mask].astype(np.int32)
+                batch.lengths[name] = np.bincount(docs_of[mask], minlength=n).astype(np.int32)
+            yield batch
 
     def _marker_hashes(self) -> tuple[np.ndarray, np.ndarray]:
         """Token hashes of the German and English function words used to guess a language."""
@@ -341,7 +366,7 @@ class TextModel:
         vocab = self.vocabulary
         n_docs = len(batch.languages)
         shape = (n_docs, len(vocab))
-        total = sp.csr_matrix(shape, dtype=np.float64)
+        total = sp.csr_matrix(shape, dtype=np.float32)
         for name in FIELDS:
             if weights[name] == 0.0 or len(batch.ids[name]) == 0:
                 continue
@@ -350,16 +375,16 @@ class TextModel:
             cols, rows_all = [ids[seen]], [rows[seen]]
             if self.params.bigrams and len(vocab.bigram_codes):
                 codes, bigram_rows = self._bigram_codes(ids, rows)
+                # Most pairs start with a stem that starts no kept bigram: skip their search.
+                likely = vocab.bigram_heads()[codes // vocab.n_stems]
+                codes, bigram_rows = codes[likely], bigram_rows[likely]
                 pos = np.searchsorted(vocab.bigram_codes, codes)
                 pos[pos == len(vocab.bigram_codes)] = 0
                 hit = vocab.bigram_codes[pos] == codes
                 cols.append(vocab.n_stems + pos[hit])
                 rows_all.append(bigram_rows[hit])
-            col = np.concatenate(cols)
-            row = np.concatenate(rows_all)
-            counts = sp.csr_matrix((np.ones(len(col)), (row, col)), shape=shape)
-            counts.sum_duplicates()
-            total = total + _sublinear(counts) * weights[name]
+            counts = _term_counts(np.concatenate(rows_all), np.concatenate(cols), shape)
+            total = total + _sublinear(counts) * np.float32(weights[name])
         return sp.csr_matrix(total)
 
     def _query_terms(self, batch: _Batch) -> list[_Analysed]:
@@ -381,45 +406,68 @@ class TextModel:
 
     def fit_transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """``fit(calls)`` then ``transform(calls)``, analysing each call once."""
-        return self._vectors(self._fit_counts(calls))
+        chunks = self._fit_counts(calls)
+        vectors = []
+        while chunks:  # each chunk's counts are freed once its vectors exist
+            vectors.append(self._vectors(chunks.pop(0)))
+        if not vectors:
+            return self._vectors(sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32))
+        return sp.csr_matrix(sp.vstack(vectors, format="csr"), dtype=np.float32)
 
-    def _fit_counts(self, calls: Sequence[Document]) -> sp.csr_matrix:
+    def _fit_counts(self, calls: Sequence[Document]) -> list[sp.csr_matrix]:
+        """Fit on ``calls``; their field-weighted tf, one float32 CSR per chunk of calls."""
         self._stem_ids.clear()
         self._stems.clear()
         self._token_cache = {}
         self._unseen_cache = {}
-        batch = self._analyse_corpus(calls)
-        n_docs = len(batch.languages)
+        batches = list(self._analyse_corpus(calls))
+        n_docs = sum(len(batch.languages) for batch in batches)
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(self._stems))
         if self.params.bigrams:
-            self.vocabulary.bigram_codes = self._fit_bigrams(batch)
-        counts = self._counts(batch)
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
+            self.vocabulary.bigram_codes = self._fit_bigrams(batches)
+        chunks = []
+        df = np.zeros(len(self.vocabulary), dtype=np.int64)
+        while batches:  # a chunk's stem ids are freed once it is counted
+            counts = self._counts(batches.pop(0))
+            df += np.bincount(counts.indices, minlength=len(df))
+            chunks.append(counts)
         self.idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
-        self._fit_ngrams(counts)
+        self._fit_ngrams(chunks)
         self._fitted = True
-        return counts
+        return chunks
 
-    def _fit_bigrams(self, batch: _Batch) -> np.ndarray:
-        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted."""
-        n_docs = max(1, len(batch.languages))
-        keys = []
-        for name in FIELDS:
-            if self._field_weights()[name] == 0.0 or len(batch.ids[name]) == 0:
-                continue
-            codes, rows = self._bigram_codes(*self._field_arrays(batch, name))
-            keys.append(codes * n_docs + rows)
-        if not keys:
+    def _fit_bigrams(self, batches: list[_Batch]) -> np.ndarray:
+        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
+
+        Document frequencies are counted per chunk of calls and merged, so no array holds
+        every bigram occurrence of the corpus.
+        """
+        found: list[np.ndarray] = []
+        found_df: list[np.ndarray] = []
+        weights = self._field_weights()
+        for batch in batches:
+            n_docs = max(1, len(batch.languages))
+            keys = []
+            for name in FIELDS:
+                if weights[name] == 0.0 or len(batch.ids[name]) == 0:
+                    continue
+                codes, rows = self._bigram_codes(*self._field_arrays(batch, name))
+                keys.append(codes * n_docs + rows)
+            if keys:
+                # One key per (bigram, call): the count of a code among them is its df.
+                codes, df = _runs(_runs(np.concatenate(keys))[0] // n_docs)
+                found.append(codes)
+                found_df.append(df)
+        if not found:
             return np.zeros(0, dtype=np.int64)
-        # One key per (bigram, call) after sorting; the run length of a bigram's code among
-        # the distinct keys is its document frequency. One sort, no hashing.
-        ordered = np.sort(np.concatenate(keys))
-        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] // n_docs
-        starts = np.flatnonzero(np.concatenate(([True], distinct[1:] != distinct[:-1])))
-        df = np.diff(np.append(starts, len(distinct)))
-        return distinct[starts][df >= max(1, self.params.min_bigram_df)]
+        merged = np.concatenate(found)
+        order = np.argsort(merged, kind="stable")
+        merged, merged_df = merged[order], np.concatenate(found_df)[order]
+        starts = np.flatnonzero(np.concatenate(([True], merged[1:] != merged[:-1])))
+        df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
+        return merged[starts][df >= max(1, self.params.min_bigram_df)]
 
-    def _fit_ngrams(self, counts: sp.csr_matrix) -> None:
+    def _fit_ngrams(self, chunks: list[sp.csr_matrix]) -> None:
         """Build the term→n-gram matrix and the n-gram IDF over the call corpus."""
         n = self.params.ngram_size
         n_cols = len(self.vocabulary)
@@ -438,11 +486,14 @@ class TextModel:
                     col = grams[gram] = len(grams)
                 rows.append(row)
                 cols.append(col)
-        matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_cols, len(grams)))
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_cols, len(grams))
+        )
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
-        doc_grams = counts @ matrix
-        n_docs = counts.shape[0]
-        df = np.bincount(doc_grams.indices, minlength=doc_grams.shape[1])
+        df = np.zeros(len(grams), dtype=np.int64)
+        for counts in chunks:
+            df += np.bincount((counts @ matrix).indices, minlength=len(grams))
+        n_docs = sum(counts.shape[0] for counts in chunks)
         # Grams in a large share of calls ("tion", "<pro") say nothing; dropping them keeps the
         # block sparse, which is what keeps scoring 50,000 calls fast.
         keep = np.flatnonzero((df > 0) & (df <= max(1.0, self.params.ngram_max_df * n_docs)))

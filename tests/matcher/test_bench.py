@@ -24,7 +24,8 @@ def test_corpus_has_the_asked_size_is_deterministic_and_varied() -> None:
     again = build_corpus(700, 30, seed=1)
     assert len(first.call_docs) == len(first.call_facts) == 700
     assert len(first.profile_docs) == len(first.profile_facts) == 30
-    assert first.call_docs == again.call_docs and first.call_facts == again.call_facts
+    assert list(first.call_docs) == list(again.call_docs)
+    assert first.call_facts == again.call_facts
     # Recycled texts, but no two calls alike even when they share a topic (700 > 629).
     assert len(set(first.call_docs)) == 700
     assert {d.language for d in first.profile_docs} == {"de", "en"}
@@ -52,3 +53,10 @@ def test_bench_match_prints_one_json_object_with_baselines() -> None:
         assert figures["calls"] == 200 and figures["profiles"] == 8
         assert figures["seconds"] >= 0 and figures["peak_rss_mb"] > 0
     assert report["one_call"]["repeats"] == 20
+
+
+def test_calls_built_on_demand_agree_by_index_and_by_slice() -> None:
+    calls = build_corpus(50, 2, seed=5).call_docs
+    assert calls[10:13] == [calls[10], calls[11], calls[12]]
+    assert calls[-1] == calls[49]
+    assert calls[7].summary and calls[7].title
