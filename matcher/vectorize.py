@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Any
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 _SCORE_CHUNK = 128  # queries scored at once: 128 x 50,000 calls x 4 B = 26 MB dense
 _SCORE_THREADS = 2
 _ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
+_ANALYSE_WORKERS = 2  # processes analysing a large corpus (one is this process)
+_PARALLEL_MIN_CALLS = 4000  # below this, forking costs more than it saves
 
 FIELDS = ("title", "summary", "description", "keywords")
 # A document after analysis: its language, its terms per field, and all its folded tokens.
@@ -90,6 +93,26 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0.0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+
+
+def _used_stems_only(analysis: CorpusAnalysis) -> CorpusAnalysis:
+    """The analysis renumbered to the stems its calls use (a cache may hold stale ones)."""
+    used = np.zeros(len(analysis.stems), dtype=bool)
+    for name in FIELDS:
+        used[analysis.ids[name]] = True
+    if used.all():
+        return analysis
+    remap = np.cumsum(used, dtype=np.int32) - 1
+    return CorpusAnalysis(
+        [stem for stem, keep in zip(analysis.stems, used.tolist(), strict=True) if keep],
+        analysis.languages,
+        {n: remap[analysis.ids[n]] for n in FIELDS},
+        analysis.lengths,
+    )
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +235,99 @@ class _Batch:
     tokens: list[list[str]] | None = None
 
 
+@dataclass
+class CorpusAnalysis:
+    """Calls after analysis: language and stem ids per field, and the stems those ids name.
+
+    This is what fitting needs from the texts, and all of it: a re-match can keep it per
+    call (see :mod:`matcher.cache`) and analyse only the calls whose text changed.
+    """
+
+    stems: list[str]
+    languages: list[str]
+    ids: dict[str, np.ndarray]  # per field: int32 stem ids of every call, in call order
+    lengths: dict[str, np.ndarray]  # per field: int32 number of ids of each call
+
+    def __len__(self) -> int:
+        return len(self.languages)
+
+    @classmethod
+    def from_batches(cls, stems: list[str], batches: Sequence[_Batch]) -> CorpusAnalysis:
+        """One analysis from analysed chunks numbered with ``stems``."""
+        return cls(
+            list(stems),
+            [lang for batch in batches for lang in batch.languages],
+            {n: _concat([np.asarray(b.ids[n], np.int32) for b in batches]) for n in FIELDS},
+            {n: _concat([np.asarray(b.lengths[n], np.int32) for b in batches]) for n in FIELDS},
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[CorpusAnalysis]) -> CorpusAnalysis:
+        """The calls of ``parts`` in order, renumbered into one stem table."""
+        stems: list[str] = []
+        index: dict[str, int] = {}
+        ids: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
+        for part in parts:
+            remap = np.array(
+                [index.setdefault(stem, len(index)) for stem in part.stems], dtype=np.int32
+            )
+            for name in FIELDS:
+                ids[name].append(remap[part.ids[name]] if len(remap) else part.ids[name])
+        stems = list(index)
+        return cls(
+            stems,
+            [lang for part in parts for lang in part.languages],
+            {n: _concat(ids[n]) for n in FIELDS},
+            {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
+        )
+
+    def take(self, rows: np.ndarray) -> CorpusAnalysis:
+        """The calls at ``rows`` (in that order), with the same stem table."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids, lengths = {}, {}
+        for name in FIELDS:
+            length = self.lengths[name].astype(np.int64)
+            offsets = np.zeros(len(length) + 1, dtype=np.int64)
+            np.cumsum(length, out=offsets[1:])
+            picked = length[rows]
+            first = np.zeros(len(rows), dtype=np.int64)
+            if len(rows):
+                np.cumsum(picked[:-1], out=first[1:])
+            total = int(picked.sum())
+            positions = np.arange(total, dtype=np.int64) - np.repeat(first, picked)
+            ids[name] = self.ids[name][np.repeat(offsets[rows], picked) + positions]
+            lengths[name] = picked.astype(np.int32)
+        return CorpusAnalysis(self.stems, [self.languages[i] for i in rows], ids, lengths)
+
+    def batches(self, size: int) -> Iterator[_Batch]:
+        """The analysis in chunks of ``size`` calls."""
+        offsets = {}
+        for name in FIELDS:
+            offsets[name] = np.zeros(len(self) + 1, dtype=np.int64)
+            np.cumsum(self.lengths[name], out=offsets[name][1:])
+        for begin in range(0, len(self), size):
+            stop = min(begin + size, len(self))
+            yield _Batch(
+                self.languages[begin:stop],
+                {n: self.ids[n][offsets[n][begin] : offsets[n][stop]] for n in FIELDS},
+                {n: self.lengths[n][begin:stop] for n in FIELDS},
+            )
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+
+
+# The model and calls a forked worker analyses: inherited by the fork, not pickled (a model
+# may hold an open dictionary file). Set only around a fork.
+_FORK_WORK: list[tuple[TextModel, Sequence[Document]]] = []
+
+
+def _analyse_slice(begin: int, stop: int) -> CorpusAnalysis:
+    model, docs = _FORK_WORK[0]
+    return model.analyse_calls(docs[begin:stop], workers=1)
+
+
 class TextModel:
     """Fit on the call corpus, then vectorise calls and (expanded) queries into one space."""
 
@@ -304,15 +420,17 @@ class TextModel:
                 batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
         return batch
 
-    def _analyse_corpus(self, docs: Sequence[Document]) -> Iterator[_Batch]:
+    def _analyse_corpus(
+        self, docs: Sequence[Document], stem_ids: dict[str, int], stems: list[str]
+    ) -> Iterator[_Batch]:
         """:meth:`_analyse` for a whole corpus, vectorised, one batch per chunk of calls.
 
         Documents go in chunks through :mod:`matcher.lexicon`; only stem ids (int32) are kept,
         so memory grows with the corpus' tokens, not with its strings, and no array spans the
         whole corpus.
         """
-        # A fresh table per fit: its ids are those of the stems numbered in this fit.
-        lexicon = Lexicon(self.analyzer, self._stem_ids, self._stems)
+        # A fresh table per analysis: its ids are those of the stems numbered in ``stems``.
+        lexicon = Lexicon(self.analyzer, stem_ids, stems)
         markers = self._marker_hashes()
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
@@ -399,14 +517,42 @@ class TextModel:
 
     # -- fitting --------------------------------------------------------------------------
 
+    def analyse_calls(
+        self, calls: Sequence[Document], *, workers: int = _ANALYSE_WORKERS
+    ) -> CorpusAnalysis:
+        """Analyse call texts for fitting (vectorised; on ``workers`` processes if large).
+
+        The analysis depends only on the texts and the analyzer, never on other calls, so
+        parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
+        """
+        if workers > 1 and len(calls) >= _PARALLEL_MIN_CALLS and _can_fork():
+            half = len(calls) // 2
+            _FORK_WORK[:] = [(self, calls)]
+            try:
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+                    first = pool.submit(_analyse_slice, 0, half)
+                    # This process takes the second half itself while the worker runs.
+                    second = self.analyse_calls(calls[half:], workers=1)
+                    return CorpusAnalysis.concat([first.result(), second])
+            finally:
+                _FORK_WORK.clear()
+        stems: list[str] = []
+        batches = list(self._analyse_corpus(calls, {}, stems))
+        return CorpusAnalysis.from_batches(stems, batches)
+
     def fit(self, calls: Sequence[Document]) -> TextModel:
         """Learn the vocabulary, IDF and n-gram statistics from the call corpus."""
-        self._fit_counts(calls)
+        self._fit_counts(self.analyse_calls(calls))
         return self
 
     def fit_transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """``fit(calls)`` then ``transform(calls)``, analysing each call once."""
-        chunks = self._fit_counts(calls)
+        return self.fit_transform_analysed(self.analyse_calls(calls))
+
+    def fit_transform_analysed(self, analysis: CorpusAnalysis) -> sp.csr_matrix:
+        """:meth:`fit_transform` from calls analysed beforehand (:meth:`analyse_calls`)."""
+        chunks = self._fit_counts(analysis)
         vectors = []
         while chunks:  # each chunk's counts are freed once its vectors exist
             vectors.append(self._vectors(chunks.pop(0)))
@@ -414,13 +560,15 @@ class TextModel:
             return self._vectors(sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32))
         return sp.csr_matrix(sp.vstack(vectors, format="csr"), dtype=np.float32)
 
-    def _fit_counts(self, calls: Sequence[Document]) -> list[sp.csr_matrix]:
-        """Fit on ``calls``; their field-weighted tf, one float32 CSR per chunk of calls."""
-        self._stem_ids.clear()
-        self._stems.clear()
+    def _fit_counts(self, analysis: CorpusAnalysis) -> list[sp.csr_matrix]:
+        """Fit on analysed calls; their field-weighted tf, one float32 CSR per chunk of calls."""
+        analysis = _used_stems_only(analysis)
+        self._stems = list(analysis.stems)
+        self._stem_ids = {stem: i for i, stem in enumerate(self._stems)}
         self._token_cache = {}
         self._unseen_cache = {}
-        batches = list(self._analyse_corpus(calls))
+        batches = list(analysis.batches(_ANALYSE_CHUNK))
+        del analysis
         n_docs = sum(len(batch.languages) for batch in batches)
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(self._stems))
         if self.params.bigrams:

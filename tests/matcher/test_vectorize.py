@@ -190,3 +190,23 @@ def test_top_terms_are_readable_words_shared_by_query_and_call() -> None:
     assert all(weight > 0 for _, weight in terms)
     assert [w for _, w in terms] == sorted((w for _, w in terms), reverse=True)
     assert model.top_terms(0, queries, 1, calls) == []
+
+
+def test_analysis_on_two_processes_gives_the_vectors_of_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import matcher.vectorize as vectorize
+
+    calls = CALLS * 3
+    serial = TextModel().fit_transform(calls)
+    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
+    model = TextModel()
+    parallel = model.fit_transform(calls)
+    # Column order may differ (stems are numbered per process): compare by term.
+    reference = TextModel()
+    reference.fit(calls)
+    n_words = len(model.vocabulary)
+    assert n_words == len(reference.vocabulary)
+    order = [reference.vocabulary[model.vocabulary.term(c)] for c in range(n_words)]
+    assert np.allclose(parallel[:, :n_words].toarray(), serial[:, order].toarray(), atol=1e-6)
+    assert np.allclose(parallel[:, n_words:].sum(), serial[:, n_words:].sum(), atol=1e-4)
