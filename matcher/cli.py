@@ -51,6 +51,7 @@ def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity
                 profile_ids=profile_ids,
                 settings=RankSettings(top_n=top_n, min_similarity=min_similarity),
                 dictionary_path=settings.freedict_path,
+                cache_folder=settings.instance_path / "matcher",
             )
             click.echo(
                 f"match run {run.id}: {run.outcome} — {run.profiles_count} profile(s), "

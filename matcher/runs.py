@@ -19,6 +19,7 @@ from typing import Any
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
+from matcher.cache import AnalysisCache
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -86,14 +87,21 @@ def rank_corpus(
     feedback_docs: Callable[[TextModel], Sequence[FeedbackVectors | None]] | None = None,
     excluded: Sequence[set[int]] | None = None,
     settings: RankSettings | None = None,
+    cache: AnalysisCache | None = None,
 ) -> Ranking:
     """The whole matcher pipeline in memory: fit, transform, feedback, filters, top N.
 
     ``feedback_docs`` builds the feedback vectors once the model is fitted (the reviewed
     calls must be read with the fitted vocabulary); ``feedback`` passes them ready-made.
+    With a ``cache``, only calls whose text is new or changed are analysed.
     """
     model = (model_factory or default_model_factory())()
-    documents = model.fit_transform(list(call_docs))  # reads each call once
+    if cache is not None:
+        analysis, stats = cache.analyse(model, [c.call_id for c in calls], call_docs)
+        log.info("analysis cache: %d calls reused, %d analysed", stats.reused, stats.analysed)
+        documents = model.fit_transform_analysed(analysis)
+    else:
+        documents = model.fit_transform(call_docs)  # reads each call once
     queries = model.transform_queries(list(profile_docs))
     vectors = feedback_docs(model) if feedback_docs is not None else feedback
     if vectors is not None:
@@ -141,6 +149,7 @@ def compute_matches(
     now: datetime | None = None,
     settings: RankSettings | None = None,
     model_factory: ModelFactory | None = None,
+    cache: AnalysisCache | None = None,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Rank from the database without writing: (match rows, profiles count, calls count)."""
     now = now or utcnow()
@@ -167,6 +176,7 @@ def compute_matches(
         feedback_docs=lambda model: _feedback_vectors(model, order, feedback, calls_by_id),
         excluded=[feedback[p.id].not_relevant if p.id in feedback else set() for p in profiles],
         settings=settings,
+        cache=cache,
     )
     rows: list[dict[str, Any]] = []
     for i, (pf, ranked) in enumerate(zip(pfacts, ranking.results, strict=True)):
@@ -206,11 +216,14 @@ def rematch(
     settings: RankSettings | None = None,
     model_factory: ModelFactory | None = None,
     dictionary_path: str | Path | None = None,
+    cache_folder: str | Path | None = None,
 ) -> MatchRun:
     """Re-rank and replace the matches (all, or only those of ``profile_ids``).
 
     Callers pass ``dictionary_path=settings.freedict_path`` (or a ``model_factory``); without
-    either, queries are expanded with the glossary only.
+    either, queries are expanded with the glossary only. With ``cache_folder`` (production:
+    ``settings.instance_path / "matcher"``) calls whose text did not change since the last
+    re-match are not analysed again (see :mod:`matcher.cache`).
 
     Adds a ``MatchRun`` (trigger, counts, duration, outcome) to the session and returns it.
     On any error the run is marked ``failed`` with the error in ``parameters["error"]`` and
@@ -241,6 +254,7 @@ def rematch(
                 now=now,
                 settings=settings,
                 model_factory=model_factory,
+                cache=AnalysisCache(cache_folder) if cache_folder is not None else None,
             )
             stored = replace_matches(session, run, rows, profile_ids=profile_ids)
     except Exception as exc:

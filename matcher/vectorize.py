@@ -25,7 +25,7 @@ import multiprocessing
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import Any
 
@@ -108,6 +108,7 @@ def _used_stems_only(analysis: CorpusAnalysis) -> CorpusAnalysis:
         analysis.languages,
         {n: remap[analysis.ids[n]] for n in FIELDS},
         analysis.lengths,
+        analysis.forms,
     )
 
 
@@ -247,6 +248,8 @@ class CorpusAnalysis:
     languages: list[str]
     ids: dict[str, np.ndarray]  # per field: int32 stem ids of every call, in call order
     lengths: dict[str, np.ndarray]  # per field: int32 number of ids of each call
+    # Surface words seen per stem (for readable explanations), from the analysing process.
+    forms: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.languages)
@@ -264,7 +267,6 @@ class CorpusAnalysis:
     @classmethod
     def concat(cls, parts: Sequence[CorpusAnalysis]) -> CorpusAnalysis:
         """The calls of ``parts`` in order, renumbered into one stem table."""
-        stems: list[str] = []
         index: dict[str, int] = {}
         ids: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
         for part in parts:
@@ -273,12 +275,18 @@ class CorpusAnalysis:
             )
             for name in FIELDS:
                 ids[name].append(remap[part.ids[name]] if len(remap) else part.ids[name])
-        stems = list(index)
+        forms: dict[str, dict[str, int]] = {}
+        for part in parts:
+            for stem, seen in part.forms.items():
+                merged = forms.setdefault(stem, {})
+                for word, count in seen.items():
+                    merged[word] = merged.get(word, 0) + count
         return cls(
-            stems,
+            list(index),
             [lang for part in parts for lang in part.languages],
             {n: _concat(ids[n]) for n in FIELDS},
             {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
+            forms,
         )
 
     def take(self, rows: np.ndarray) -> CorpusAnalysis:
@@ -297,7 +305,8 @@ class CorpusAnalysis:
             positions = np.arange(total, dtype=np.int64) - np.repeat(first, picked)
             ids[name] = self.ids[name][np.repeat(offsets[rows], picked) + positions]
             lengths[name] = picked.astype(np.int32)
-        return CorpusAnalysis(self.stems, [self.languages[i] for i in rows], ids, lengths)
+        languages = [self.languages[i] for i in rows.tolist()]
+        return CorpusAnalysis(self.stems, languages, ids, lengths, self.forms)
 
     def batches(self, size: int) -> Iterator[_Batch]:
         """The analysis in chunks of ``size`` calls."""
@@ -539,7 +548,12 @@ class TextModel:
                 _FORK_WORK.clear()
         stems: list[str] = []
         batches = list(self._analyse_corpus(calls, {}, stems))
-        return CorpusAnalysis.from_batches(stems, batches)
+        analysis = CorpusAnalysis.from_batches(stems, batches)
+        # The analyzer's record of surface words (private to it) travels with the analysis,
+        # so explanations stay readable when another process or an earlier run analysed.
+        surface = self.analyzer._surface
+        analysis.forms = {stem: dict(surface[stem]) for stem in stems if stem in surface}
+        return analysis
 
     def fit(self, calls: Sequence[Document]) -> TextModel:
         """Learn the vocabulary, IDF and n-gram statistics from the call corpus."""
@@ -563,6 +577,11 @@ class TextModel:
     def _fit_counts(self, analysis: CorpusAnalysis) -> list[sp.csr_matrix]:
         """Fit on analysed calls; their field-weighted tf, one float32 CSR per chunk of calls."""
         analysis = _used_stems_only(analysis)
+        surface = self.analyzer._surface
+        for stem, seen in analysis.forms.items():
+            known = surface.setdefault(stem, {})
+            for word, count in seen.items():
+                known[word] = max(known.get(word, 0), count)
         self._stems = list(analysis.stems)
         self._stem_ids = {stem: i for i, stem in enumerate(self._stems)}
         self._token_cache = {}

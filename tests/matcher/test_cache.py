@@ -1,0 +1,100 @@
+"""The analysis cache: unchanged calls are not analysed again, and results stay the same."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matcher.cache as cache_module
+from matcher.cache import AnalysisCache
+from matcher.vectorize import Document, TextModel
+from tests.matcher.test_vectorize import CALLS
+
+IDS = list(range(101, 101 + len(CALLS)))
+
+
+def _by_term(model: TextModel, vectors) -> dict[tuple[int, str], float]:  # type: ignore[no-untyped-def]
+    n_words = len(model.vocabulary)
+    words = vectors[:, :n_words].tocoo()
+    return {
+        (int(r), model.vocabulary.term(int(c))): float(v)
+        for r, c, v in zip(words.row, words.col, words.data, strict=True)
+    }
+
+
+def _assert_same_vectors(a: TextModel, va, b: TextModel, vb) -> None:  # type: ignore[no-untyped-def]
+    left, right = _by_term(a, va), _by_term(b, vb)
+    assert left.keys() == right.keys()
+    assert np.allclose([left[k] for k in left], [right[k] for k in left], atol=1e-6)
+
+
+def test_second_run_reuses_unchanged_calls_and_reads_the_changed_one(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    _, first = cache.analyse(TextModel(), IDS, CALLS)
+    assert (first.reused, first.analysed) == (0, len(CALLS))
+    changed = list(CALLS)
+    changed[2] = replace(CALLS[2], title="Circular economy and town twinning in cities")
+    model = TextModel()
+    analysis, second = cache.analyse(model, IDS, changed)
+    assert (second.reused, second.analysed) == (len(CALLS) - 1, 1)
+    warm = model.fit_transform_analysed(analysis)
+    cold_model = TextModel()
+    cold = cold_model.fit_transform(changed)
+    _assert_same_vectors(model, warm, cold_model, cold)
+
+
+def test_same_text_under_another_call_id_is_analysed(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.analyse(TextModel(), IDS, CALLS)
+    _, stats = cache.analyse(TextModel(), [i + 1000 for i in IDS], CALLS)
+    assert stats.reused == 0
+
+
+def test_new_order_and_dropped_calls_keep_each_call_its_own_analysis(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.analyse(TextModel(), IDS, CALLS)
+    order = [4, 0, 5, 2]
+    model = TextModel()
+    analysis, stats = cache.analyse(model, [IDS[i] for i in order], [CALLS[i] for i in order])
+    assert stats.reused == 4
+    cold_model = TextModel()
+    _assert_same_vectors(
+        model,
+        model.fit_transform_analysed(analysis),
+        cold_model,
+        cold_model.fit_transform([CALLS[i] for i in order]),
+    )
+
+
+def test_changed_analysis_signature_discards_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.analyse(TextModel(), IDS, CALLS)
+    monkeypatch.setattr(cache_module, "CACHE_FORMAT", cache_module.CACHE_FORMAT + 1)
+    _, stats = cache.analyse(TextModel(), IDS, CALLS)
+    assert stats.reused == 0
+
+
+def test_damaged_cache_file_means_a_full_analysis_not_an_error(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.analyse(TextModel(), IDS, CALLS)
+    cache.path.write_bytes(b"not a zip file")
+    _, stats = cache.analyse(TextModel(), IDS, CALLS)
+    assert (stats.reused, stats.analysed) == (0, len(CALLS))
+    _, again = cache.analyse(TextModel(), IDS, CALLS)
+    assert again.reused == len(CALLS)
+
+
+def test_explanations_stay_readable_with_a_cached_analysis(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.analyse(TextModel(), IDS, CALLS)
+    model = TextModel()
+    analysis, _ = cache.analyse(model, IDS, CALLS)
+    calls = model.fit_transform_analysed(analysis)
+    queries = model.transform_queries([Document(description="youth exchanges", language="en")])
+    words = [w for w, _ in model.top_terms(0, queries, 1, calls)]
+    assert "exchanges" in " ".join(words) or "exchange" in " ".join(words)
