@@ -30,6 +30,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ class CallTexts(Sequence[Document]):
         self._sentences = sentences
         self._titles = titles
         self._picks: list[array[int]] = []  # per call: topic, then (topic, sentence) pairs
+        self.changed_every = 0  # > 0: every n-th call's text reads as updated by a crawl
 
     def add(self, base: int, picks: list[tuple[int, int]]) -> None:
         """Add a call of topic ``base`` made of the sentences ``picks`` (topic, index)."""
@@ -87,6 +89,8 @@ class CallTexts(Sequence[Document]):
     def _document(self, i: int) -> Document:
         picks = self._picks[i]
         body = [self._sentences[picks[k]][picks[k + 1]] for k in range(1, len(picks), 2)]
+        if self.changed_every and i % self.changed_every == 0:
+            body.append("The deadline of this call has been extended.")
         return Document(
             title=self._titles[picks[0]],
             summary=body[0],
@@ -201,7 +205,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _run_matcher(corpus: Corpus, top_n: int, dictionary: str | None) -> dict[str, Any]:
+def _run_matcher(
+    corpus: Corpus, top_n: int, dictionary: str | None, cache_folder: str | None = None
+) -> dict[str, Any]:
+    from matcher.cache import AnalysisCache
     from matcher.eligibility import CallTable
     from matcher.rank import RankSettings, rank_calls
     from matcher.runs import default_model_factory
@@ -209,7 +216,16 @@ def _run_matcher(corpus: Corpus, top_n: int, dictionary: str | None) -> dict[str
     phases: dict[str, float] = {}
     started = time.perf_counter()
     model = default_model_factory(dictionary)()
-    documents = model.fit_transform(corpus.call_docs)
+    analysed = None
+    if cache_folder:
+        call_ids = [facts.call_id for facts in corpus.call_facts]
+        analysis, stats = AnalysisCache(cache_folder).analyse(model, call_ids, corpus.call_docs)
+        analysed = stats.analysed
+        phases["analyse_calls_cached"] = time.perf_counter() - started
+        documents = model.fit_transform_analysed(analysis)
+        del analysis
+    else:
+        documents = model.fit_transform(corpus.call_docs)
     phases["fit_transform_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
     queries = model.transform_queries(corpus.profile_docs)
@@ -229,6 +245,7 @@ def _run_matcher(corpus: Corpus, top_n: int, dictionary: str | None) -> dict[str
     return {
         "seconds": round(seconds, 3),
         "phases": {k: round(v, 3) for k, v in phases.items()},
+        "calls_analysed": len(corpus.call_docs) if analysed is None else analysed,
         "matches": sum(len(r) for r in results),
         "vocabulary": documents.shape[1],
     }
@@ -280,12 +297,16 @@ def run_variant(
     seed: int,
     top_n: int,
     dictionary: str | None = None,
+    cache_folder: str | None = None,
+    changed_every: int = 0,
 ) -> dict[str, Any]:
     """Build the corpus and measure one variant in this process."""
     corpus = build_corpus(n_calls, n_profiles, seed)
+    if isinstance(corpus.call_docs, CallTexts):
+        corpus.call_docs.changed_every = changed_every
     before = _peak_rss_mb()
     if variant == "matcher":
-        result = _run_matcher(corpus, top_n, dictionary)
+        result = _run_matcher(corpus, top_n, dictionary, cache_folder)
     elif variant == "sklearn_tfidf":
         result = _run_sklearn(corpus)
     elif variant == "one_call":
@@ -310,6 +331,8 @@ def measure(
     seed: int = 42,
     top_n: int = 50,
     dictionary_path: str | None = None,
+    cache_folder: str | None = None,
+    changed_every: int = 0,
 ) -> dict[str, Any]:
     """Measure one variant in a fresh Python process; its figures as a dictionary."""
     command = [
@@ -329,6 +352,8 @@ def measure(
     ]
     if dictionary_path:
         command += ["--dictionary", dictionary_path]
+    if cache_folder:
+        command += ["--cache", cache_folder, "--changed-every", str(changed_every)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench variant {variant} failed:\n{done.stderr.strip()[-2000:]}")
@@ -344,10 +369,32 @@ def bench_match(
     top_n: int = 50,
     dictionary_path: str | None = None,
 ) -> dict[str, Any]:
-    """The full report: the matcher at the top level, baselines (and one call) nested."""
-    report = measure(
-        "matcher", n_calls, n_profiles, seed=seed, top_n=top_n, dictionary_path=dictionary_path
-    )
+    """The full report: the cold matcher at the top level, warm re-match and baselines nested.
+
+    Top level: a COLD re-match (empty analysis cache: every call analysed, the cache
+    written). ``warm_rematch_1pct_changed``: the next re-match with that cache after 1 % of
+    the calls changed their text (only those are analysed; everything else is recomputed).
+    """
+    with tempfile.TemporaryDirectory(prefix="foerderdesk-bench-") as folder:
+        report = measure(
+            "matcher",
+            n_calls,
+            n_profiles,
+            seed=seed,
+            top_n=top_n,
+            dictionary_path=dictionary_path,
+            cache_folder=folder,
+        )
+        report["warm_rematch_1pct_changed"] = measure(
+            "matcher",
+            n_calls,
+            n_profiles,
+            seed=seed,
+            top_n=top_n,
+            dictionary_path=dictionary_path,
+            cache_folder=folder,
+            changed_every=100,
+        )
     report["baselines"] = {
         "sklearn_tfidf": measure("sklearn_tfidf", n_calls, n_profiles, seed=seed)
     }
@@ -367,9 +414,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--top-n", type=int, default=50)
     parser.add_argument("--dictionary", default=None, help="freedict path (default: none)")
+    parser.add_argument("--cache", default=None, help="analysis cache folder (default: none)")
+    parser.add_argument("--changed-every", type=int, default=0)
     args = parser.parse_args(argv)
     result = run_variant(
-        args.variant, args.calls, args.profiles, args.seed, args.top_n, args.dictionary
+        args.variant,
+        args.calls,
+        args.profiles,
+        args.seed,
+        args.top_n,
+        args.dictionary,
+        args.cache,
+        args.changed_every,
     )
     print(json.dumps(result))
 

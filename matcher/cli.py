@@ -125,7 +125,13 @@ def bench_match(
         f"seconds={report['seconds']} peak_rss_mb={report['peak_rss_mb']}"
     )
     phases = ", ".join(f"{k} {v} s" for k, v in report.get("phases", {}).items())
-    click.echo(f"  {phases}; {report.get('matches', 0)} matches")
+    click.echo(f"  {phases}; {report.get('matches', 0)} matches (cold: empty analysis cache)")
+    warm = report.get("warm_rematch_1pct_changed")
+    if warm:
+        click.echo(
+            f"warm re-match (1% of calls changed, {warm['calls_analysed']} analysed): "
+            f"seconds={warm['seconds']} peak_rss_mb={warm['peak_rss_mb']}"
+        )
     click.echo("baselines:")
     for name, figures in report["baselines"].items():
         click.echo(

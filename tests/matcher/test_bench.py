@@ -53,6 +53,10 @@ def test_bench_match_prints_one_json_object_with_baselines() -> None:
         assert figures["calls"] == 200 and figures["profiles"] == 8
         assert figures["seconds"] >= 0 and figures["peak_rss_mb"] > 0
     assert report["one_call"]["repeats"] == 20
+    # Cold (everything analysed) at the top level; the warm re-match analyses only changes.
+    assert report["calls_analysed"] == 200
+    assert report["warm_rematch_1pct_changed"]["calls_analysed"] == 2
+    assert report["warm_rematch_1pct_changed"]["matches"] > 0
 
 
 def test_calls_built_on_demand_agree_by_index_and_by_slice() -> None:
