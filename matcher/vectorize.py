@@ -36,6 +36,7 @@ from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
 from matcher.dictionary import DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
 from matcher.lexicon import Lexicon, hash_tokens, hash_words
+from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
 from storage.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class ModelParams:
     description_weight: float = 1.0
     keywords_weight: float = 1.5
     bigrams: bool = True
-    min_bigram_df: int = 2
+    # A stem pair found in one call only is that call's most specific evidence (a title's
+    # "marine monitoring"); dropping it cost 0.02 MRR on the CORDIS benchmark.
+    min_bigram_df: int = 1
     ngram_weight: float = 0.25
     ngram_size: int = 4
     ngram_max_df: float = 0.3
@@ -82,6 +85,7 @@ class ModelParams:
     max_query_terms: int = 0  # 0: keep every term of a query
     query_idf_power: float = 1.0
     query_sublinear: bool = True
+    reference_weight: float = 1.0  # IDF prior from the reference corpus; 0: the calls alone
 
 
 def _sublinear(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -589,6 +593,7 @@ class TextModel:
         batches = list(analysis.batches(_ANALYSE_CHUNK))
         del analysis
         n_docs = sum(len(batch.languages) for batch in batches)
+        not_german = sum(lang != "de" for batch in batches for lang in batch.languages)
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(self._stems))
         if self.params.bigrams:
             self.vocabulary.bigram_codes = self._fit_bigrams(batches)
@@ -598,10 +603,26 @@ class TextModel:
             counts = self._counts(batches.pop(0))
             df += np.bincount(counts.indices, minlength=len(df))
             chunks.append(counts)
-        self.idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+        self.idf = self._idf(df, n_docs, not_german)
         self._fit_ngrams(chunks)
         self._fitted = True
         return chunks
+
+    def _idf(self, df: np.ndarray, n_docs: int, not_german: int) -> np.ndarray:
+        """Smoothed IDF of every column from the calls' df and the reference corpus' df.
+
+        The (English) reference counts in proportion to the calls that are not German; see
+        :mod:`matcher.weighting` for why it is there at all.
+        """
+        weight = self.params.reference_weight * not_german / max(1, n_docs)
+        if weight <= 0.0:
+            return smoothed_idf(df, n_docs)
+        reference = reference_counts()
+        vocab = self.vocabulary
+        extra = reference_document_frequencies(
+            reference, self._stem_ids, vocab.n_stems, vocab.bigram_codes
+        )
+        return smoothed_idf(df + weight * extra, n_docs + weight * reference.n_docs)
 
     def _fit_bigrams(self, batches: list[_Batch]) -> np.ndarray:
         """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
