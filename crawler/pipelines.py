@@ -50,6 +50,18 @@ _DEADLINE_MODEL_NAMES = {
     "none": "none",
 }
 _CLOSED_WORDS = {"closed", "31094503", "geschlossen", "abgelaufen"}
+_FORTHCOMING_WORDS = {"forthcoming", "31094501", "demnächst", "in vorbereitung"}
+
+
+def _status_hint(status_source: str) -> str:
+    """What the source says of the status, for when the dates say nothing: closed,
+    forthcoming, or nothing. Dates always win (storage.deadlines.call_status)."""
+    word = status_source.strip().lower()
+    if word in _CLOSED_WORDS:
+        return "closed"
+    if word in _FORTHCOMING_WORDS:
+        return "forthcoming"
+    return ""
 
 
 class Dropped(DropItem):
@@ -199,7 +211,7 @@ def normalize_item(item: Any, *, source_defaults: dict[str, Any] | None = None) 
         call_identifier=_text(data.get("call_identifier"))[:300],
         type_of_action=_text(data.get("type_of_action"))[:300],
         status_source=status_source[:64],
-        status_hint="closed" if status_source.strip().lower() in _CLOSED_WORDS else "",
+        status_hint=_status_hint(status_source),
         opening_date=opening_date,
         deadline_model=deadline_model,
         deadlines=deadlines,

@@ -86,7 +86,8 @@ class CallRecord:
     call_identifier: str = ""
     type_of_action: str = ""
     status_source: str = ""
-    status_hint: str = ""  # "closed" when the source says so and no date says otherwise
+    # "closed" or "forthcoming" when the source says so; used only where no date says otherwise
+    status_hint: str = ""
     opening_date: date | None = None
     deadline_model: str = "single"
     deadlines: list[DeadlineRecord] = field(default_factory=list)
@@ -184,8 +185,8 @@ def _apply(call: FundingCall, record: CallRecord, now: datetime) -> None:
     ]
     call.next_deadline_at = compute_next_deadline(record.deadlines, record.deadline_model, now)
     call.withdrawn_at = None
-    # call_status reads status only as "the source says closed and no date says otherwise".
-    call.status = "closed" if record.status_hint == "closed" else "open"
+    # call_status reads the stored status only as what the source said, where dates are silent.
+    call.status = record.status_hint if record.status_hint in {"closed", "forthcoming"} else "open"
     call.status = call_status(call, now)
     call.content_hash = record.content_hash()
 

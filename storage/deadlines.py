@@ -98,8 +98,9 @@ def call_status(call: FundingCall, now: datetime | None = None) -> str:
 
     withdrawn: the source no longer lists it; closed: no deadline a new applicant could still
     meet (for a two-stage call, stage 1 has passed); forthcoming: it opens later; open
-    otherwise. Rolling calls stay open. A call without any date is closed only if its source
-    said so (the stored ``status``).
+    otherwise. Rolling calls stay open. Where the dates are silent (no deadline, no opening
+    date) the stored ``status`` — what the source said — decides between closed, forthcoming
+    and open; where they speak, they win (the EU index keeps stale "forthcoming" records).
     """
     now = now or utcnow()
     if call.withdrawn_at is not None:
@@ -113,6 +114,6 @@ def call_status(call: FundingCall, now: datetime | None = None) -> str:
                 return "closed"
         elif call.status == "closed":
             return "closed"
-    if call.opening_date is not None and call.opening_date > now.date():
-        return "forthcoming"
-    return "open"
+    if call.opening_date is not None:
+        return "forthcoming" if call.opening_date > now.date() else "open"
+    return "forthcoming" if call.status == "forthcoming" else "open"

@@ -115,3 +115,21 @@ def test_applicants_are_inferred_from_conditions_when_the_source_names_none(
     call = session.scalars(select(FundingCall)).one()
     assert "municipality" in call.eligible_applicants
     assert call.eligibility_inferred
+
+
+def test_source_status_is_kept_where_dates_are_silent_and_overruled_where_not(  # type: ignore[no-untyped-def]
+    crawler, session: Session
+) -> None:
+    store = _through(
+        crawler,
+        [
+            _item("SOON", status_source="forthcoming"),
+            _item("STALE", status_source="forthcoming",
+                  deadlines=[{"raw": "2020-04-08T00:00:00.000+0000", "stage": "", "label": ""}]),
+            _item("OPEN", status_source="open"),
+        ],
+    )  # fmt: skip
+    store.close_spider()
+    session.expire_all()
+    status = {c.source_id: c.status for c in session.scalars(select(FundingCall))}
+    assert status == {"SOON": "forthcoming", "STALE": "closed", "OPEN": "open"}

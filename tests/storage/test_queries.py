@@ -30,6 +30,17 @@ def test_status_comes_from_dates_not_from_the_source(session: Session) -> None:
     assert call_status(withdrawn, NOW) == "withdrawn"
 
 
+def test_source_status_counts_only_where_the_dates_are_silent(session: Session) -> None:
+    no_opening = make_call(session, status="forthcoming", deadlines=[days(90)])
+    assert call_status(no_opening, NOW) == "forthcoming"
+    opened = make_call(
+        session, status="forthcoming", opening_date=date(2026, 11, 1), deadlines=[days(90)]
+    )
+    assert call_status(opened, NOW) == "open"
+    stale = make_call(session, status="forthcoming", deadlines=[days(-400)])
+    assert call_status(stale, NOW) == "closed"
+
+
 def test_two_stage_call_closes_for_new_applicants_after_stage_one(session: Session) -> None:
     call = make_call(session, deadline_model="two_stage", deadlines=[days(10), days(60)])
     assert call_status(call, NOW) == "open"
