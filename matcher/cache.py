@@ -1,16 +1,22 @@
-"""The analysis cache: each call's analysed text kept between re-matches.
+"""The matcher cache: each call's analysis and fitted counts kept between re-matches.
 
-Analysing the texts (tokens, language, stems) is the largest part of a cold fit. A call's
-analysis depends only on its own text, so a re-match after a crawl needs to analyse only the
-calls that are new or whose text changed; everything that depends on the whole corpus (the
-bigram vocabulary, IDF, n-gram statistics, the vectors) is still computed fresh each time.
+Two layers, both keyed by (call id, content hash of the text the matcher reads), never by
+the text alone:
 
-Entries are keyed by (call id, content hash of the text the matcher reads), never by the
-text alone. The whole cache is discarded when the analysis changes: the cache format, the
-analyzer's settings, the stop-word lists, or the glossary (its signature covers them).
+* ``analysis.npz``: each call's analysed text (tokens, language, stems), which depends only
+  on its own text; used when the fitted side below is missing or invalid.
+* ``fitted.npz``: the fitted call side (``vectorize.CallCounts``): the vocabulary and each
+  call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
+  loads it and skips analysis and counting; one with a few changed calls analyses and
+  counts only those, replaces their rows and drops columns no call uses any longer. IDF,
+  the n-gram block and the vectors are always derived from the counts with sparse
+  operations, so the result equals a fit from scratch (tested).
 
-On disk: one ``analysis.npz`` in the cache folder (``Settings.instance_path / "matcher"``),
-written to a temporary name and renamed, so a crash never leaves a torn file.
+A layer is discarded when what it depends on changes: the cache format, the analyzer's
+settings, the stop-word lists, the glossary, and for the fitted side the field weights and
+bigram settings. Files are written to a temporary name and renamed, so a crash never leaves
+a torn file; an unreadable file costs one cold fit, never a failed re-match. The folder is
+``Settings.instance_path / "matcher"``.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from matcher.glossary import default_glossary_path
-from matcher.vectorize import FIELDS, CorpusAnalysis, Document, TextModel
+from matcher.vectorize import FIELDS, CallCounts, CorpusAnalysis, Document, TextModel
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 _FILE = "analysis.npz"
+_FITTED_FILE = "fitted.npz"
 _DATA = Path(__file__).parent / "data"
 
 
@@ -50,6 +58,20 @@ def analysis_signature(model: TextModel) -> str:
     return digest.hexdigest()
 
 
+def fitted_signature(model: TextModel) -> str:
+    """A fingerprint of everything the fitted call side depends on besides the texts.
+
+    The analysis, and the parameters that shape a call's counts (field weights, bigrams);
+    IDF and n-gram parameters are applied after loading, so they do not invalidate it.
+    """
+    p = model.params
+    counted = (
+        f"{p.title_weight} {p.summary_weight} {p.description_weight} {p.keywords_weight} "
+        f"{p.bigrams} {p.min_bigram_df}"
+    )
+    return hashlib.sha256(f"{analysis_signature(model)}; {counted}".encode()).hexdigest()
+
+
 def content_hash(doc: Document) -> bytes:
     """16-byte hash of the fields the matcher reads (title, summary, …, declared language)."""
     digest = hashlib.blake2b(digest_size=16)
@@ -65,6 +87,7 @@ class CacheStats:
 
     reused: int = 0
     analysed: int = 0
+    fitted: bool = False  # the fitted call side came from the cache (no fit from scratch)
 
 
 class AnalysisCache:
@@ -73,6 +96,51 @@ class AnalysisCache:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.path = self.folder / _FILE
+        self.fitted_path = self.folder / _FITTED_FILE
+
+    def fit_transform(
+        self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
+    ) -> tuple[sp.csr_matrix, CacheStats]:
+        """``model.fit_transform(docs)``, reusing the fitted rows of unchanged calls.
+
+        With a valid fitted cache, only new or changed calls are analysed and counted; their
+        rows replace the old ones, unused columns go, and IDF, n-grams and vectors are
+        derived from the counts (the same numbers as a fit from scratch). Without one, the
+        calls are fitted through the analysis cache and the fitted side is written.
+        """
+        if len(call_ids) != len(docs):
+            raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
+        if model.params.bigrams and model.params.min_bigram_df > 1:
+            analysis, stats = self.analyse(model, call_ids, docs)
+            return model.fit_transform_analysed(analysis), stats
+        signature = fitted_signature(model)
+        ids = np.asarray(call_ids, dtype=np.int64)
+        hashes = np.array([content_hash(doc) for doc in docs], dtype="S16")
+        cached = self._load_fitted(signature)
+        if cached is None:
+            analysis, stats = self.analyse(model, call_ids, docs)
+            fitted = model.count_calls(analysis)
+            del analysis
+        else:
+            base, old_ids, old_hashes = cached
+            position = {cid: i for i, cid in enumerate(old_ids.tolist())}
+            found = np.array([position.get(cid, -1) for cid in ids.tolist()], dtype=np.int64)
+            same = (found >= 0) & (old_hashes[np.maximum(found, 0)] == hashes)
+            fresh = np.flatnonzero(~same)
+            stats = CacheStats(reused=int(same.sum()), analysed=len(fresh), fitted=True)
+            rows = found.copy()
+            fitted = base
+            if len(fresh):
+                analysis = model.analyse_calls([docs[i] for i in fresh.tolist()])
+                fitted = model.extend_counts(base, analysis)
+                rows[fresh] = base.counts.shape[0] + np.arange(len(fresh))
+            unchanged = len(fresh) == 0 and np.array_equal(rows, np.arange(len(old_ids)))
+            if unchanged:
+                # A profile edit: the calls are as they were, the cache needs no rewrite.
+                return model.fit_transform_counts(fitted), stats
+            fitted = fitted.take(rows).compact()
+        self._save_fitted(signature, fitted, ids, hashes)
+        return model.fit_transform_counts(fitted), stats
 
     def analyse(
         self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
@@ -160,3 +228,47 @@ class AnalysisCache:
             os.replace(temporary, self.path)
         except OSError as exc:
             log.warning("could not write the analysis cache %s: %s", self.path, exc)
+
+    def _load_fitted(self, signature: str) -> tuple[CallCounts, np.ndarray, np.ndarray] | None:
+        if not self.fitted_path.exists():
+            return None
+        try:
+            with np.load(self.fitted_path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+                if meta.get("signature") != signature:
+                    log.info("fitted cache is for another model; fitting all calls")
+                    return None
+                stems = meta["stems"]
+                codes = data["bigram_codes"]
+                counts = sp.csr_matrix(
+                    (data["data"], data["indices"], data["indptr"]),
+                    shape=(len(data["call_ids"]), len(stems) + len(codes)),
+                )
+                fitted = CallCounts(stems, codes, counts, data["german"], meta["forms"])
+                return fitted, data["call_ids"], data["hashes"]
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable fitted cache %s: %s", self.fitted_path, exc)
+            return None
+
+    def _save_fitted(
+        self, signature: str, fitted: CallCounts, ids: np.ndarray, hashes: np.ndarray
+    ) -> None:
+        meta = {"signature": signature, "stems": fitted.stems, "forms": fitted.forms}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary = self.fitted_path.with_suffix(".tmp.npz")
+            with temporary.open("wb") as fh:
+                np.savez(
+                    fh,
+                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                    call_ids=ids,
+                    hashes=hashes,
+                    german=fitted.german,
+                    bigram_codes=fitted.bigram_codes,
+                    data=fitted.counts.data,
+                    indices=fitted.counts.indices,
+                    indptr=fitted.counts.indptr,
+                )
+            os.replace(temporary, self.fitted_path)
+        except OSError as exc:
+            log.warning("could not write the fitted cache %s: %s", self.fitted_path, exc)

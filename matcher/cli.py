@@ -125,11 +125,16 @@ def bench_match(
         f"seconds={report['seconds']} peak_rss_mb={report['peak_rss_mb']}"
     )
     phases = ", ".join(f"{k} {v} s" for k, v in report.get("phases", {}).items())
-    click.echo(f"  {phases}; {report.get('matches', 0)} matches (cold: empty analysis cache)")
-    warm = report.get("warm_rematch_1pct_changed")
-    if warm:
+    click.echo(f"  {phases}; {report.get('matches', 0)} matches (cold: empty matcher cache)")
+    for key, label in (
+        ("warm_rematch_profile_edit", "a profile edited, no call changed"),
+        ("warm_rematch_1pct_changed", "1% of calls changed"),
+    ):
+        warm = report.get(key)
+        if not warm:
+            continue
         click.echo(
-            f"warm re-match (1% of calls changed, {warm['calls_analysed']} analysed): "
+            f"warm re-match ({label}, {warm['calls_analysed']} analysed): "
             f"seconds={warm['seconds']} peak_rss_mb={warm['peak_rss_mb']}"
         )
     click.echo("baselines:")

@@ -97,9 +97,13 @@ def rank_corpus(
     """
     model = (model_factory or default_model_factory())()
     if cache is not None:
-        analysis, stats = cache.analyse(model, [c.call_id for c in calls], call_docs)
-        log.info("analysis cache: %d calls reused, %d analysed", stats.reused, stats.analysed)
-        documents = model.fit_transform_analysed(analysis)
+        documents, stats = cache.fit_transform(model, [c.call_id for c in calls], call_docs)
+        log.info(
+            "matcher cache: %d calls reused, %d analysed (fitted side cached: %s)",
+            stats.reused,
+            stats.analysed,
+            stats.fitted,
+        )
     else:
         documents = model.fit_transform(call_docs)  # reads each call once
     queries = model.transform_queries(list(profile_docs))

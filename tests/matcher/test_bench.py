@@ -57,6 +57,8 @@ def test_bench_match_prints_one_json_object_with_baselines() -> None:
     assert report["calls_analysed"] == 200
     assert report["warm_rematch_1pct_changed"]["calls_analysed"] == 2
     assert report["warm_rematch_1pct_changed"]["matches"] > 0
+    edit = report["warm_rematch_profile_edit"]
+    assert edit["calls_analysed"] == 0 and edit["matches"] == report["matches"]
 
 
 def test_calls_built_on_demand_agree_by_index_and_by_slice() -> None:

@@ -98,3 +98,63 @@ def test_explanations_stay_readable_with_a_cached_analysis(tmp_path: Path) -> No
     queries = model.transform_queries([Document(description="youth exchanges", language="en")])
     words = [w for w, _ in model.top_terms(0, queries, 1, calls)]
     assert "exchanges" in " ".join(words) or "exchange" in " ".join(words)
+
+
+def _rankings(model: TextModel, calls) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    queries = model.transform_queries(
+        [
+            Document(description="Jugendaustausch und Städtepartnerschaft", language="de"),
+            Document(description="circular economy for cities", language="en"),
+            Document(title="climate adaptation", language="en"),
+        ]
+    )
+    scores = model.similarity(queries, calls)
+    return [[int(i) for i in np.argsort(-row, kind="stable")] for row in scores]
+
+
+def test_profile_edit_rematch_reuses_the_fitted_calls_and_ranks_like_a_cold_fit(
+    tmp_path: Path,
+) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.fit_transform(TextModel(), IDS, CALLS)
+    model = TextModel()
+    warm, stats = cache.fit_transform(model, IDS, CALLS)
+    assert (stats.fitted, stats.reused, stats.analysed) == (True, len(CALLS), 0)
+    cold_model = TextModel()
+    cold = cold_model.fit_transform(CALLS)
+    _assert_same_vectors(model, warm, cold_model, cold)
+    assert _rankings(model, warm) == _rankings(cold_model, cold)
+
+
+def test_changed_new_and_dropped_calls_update_the_fitted_rows_like_a_cold_fit(
+    tmp_path: Path,
+) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.fit_transform(TextModel(), IDS, CALLS)
+    # One call rewritten (new words and pairs), one dropped (its words may vanish), one new.
+    docs = [replace(CALLS[2], title="Kreislaufwirtschaft: zero waste harbours and ports")]
+    docs += [CALLS[i] for i in range(len(CALLS)) if i not in (2, 3)]
+    docs.append(Document(title="Urban heat islands", description="Trees cool hot streets."))
+    ids = [IDS[2], *[IDS[i] for i in range(len(CALLS)) if i not in (2, 3)], 999]
+    model = TextModel()
+    warm, stats = cache.fit_transform(model, ids, docs)
+    assert (stats.fitted, stats.analysed) == (True, 2)
+    cold_model = TextModel()
+    cold = cold_model.fit_transform(docs)
+    assert len(model.vocabulary) == len(cold_model.vocabulary)
+    assert np.allclose(np.sort(model.idf), np.sort(cold_model.idf))
+    _assert_same_vectors(model, warm, cold_model, cold)
+    assert _rankings(model, warm) == _rankings(cold_model, cold)
+    # And the updated cache serves the next run unchanged.
+    again = TextModel()
+    vectors, stats = cache.fit_transform(again, ids, docs)
+    assert (stats.fitted, stats.analysed) == (True, 0)
+    _assert_same_vectors(again, vectors, cold_model, cold)
+
+
+def test_changed_field_weights_discard_the_fitted_calls(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.fit_transform(TextModel(), IDS, CALLS)
+    _, stats = cache.fit_transform(TextModel(title_weight=3.0), IDS, CALLS)
+    assert not stats.fitted
+    assert stats.reused == len(CALLS)  # the analysis layer still serves
