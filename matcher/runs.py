@@ -183,12 +183,20 @@ def compute_matches(
         cache=cache,
     )
     rows: list[dict[str, Any]] = []
+    words: dict[int, dict[str, str]] = {}  # per call row: its own words for its terms
     for i, (pf, ranked) in enumerate(zip(pfacts, ranking.results, strict=True)):
         fb = feedback.get(pf.profile_id, ProfileFeedback())
         for rank, hit in enumerate(ranked, start=1):
             cf = facts[hit.row]
+            if hit.row not in words:
+                words[hit.row] = ranking.model.surface_words(call_document(calls[hit.row]))
             terms = ranking.model.top_terms(
-                i, ranking.queries, hit.row, ranking.documents, n=settings.explain_terms
+                i,
+                ranking.queries,
+                hit.row,
+                ranking.documents,
+                n=settings.explain_terms,
+                words=words[hit.row],
             )
             rows.append(
                 {

@@ -87,7 +87,6 @@ class ModelParams:
     # MRR against all terms (150: none), and long profiles score faster. 0: keep every term.
     max_query_terms: int = 100
     query_idf_power: float = 1.0
-    query_sublinear: bool = True
     reference_weight: float = 1.0  # IDF prior from the reference corpus; 0: the calls alone
 
 
@@ -1100,10 +1099,35 @@ class TextModel:
                 list(pool.map(score, starts))
         return out
 
+    def surface_words(self, doc: Document) -> dict[str, str]:
+        """Per term of ``doc``, the word its text uses most for it (first seen on a tie).
+
+        Explanations show these: the words a person wrote in that call ("cities",
+        "twinning"), not the corpus' shortest form of the stem ("city", "twins").
+        """
+        tokens = [t for name in FIELDS for t in tokenize(getattr(doc, name) or "")]
+        language = self.analyzer.language_of(tokens, doc.language)
+        counts: dict[str, Counter[str]] = {}
+        for token in tokens:
+            term = self.analyzer.stem(token, language)
+            if term is not None:
+                counts.setdefault(term, Counter())[token] += 1
+        return {term: seen.most_common(1)[0][0] for term, seen in counts.items()}
+
     def top_terms(
-        self, q_row: int, queries: sp.csr_matrix, d_row: int, calls: sp.csr_matrix, n: int = 5
+        self,
+        q_row: int,
+        queries: sp.csr_matrix,
+        d_row: int,
+        calls: sp.csr_matrix,
+        n: int = 5,
+        words: Mapping[str, str] | None = None,
     ) -> list[tuple[str, float]]:
-        """The words contributing most to one query–call score, as readable surface words."""
+        """The words contributing most to one query–call score, as readable surface words.
+
+        ``words`` (from :meth:`surface_words` of the call) names each term by the call's own
+        word; terms it lacks fall back to the corpus' most seen form.
+        """
         n_words = len(self.vocabulary)
         q = queries.getrow(q_row)
         d = calls.getrow(d_row)
@@ -1114,9 +1138,10 @@ class TextModel:
             if col < n_words and val > 0.0
         ]
         pairs.sort(key=lambda cv: (-cv[1], cv[0]))
+        words = words or {}
         out: list[tuple[str, float]] = []
         for col, val in pairs[:n]:
             term = self.vocabulary.term(col)
-            words = " ".join(self.analyzer.surface(t) for t in term.split(" "))
-            out.append((words, val))
+            text = " ".join(words.get(t) or self.analyzer.surface(t) for t in term.split(" "))
+            out.append((text, val))
         return out

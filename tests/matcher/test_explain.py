@@ -111,3 +111,27 @@ def test_stored_matches_explain_with_the_words_they_share(session: Session) -> N
     assert "town" in lines[0] or "twinning" in lines[0]
     assert "Kommunen antragsberechtigt" in lines
     assert "Frist 19.09.2026, 17:00 Uhr Brüssel" in lines
+
+
+def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
+    from matcher.vectorize import Document, TextModel
+
+    calls = [
+        Document(
+            title="Town twinning between cities", description="Twinning of towns.", language="en"
+        ),
+        Document(
+            title="Digital twins", description="Twins of factories and twin engines.", language="en"
+        ),
+        Document(title="Ocean observation", description="Marine data.", language="en"),
+    ]
+    model = TextModel()
+    documents = model.fit_transform(calls)
+    queries = model.transform_queries(
+        [Document(description="Städtepartnerschaft für Städte", language="de")]
+    )
+    plain = " ".join(w for w, _ in model.top_terms(0, queries, 0, documents))
+    own = model.top_terms(0, queries, 0, documents, words=model.surface_words(calls[0]))
+    text = " ".join(w for w, _ in own)
+    assert "twinning" in text and "twins" not in text.split()
+    assert "twinning" not in plain  # the corpus' shortest form alone reads otherwise
