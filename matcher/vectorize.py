@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -392,6 +393,12 @@ _FORK_WORK: list[tuple[TextModel, Sequence[Document]]] = []
 def _analyse_slice(begin: int, stop: int) -> CorpusAnalysis:
     model, docs = _FORK_WORK[0]
     return model.analyse_calls(docs[begin:stop], workers=1)
+
+
+# Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
+# half a million headwords takes about 2 s, so a long-running process (scheduler, web app)
+# does it once, not at every re-match.
+_DICTIONARIES: dict[tuple[str, int, int], FreeDict] = {}
 
 
 class TextModel:
@@ -933,9 +940,17 @@ class TextModel:
         """The freedict dictionary, read once; None when not configured or not installed."""
         if self._dictionary is None and self.dictionary_path:
             try:
-                self._dictionary = FreeDict(
-                    self.dictionary_path, lambda words: self.analyzer.stem_words(words, "de")
-                )
+                index = Path(self.dictionary_path + ".index")
+                stamp = index.stat().st_mtime_ns if index.exists() else 0
+                key = (self.dictionary_path, stamp, self.analyzer.min_length)
+                found = _DICTIONARIES.get(key)
+                if found is None:
+                    found = FreeDict(
+                        self.dictionary_path, lambda words: self.analyzer.stem_words(words, "de")
+                    )
+                    _DICTIONARIES.clear()  # one dictionary in memory, the current one
+                    _DICTIONARIES[key] = found
+                self._dictionary = found
             except DictionaryError as exc:
                 logger.warning("matching without the dictionary: %s", exc)
                 self._dictionary = False

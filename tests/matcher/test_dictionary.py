@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,16 @@ def test_plain_dict_file_reads_like_the_dictzip(tmp_path: Path) -> None:
 def test_missing_dictionary_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DictionaryError, match="no dictd dictionary"):
         FreeDict(tmp_path / "nothing", _german_keys(Analyzer()))
+
+
+def test_models_in_one_process_share_the_parsed_dictionary(tmp_path: Path) -> None:
+    from matcher.vectorize import TextModel
+
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
+    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
+    first = TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary()
+    second = TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary()
+    assert first is not None and first is second
+    index = tmp_path / "tiny.index"
+    os.utime(index, ns=(index.stat().st_atime_ns, index.stat().st_mtime_ns + 10**9))
+    assert TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary() is not first
