@@ -381,6 +381,18 @@ class CallCounts:
         )
 
 
+@dataclass(frozen=True)
+class _RowSlice:
+    """Rows ``start:stop`` of a CSR matrix, copied out only when asked for."""
+
+    matrix: sp.csr_matrix
+    start: int
+    stop: int
+
+    def rows(self) -> sp.csr_matrix:
+        return self.matrix[self.start : self.stop]
+
+
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
 
@@ -717,12 +729,13 @@ class TextModel:
         chunks = self._fit_from_counts(fitted)
         if not chunks:
             return self._vectors(sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32))
+        # Rows are sliced inside each task, so no second copy of all the counts exists.
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            vectors = list(pool.map(self._vectors, chunks))
+            vectors = list(pool.map(lambda chunk: self._vectors(chunk.rows()), chunks))
         del chunks
         return sp.csr_matrix(sp.vstack(vectors, format="csr"), dtype=np.float32)
 
-    def _fit_from_counts(self, fitted: CallCounts) -> list[sp.csr_matrix]:
+    def _fit_from_counts(self, fitted: CallCounts) -> list[_RowSlice]:
         """Vocabulary, IDF and n-gram block from ``fitted``; its counts in chunks of calls."""
         surface = self.analyzer._surface
         for stem, seen in fitted.forms.items():
@@ -736,7 +749,7 @@ class TextModel:
         df = np.bincount(counts.indices, minlength=len(self.vocabulary))
         self.idf = self._idf(df, n_docs, n_docs - int(fitted.german.sum()))
         step = _VECTOR_CHUNK
-        chunks = [counts[i : i + step] for i in range(0, n_docs, step)]
+        chunks = [_RowSlice(counts, i, min(i + step, n_docs)) for i in range(0, n_docs, step)]
         self._fit_ngrams(chunks)
         self._fitted = True
         return chunks
@@ -788,7 +801,7 @@ class TextModel:
         df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
         return merged[starts][df >= max(1, self.params.min_bigram_df)]
 
-    def _fit_ngrams(self, chunks: list[sp.csr_matrix]) -> None:
+    def _fit_ngrams(self, chunks: list[_RowSlice]) -> None:
         """Build the term→n-gram matrix and the n-gram IDF over the call corpus."""
         n = self.params.ngram_size
         n_cols = len(self.vocabulary)
@@ -812,9 +825,9 @@ class TextModel:
         )
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
         df = np.zeros(len(grams), dtype=np.int64)
-        for counts in chunks:
-            df += np.bincount((counts @ matrix).indices, minlength=len(grams))
-        n_docs = sum(counts.shape[0] for counts in chunks)
+        for chunk in chunks:
+            df += np.bincount((chunk.rows() @ matrix).indices, minlength=len(grams))
+        n_docs = sum(chunk.stop - chunk.start for chunk in chunks)
         # Grams in a large share of calls ("tion", "<pro") say nothing; dropping them keeps the
         # block sparse, which is what keeps scoring 50,000 calls fast.
         keep = np.flatnonzero((df > 0) & (df <= max(1.0, self.params.ngram_max_df * n_docs)))
