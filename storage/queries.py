@@ -12,7 +12,15 @@ from datetime import datetime
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import APPLICANT_TYPES, CrawlRun, FundingCall, Profile, Source, utcnow
+from storage.models import (
+    APPLICANT_TYPES,
+    CrawlRun,
+    FundingCall,
+    Profile,
+    Source,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,11 @@ def latest_crawl_runs(session: Session, limit: int = 20) -> list[CrawlRun]:
             .limit(limit)
         )
     )
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    """The user with ``email``, compared without regard to case, or None."""
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
 def get_source(session: Session, slug: str) -> Source | None:

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from storage.models import USER_ROLES, User, utcnow
+from storage.queries import user_by_email
 from webui.app import db_session
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def hash_password(password: str) -> str:
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with ``email`` and ``password``, or None."""
-    user = db_session().scalar(select(User).where(func.lower(User.email) == email.lower()))
+    user = user_by_email(db_session(), email)
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
         return None

@@ -7,6 +7,9 @@ import sys
 import click
 
 from storage.cli import get_settings
+from storage.db import standalone_session
+from storage.models import USER_ROLES, User
+from storage.queries import user_by_email
 
 
 @click.command()
@@ -25,10 +28,18 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads)
 
 
-def _read_password(from_stdin: bool) -> str:
+def _password_hash(from_stdin: bool) -> str:
+    """Read a new password (prompt, or one line of standard input) and return its hash."""
+    from webui.auth import hash_password
+
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        return hash_password(password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -40,7 +51,7 @@ def users() -> None:
 @click.argument("email")
 @click.option(
     "--role",
-    type=click.Choice(["admin", "desk", "staff"]),
+    type=click.Choice(USER_ROLES),
     default="staff",
     show_default=True,
     help="admin: everything; desk: the service desk; staff: city departments.",
@@ -53,21 +64,11 @@ def users_create(
     ctx: click.Context, email: str, role: str, name: str, department: str, password_stdin: bool
 ) -> None:
     """Create a user who logs in with EMAIL (the password is asked for, never an argument)."""
-    from sqlalchemy import func, select
-
-    from storage.db import standalone_session
-    from storage.models import User
-    from webui.auth import hash_password
-
     if "@" not in email:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
-    try:
-        password_hash = hash_password(_read_password(password_stdin))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    password_hash = _password_hash(password_stdin)
     with standalone_session(get_settings(ctx)) as session:
-        exists = session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
-        if exists is not None:
+        if user_by_email(session, email) is not None:
             raise click.ClickException(f"a user with email {email} exists already")
         session.add(
             User(email=email, name=name, role=role, department=department,
@@ -82,18 +83,9 @@ def users_create(
 @click.pass_context
 def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None:
     """Set a new password for the user with EMAIL."""
-    from sqlalchemy import func, select
-
-    from storage.db import standalone_session
-    from storage.models import User
-    from webui.auth import hash_password
-
-    try:
-        password_hash = hash_password(_read_password(password_stdin))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    password_hash = _password_hash(password_stdin)
     with standalone_session(get_settings(ctx)) as session:
-        user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        user = user_by_email(session, email)
         if user is None:
             raise click.ClickException(f"no user with email {email}")
         user.password_hash = password_hash
