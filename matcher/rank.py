@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
@@ -27,6 +28,7 @@ from matcher.vectorize import Document, TextModel
 from storage.models import FundingCall, Profile
 
 _TAG = re.compile(r"<[^>]+>")
+_THREADS = 2  # chunks of profiles ranked at once
 
 
 @dataclass(frozen=True)
@@ -118,38 +120,39 @@ def rank_calls(
         raise ValueError(f"{queries.shape[0]} query rows for {len(profiles)} profiles")
     if documents.shape[0] != n_calls:
         raise ValueError(f"{documents.shape[0]} document rows for {n_calls} calls")
-    results: list[list[RankedCall]] = []
     if n_calls == 0:
         return [[] for _ in profiles]
     keep = min(settings.top_n, n_calls)
-    # Column-major calls: their transpose (what the product needs) is then row-major for free,
-    # instead of being converted again for every chunk of profiles.
-    by_column = sp.csc_matrix(documents)
-    for start in range(0, len(profiles), settings.chunk_rows):
+    # The calls' transpose as float32 CSR, made once: every chunk's product reads it as is.
+    transposed = sp.csr_matrix(sp.csc_matrix(documents, dtype=np.float32).T)
+    queries = sp.csr_matrix(queries, dtype=np.float32)
+    gate = max(settings.min_similarity, 1e-9)
+
+    def rank_chunk(start: int) -> list[list[RankedCall]]:
         stop = min(start + settings.chunk_rows, len(profiles))
-        similarity = np.asarray(model.similarity(queries[start:stop], by_column), dtype=np.float32)
-        scores = similarity.copy()
+        # Dense float32 scores of this chunk only; scipy's product releases the GIL.
+        similarity = (queries[start:stop] @ transposed).toarray()
+        scores = np.empty_like(similarity)
         for offset in range(stop - start):
             mask = table.mask(profiles[start + offset])
             row = scores[offset]
-            row *= mask.factor
+            np.multiply(similarity[offset], mask.factor, out=row)
             # Below the text gate, ineligible or excluded: pushed below every real score.
-            text_gate = similarity[offset] < max(settings.min_similarity, 1e-9)
-            row[~mask.eligible | text_gate] = -1.0
+            row[~mask.eligible | (similarity[offset] < gate)] = -1.0
             if excluded is not None and excluded[start + offset]:
                 row[_excluded_rows(table, excluded[start + offset])] = -1.0
         if keep < n_calls:
-            top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+            top = np.argpartition(scores, n_calls - keep, axis=1)[:, n_calls - keep :]
         else:
             top = np.broadcast_to(np.arange(n_calls), (stop - start, n_calls))
+        out: list[list[RankedCall]] = []
         for offset in range(stop - start):
             rows = top[offset]
-            row_scores = scores[offset, rows]
-            rows = rows[row_scores > -1.0]
+            rows = rows[scores[offset, rows] > -1.0]
             row_scores = scores[offset, rows]
             ids = table.call_ids[rows]
             order = np.lexsort((ids, -row_scores))
-            results.append(
+            out.append(
                 [
                     RankedCall(
                         row=int(rows[i]),
@@ -161,8 +164,14 @@ def rank_calls(
                     for i in order
                 ]
             )
-        del similarity, scores
-    return results
+        return out
+
+    starts = range(0, len(profiles), settings.chunk_rows)
+    if len(starts) == 1:
+        return rank_chunk(0)
+    # Two chunks at a time: products, masks and argpartition mostly run outside the GIL.
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        return [ranking for chunk in pool.map(rank_chunk, starts) for ranking in chunk]
 
 
 def rank_new_call(
