@@ -96,10 +96,41 @@ def _sublinear(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+def _weigh_unit_rows(matrix: sp.csr_matrix, weights: np.ndarray, scale: float) -> None:
+    """In place: ``data *= weights[column]``, then every row scaled to length ``scale``.
+
+    O(nnz) on the ``data`` array: no per-row Python and no second matrix.
+    """
+    data = matrix.data
+    data *= weights[matrix.indices]
+    lengths = np.diff(matrix.indptr)
+    sums = np.zeros(len(lengths), dtype=np.float64)
+    filled = lengths > 0
+    if filled.any():
+        # Segments start at non-empty rows only: an empty row would repeat its neighbour.
+        sums[filled] = np.add.reduceat(
+            np.square(data, dtype=np.float64), matrix.indptr[:-1][filled]
+        )
+    norms = np.sqrt(sums)
     norms[norms == 0.0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+    data *= np.repeat(scale / norms, lengths).astype(data.dtype)
+
+
+def _side_by_side(left: sp.csr_matrix, right: sp.csr_matrix) -> sp.csr_matrix:
+    """``hstack([left, right])`` as float32 CSR, placed by index arithmetic (no COO pass)."""
+    n_left, n_right = np.diff(left.indptr), np.diff(right.indptr)
+    indptr = left.indptr.astype(np.int64) + right.indptr
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    # A left entry moves by the right entries of earlier rows, a right one by the left
+    # entries up to and including its own row.
+    at_left = np.arange(left.nnz, dtype=np.int64) + np.repeat(right.indptr[:-1], n_left)
+    at_right = np.arange(right.nnz, dtype=np.int64) + np.repeat(left.indptr[1:], n_right)
+    data[at_left], indices[at_left] = left.data, left.indices
+    data[at_right], indices[at_right] = right.data, right.indices + left.shape[1]
+    return sp.csr_matrix(
+        (data, indices, indptr), shape=(left.shape[0], left.shape[1] + right.shape[1])
+    )
 
 
 def _used_stems_only(analysis: CorpusAnalysis) -> CorpusAnalysis:
@@ -733,7 +764,7 @@ class TextModel:
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
             vectors = list(pool.map(lambda chunk: self._vectors(chunk.rows()), chunks))
         del chunks
-        return sp.csr_matrix(sp.vstack(vectors, format="csr"), dtype=np.float32)
+        return sp.vstack(vectors, format="csr")
 
     def _fit_from_counts(self, fitted: CallCounts) -> list[_RowSlice]:
         """Vocabulary, IDF and n-gram block from ``fitted``; its counts in chunks of calls."""
@@ -890,16 +921,22 @@ class TextModel:
     ) -> sp.csr_matrix:
         """Unit rows from field-weighted tf: the two blocks, each normalised and weighted."""
         idf = self.idf if idf_power == 1.0 else self.idf**idf_power
-        words = _l2_rows(sp.csr_matrix(counts.multiply(idf[np.newaxis, :])))
+        counts = sp.csr_matrix(counts)
         beta = self.params.ngram_weight
-        if beta <= 0.0 or self._ngram_matrix.shape[1] == 0:
-            return words.astype(np.float32)
+        with_grams = beta > 0.0 and self._ngram_matrix.shape[1] > 0
+        # The word block shares the counts' indices; only its data is a copy.
+        words = sp.csr_matrix(
+            (counts.data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape
+        )
+        _weigh_unit_rows(words, idf, math.sqrt(1.0 - beta) if with_grams else 1.0)
+        if not with_grams:
+            return words
         grams = counts @ self._ngram_matrix
         if extra_grams is not None:
             grams = grams + extra_grams
-        grams = _l2_rows(sp.csr_matrix(grams.multiply(self._ngram_idf[np.newaxis, :])))
-        stacked = sp.hstack([words * math.sqrt(1.0 - beta), grams * math.sqrt(beta)])
-        return sp.csr_matrix(stacked, dtype=np.float32)
+        grams = sp.csr_matrix(grams, dtype=np.float32)
+        _weigh_unit_rows(grams, self._ngram_idf, math.sqrt(beta))
+        return _side_by_side(words, grams)
 
     def transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """Call vectors: one L2-normalised row per call."""
