@@ -110,6 +110,8 @@ class AnalysisCache:
         """
         if len(call_ids) != len(docs):
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
+        # The queries' dictionary lookups can reuse a parsed index kept beside the calls.
+        model.index_folder = self.folder
         if model.params.bigrams and model.params.min_bigram_df > 1:
             analysis, stats = self.analyse(model, call_ids, docs)
             return model.fit_transform_analysed(analysis), stats

@@ -13,15 +13,21 @@ one or two chunks instead of the whole 100 MB text. A plain ``.dict`` file works
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+
 _B64 = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 }
+
+_INDEX_FORMAT = 1
+_INDEX_FILE = "dictionary_index.npz"
 
 # Senses marked with these usage labels rarely belong in a funding call.
 _SKIP_LABELS = re.compile(
@@ -146,7 +152,14 @@ class FreeDict:
     keeping only one-word headwords (phrases are the glossary's job).
     """
 
-    def __init__(self, path_prefix: str | Path, key: Callable[[list[str]], list[str]]) -> None:
+    def __init__(
+        self,
+        path_prefix: str | Path,
+        key: Callable[[list[str]], list[str]],
+        *,
+        cache_folder: str | Path | None = None,
+        key_name: str = "",
+    ) -> None:
         prefix = Path(path_prefix)
         index_path = prefix.with_name(prefix.name + ".index")
         data_path = prefix.with_name(prefix.name + ".dict.dz")
@@ -155,6 +168,24 @@ class FreeDict:
         if not index_path.exists() or not data_path.exists():
             raise DictionaryError(f"no dictd dictionary at {prefix} (.index and .dict[.dz])")
         self._data = _DictzipReader(data_path)
+        self._translations: dict[str, list[str]] = {}
+        stat = index_path.stat()
+        # The parsed index depends on the index file and on the key function (named by
+        # ``key_name``); a copy of it in ``cache_folder`` spares a new process the parse.
+        stamp = f"{_INDEX_FORMAT}\t{index_path.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}"
+        stamp += f"\t{key_name}"
+        cache = Path(cache_folder) / _INDEX_FILE if cache_folder is not None else None
+        if cache is not None and self._load_index(cache, stamp):
+            return
+        keys, spans = self._parse_index(index_path, key)
+        self._set_index(keys, spans)
+        if cache is not None:
+            self._save_index(cache, stamp)
+
+    @staticmethod
+    def _parse_index(
+        index_path: Path, key: Callable[[list[str]], list[str]]
+    ) -> tuple[list[str], list[tuple[int, int]]]:
         heads: list[str] = []
         spans: list[tuple[int, int]] = []
         with index_path.open(encoding="utf-8", errors="replace") as fh:
@@ -167,17 +198,65 @@ class FreeDict:
                     continue
                 heads.append(head)
                 spans.append((decode_number(parts[1]), decode_number(parts[2])))
-        self._spans: dict[str, list[tuple[int, int]]] = {}
-        for k, span in zip(key(heads), spans, strict=True):
+        return key(heads), spans
+
+    def _set_index(self, keys: list[str], spans: list[tuple[int, int]]) -> None:
+        grouped: dict[str, list[tuple[int, int]]] = {}
+        for k, span in zip(keys, spans, strict=True):
             if k:
-                self._spans.setdefault(k, []).append(span)
-        self._translations: dict[str, list[str]] = {}
+                grouped.setdefault(k, []).append(span)
+        self._keys = list(grouped)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        sizes = np.fromiter((len(v) for v in grouped.values()), dtype=np.int64, count=len(grouped))
+        self._starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._starts[1:])
+        flat = np.array([span for v in grouped.values() for span in v], dtype=np.int64)
+        self._spans = flat.reshape(-1, 2)
+
+    def _load_index(self, cache: Path, stamp: str) -> bool:
+        if not cache.exists():
+            return False
+        try:
+            with np.load(cache, allow_pickle=False) as data:
+                if bytes(data["stamp"]).decode("utf-8") != stamp:
+                    return False
+                keys = bytes(data["keys"]).decode("utf-8").split("\n")
+                starts, spans = data["starts"], data["spans"]
+        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+            return False  # a damaged copy costs one parse of the index
+        if len(starts) != len(keys) + 1 or spans.shape != (int(starts[-1]), 2):
+            return False
+        self._keys, self._starts, self._spans = keys, starts, spans
+        self._index = {k: i for i, k in enumerate(keys)}
+        return True
+
+    def _save_index(self, cache: Path, stamp: str) -> None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache.with_suffix(".tmp.npz")
+            with temporary.open("wb") as fh:
+                np.savez(
+                    fh,
+                    stamp=np.frombuffer(stamp.encode("utf-8"), dtype=np.uint8),
+                    keys=np.frombuffer("\n".join(self._keys).encode("utf-8"), dtype=np.uint8),
+                    starts=self._starts,
+                    spans=self._spans,
+                )
+            os.replace(temporary, cache)
+        except OSError:
+            pass  # without the copy, the next process parses the index again
 
     def __contains__(self, key: str) -> bool:
-        return key in self._spans
+        return key in self._index
 
     def __len__(self) -> int:
-        return len(self._spans)
+        return len(self._keys)
+
+    def _spans_of(self, key: str) -> list[tuple[int, int]]:
+        i = self._index.get(key)
+        if i is None:
+            return []
+        return [(int(o), int(n)) for o, n in self._spans[self._starts[i] : self._starts[i + 1]]]
 
     def translations(self, key: str) -> list[str]:
         """Renderings of every entry under ``key``, most repeated first, then in order."""
@@ -185,7 +264,7 @@ class FreeDict:
         if cached is not None:
             return cached
         counts: dict[str, int] = {}
-        for offset, length in self._spans.get(key, []):
+        for offset, length in self._spans_of(key):
             raw = self._data.read(offset, length).decode("utf-8", errors="replace")
             for phrase in parse_translations(raw):
                 counts[phrase] = counts.get(phrase, 0) + 1
@@ -195,4 +274,4 @@ class FreeDict:
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[str]]:
         """Renderings for each of ``keys`` found in the dictionary."""
-        return {k: self.translations(k) for k in keys if k in self._spans}
+        return {k: self.translations(k) for k in keys if k in self._index}

@@ -459,6 +459,9 @@ class TextModel:
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
         self._dictionary: FreeDict | bool | None = None
+        # Where the parsed dictionary index may be kept between processes (the matcher cache
+        # folder, set by matcher.cache); None: parse the index in every process.
+        self.index_folder: Path | None = None
         self._dictionary_cache: dict[str, list[Terms]] = {}
         self._tables: dict[str, PhraseTable] = {}
         # Stems get integer ids once; folded tokens map straight to ids, per language.
@@ -996,7 +999,10 @@ class TextModel:
                 found = _DICTIONARIES.get(key)
                 if found is None:
                     found = FreeDict(
-                        self.dictionary_path, lambda words: self.analyzer.stem_words(words, "de")
+                        self.dictionary_path,
+                        lambda words: self.analyzer.stem_words(words, "de"),
+                        cache_folder=self.index_folder,
+                        key_name=f"german stems, min_length {self.analyzer.min_length}",
                     )
                     _DICTIONARIES.clear()  # one dictionary in memory, the current one
                     _DICTIONARIES[key] = found

@@ -89,3 +89,38 @@ def test_models_in_one_process_share_the_parsed_dictionary(tmp_path: Path) -> No
     index = tmp_path / "tiny.index"
     os.utime(index, ns=(index.stat().st_atime_ns, index.stat().st_mtime_ns + 10**9))
     assert TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary() is not first
+
+
+def test_index_kept_in_a_cache_folder_is_read_back_without_parsing(tmp_path: Path) -> None:
+    analyzer = Analyzer()
+    parsed = FreeDict(TINY, _german_keys(analyzer), cache_folder=tmp_path, key_name="de")
+    assert (tmp_path / "dictionary_index.npz").exists()
+
+    def no_parse(words: list[str]) -> list[str]:
+        raise AssertionError("the index was parsed again")
+
+    loaded = FreeDict(TINY, no_parse, cache_folder=tmp_path, key_name="de")
+    assert len(loaded) == len(parsed) > 0
+    for key in parsed._keys:
+        assert key in loaded
+        assert loaded.translations(key) == parsed.translations(key)
+
+
+def test_cached_index_of_another_key_function_or_a_damaged_copy_is_parsed_again(
+    tmp_path: Path,
+) -> None:
+    analyzer = Analyzer()
+    FreeDict(TINY, _german_keys(analyzer), cache_folder=tmp_path, key_name="de")
+    calls: list[int] = []
+
+    def counting(words: list[str]) -> list[str]:
+        calls.append(len(words))
+        return analyzer.stem_words(words, "de")
+
+    FreeDict(TINY, counting, cache_folder=tmp_path, key_name="other")
+    assert len(calls) == 1
+    (tmp_path / "dictionary_index.npz").write_bytes(b"not a zip file")
+    again = FreeDict(TINY, counting, cache_folder=tmp_path, key_name="other")
+    assert len(calls) == 2
+    (key,) = analyzer.stem_words(["Verkehrs"], "de")
+    assert again.translations(key) == ["traffic", "transport"]
