@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from crawler.runs import runs_table
 from crawler.sources import SourcesFileError, load_sources, sources_path
-from storage.cli import get_settings
+from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.deadlines import call_status
@@ -68,14 +68,21 @@ def _child_environment(settings: Settings) -> dict[str, str]:
 @click.option("--mirror", default="", help="Send every request to this mirror URL (DESIGN.md).")
 @click.option("--status", "show_status", is_flag=True, help="Show the last crawl runs and exit.")
 @click.option("--limit", default=20, show_default=True, help="Runs shown by --status.")
+@click.option("--no-match", is_flag=True, help="Do not re-match afterwards, even if calls changed.")
 @click.pass_context
 def crawl(
-    ctx: click.Context, sources: tuple[str, ...], mirror: str, show_status: bool, limit: int
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    mirror: str,
+    show_status: bool,
+    limit: int,
+    no_match: bool,
 ) -> None:
     """Crawl SOURCES (default: every enabled source), each in its own process.
 
     Exits non-zero if any crawl failed. A partial crawl (some errors) keeps what it
-    stored but withdraws nothing; see `foerderdesk crawl --status`.
+    stored but withdraws nothing; see `foerderdesk crawl --status`. When calls were added,
+    changed or withdrawn, the matches are re-ranked afterwards (`foerderdesk match`).
     """
     settings = get_settings(ctx)
     engine = make_engine(settings)
@@ -119,7 +126,14 @@ def crawl(
             .order_by(CrawlRun.id)
         ).all()
         click.echo(runs_table(list(runs)))
+        changed = sum(r.calls_new + r.calls_updated + r.calls_withdrawn for r in runs)
     engine.dispose()
+    if changed and not no_match:
+        # The matcher is another package: hand the work over by command, not by import.
+        click.echo(f"== {changed} call(s) new, changed or withdrawn: re-matching", err=True)
+        if subprocess.run(foerderdesk_command(settings, "match", "--trigger", "crawl"),
+                          check=False).returncode != 0:  # fmt: skip
+            click.echo("re-matching failed; the previous matches are kept", err=True)
     if failed:
         click.echo(f"failed: {', '.join(failed)}", err=True)
         ctx.exit(1)

@@ -20,8 +20,17 @@ from storage.db import make_engine, make_session_factory, session_scope
     show_default=True,
     help="Text similarity a call needs to be listed at all.",
 )
+@click.option(
+    "--trigger",
+    type=click.Choice(["cli", "crawl", "profile_edit", "schedule"]),
+    default="cli",
+    show_default=True,
+    help="Why this run happens; recorded on the match run.",
+)
 @click.pass_context
-def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity: float) -> None:
+def match(
+    ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity: float, trigger: str
+) -> None:
     """Rank the open and forthcoming calls for the active profiles and store the matches."""
     from sqlalchemy import select
 
@@ -47,7 +56,7 @@ def match(ctx: click.Context, slugs: tuple[str, ...], top_n: int, min_similarity
                 profile_ids = sorted(found.values())
             run = rematch(
                 session,
-                trigger="cli",
+                trigger=trigger,
                 profile_ids=profile_ids,
                 settings=RankSettings(top_n=top_n, min_similarity=min_similarity),
                 dictionary_path=settings.freedict_path,

@@ -13,30 +13,19 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from storage.cli import get_settings
+from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
 from storage.db import standalone_session
 from storage.migrate import upgrade
 from storage.profiles import import_profiles
 
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
-
-
-def foerderdesk_command(settings: Settings, *args: str) -> list[str]:
-    """The command line that runs ``foerderdesk ARGS`` with the same instance and database."""
-    return [
-        sys.executable, "-m", "storage.cli",
-        "--instance", str(settings.instance_path),
-        "--database-url", settings.sqlalchemy_url,
-        *args,
-    ]  # fmt: skip
 
 
 def free_port() -> int:
@@ -113,7 +102,9 @@ def prepare(settings: Settings, *, crawl: bool = True) -> str:
     if crawl:
         click.echo("3/4 calls: crawling the bundled snapshot through a local mirror")
         with snapshot_mirror(settings) as mirror:
-            status = subprocess.call(foerderdesk_command(settings, "crawl", "--mirror", mirror))
+            status = subprocess.call(
+                foerderdesk_command(settings, "crawl", "--mirror", mirror, "--no-match")
+            )
         if status != 0:
             click.echo("    some sources failed; the calls that were stored are kept", err=True)
     click.echo("4/4 matches: ranking the calls for every profile")

@@ -8,6 +8,7 @@ The root group lives here; every package contributes its own subcommands through
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -35,6 +36,17 @@ class PluginGroup(click.Group):
             return command
         ep = self._entry_points().get(cmd_name)
         return ep.load() if ep is not None else None  # type: ignore[attr-defined]
+
+
+def foerderdesk_command(settings: Settings, *args: str) -> list[str]:
+    """The command line that runs ``foerderdesk ARGS`` in a subprocess with the same instance
+    and database: how one command hands work to another package without importing it."""
+    return [
+        sys.executable, "-m", "storage.cli",
+        "--instance", str(settings.instance_path),
+        "--database-url", settings.sqlalchemy_url,
+        *args,
+    ]  # fmt: skip
 
 
 def get_settings(ctx: click.Context) -> Settings:
@@ -109,9 +121,13 @@ def profiles() -> None:
 @profiles.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate only; change nothing.")
+@click.option("--no-match", is_flag=True, help="Do not re-match the imported profiles.")
 @click.pass_context
-def profiles_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
-    """Import profiles from a YAML or CSV FILE (all rows, or none if any row is invalid)."""
+def profiles_import(ctx: click.Context, file: Path, dry_run: bool, no_match: bool) -> None:
+    """Import profiles from a YAML or CSV FILE (all rows, or none if any row is invalid).
+
+    The imported profiles are re-matched afterwards (`foerderdesk match --profile …`).
+    """
     from storage.profiles import ProfileFileError, import_profiles, validate_file
 
     try:
@@ -126,6 +142,15 @@ def profiles_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
             click.echo(line, err=True)
         ctx.exit(1)
     click.echo(f"{file}: {len(result.created)} profile(s) created, {len(result.updated)} updated")
+    slugs = result.created + result.updated
+    if slugs and not no_match:
+        # The matcher sits above storage: hand the work over by command, not by import.
+        args = [arg for slug in slugs for arg in ("--profile", slug)]
+        command = foerderdesk_command(
+            get_settings(ctx), "match", "--trigger", "profile_edit", *args
+        )
+        if subprocess.run(command, check=False).returncode != 0:
+            click.echo("re-matching failed; run `foerderdesk match` again", err=True)
 
 
 @profiles.command("list")

@@ -192,3 +192,29 @@ def test_call_gone_from_a_successful_crawl_is_withdrawn(
     session.expire_all()
     changes = session.scalars(select(CallChange).where(CallChange.call_id == call.id)).all()
     assert [(c.field, c.new_value) for c in changes] == [("status", "withdrawn")]
+
+
+def test_crawl_command_re_matches_only_when_calls_changed(  # type: ignore[no-untyped-def]
+    engine: Engine, session: Session, database_url: str, tmp_path: Path, mirror: str
+) -> None:
+    from click.testing import CliRunner
+
+    from storage.cli import main
+    from storage.models import MatchRun
+    from tests.storage.factories import make_profile
+
+    make_profile(session, slug="klima", description="Climate and biodiversity in cities.")
+    session.commit()
+    args = ["--instance", str(tmp_path / "instance"), "--database-url", database_url,
+            "crawl", "eu_funding_tenders", "--mirror", mirror]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    session.expire_all()
+    runs = session.scalars(select(MatchRun)).all()
+    assert [(r.trigger, r.outcome) for r in runs] == [("crawl", "succeeded")]
+    assert runs[0].profiles_count == 1
+
+    again = CliRunner().invoke(main, args)  # nothing changed: no re-match
+    assert again.exit_code == 0, again.output
+    session.expire_all()
+    assert len(session.scalars(select(MatchRun)).all()) == 1

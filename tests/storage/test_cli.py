@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from storage.cli import main
 from storage.db import make_engine
 from storage.migrate import current_revision, heads
-from storage.models import Profile
+from storage.models import MatchRun, Profile
 from tests.storage.test_profiles import EXAMPLES
 
 
@@ -44,7 +44,11 @@ def test_db_upgrade_then_profiles_import(database_url: str, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "profile(s) created" in result.output
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count(Profile.id))) >= 20
+        n_profiles = conn.scalar(select(func.count(Profile.id)))
+        assert n_profiles >= 20
+        # Imported profiles are re-matched at once (an empty store gives an empty run).
+        run = conn.execute(select(MatchRun.trigger, MatchRun.outcome, MatchRun.profiles_count))
+        assert run.all() == [("profile_edit", "succeeded", n_profiles)]
     engine.dispose()
 
 
