@@ -22,9 +22,7 @@ a torn file; an unreadable file costs one cold fit, never a failed re-match. The
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from matcher.archive import read_archive, write_archive
 from matcher.glossary import default_glossary_path
 from matcher.vectorize import FIELDS, CallCounts, CorpusAnalysis, Document, TextModel
 
@@ -184,25 +183,21 @@ class AnalysisCache:
         return merged, CacheStats(reused=len(reuse), analysed=len(fresh))
 
     def _load(self, signature: str) -> tuple[CorpusAnalysis, np.ndarray, np.ndarray] | None:
-        if not self.path.exists():
+        found = read_archive(self.path, signature)
+        if found is None:
             return None
+        meta, data = found
         try:
-            with np.load(self.path, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-                if meta.get("signature") != signature:
-                    log.info("analysis cache is for another analysis; analysing all calls")
-                    return None
-                analysis = CorpusAnalysis(
-                    meta["stems"],
-                    meta["languages"],
-                    {n: data[f"ids_{n}"] for n in FIELDS},
-                    {n: data[f"lengths_{n}"] for n in FIELDS},
-                    meta["forms"],
-                )
-                return analysis, data["call_ids"], data["hashes"]
-        except (OSError, ValueError, KeyError) as exc:
-            # A damaged cache costs one cold analysis, never a failed re-match.
-            log.warning("ignoring unreadable analysis cache %s: %s", self.path, exc)
+            analysis = CorpusAnalysis(
+                meta["stems"],
+                meta["languages"],
+                {n: data[f"ids_{n}"] for n in FIELDS},
+                {n: data[f"lengths_{n}"] for n in FIELDS},
+                meta["forms"],
+            )
+            return analysis, data["call_ids"], data["hashes"]
+        except KeyError as exc:
+            log.warning("ignoring incomplete analysis cache %s: %s", self.path, exc)
             return None
 
     def _save(
@@ -216,39 +211,23 @@ class AnalysisCache:
         }
         arrays = {f"ids_{n}": analysis.ids[n] for n in FIELDS}
         arrays.update({f"lengths_{n}": analysis.lengths[n] for n in FIELDS})
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp.npz")
-            with temporary.open("wb") as fh:
-                np.savez(
-                    fh,
-                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-                    call_ids=ids,
-                    hashes=hashes,
-                    **arrays,
-                )
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            log.warning("could not write the analysis cache %s: %s", self.path, exc)
+        write_archive(self.path, meta, {"call_ids": ids, "hashes": hashes, **arrays})
 
     def _load_fitted(self, signature: str) -> tuple[CallCounts, np.ndarray, np.ndarray] | None:
-        if not self.fitted_path.exists():
+        found = read_archive(self.fitted_path, signature)
+        if found is None:
             return None
+        meta, data = found
         try:
-            with np.load(self.fitted_path, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-                if meta.get("signature") != signature:
-                    log.info("fitted cache is for another model; fitting all calls")
-                    return None
-                stems = meta["stems"]
-                codes = data["bigram_codes"]
-                counts = sp.csr_matrix(
-                    (data["data"], data["indices"], data["indptr"]),
-                    shape=(len(data["call_ids"]), len(stems) + len(codes)),
-                )
-                fitted = CallCounts(stems, codes, counts, data["german"], meta["forms"])
-                return fitted, data["call_ids"], data["hashes"]
-        except (OSError, ValueError, KeyError) as exc:
+            stems = meta["stems"]
+            codes = data["bigram_codes"]
+            counts = sp.csr_matrix(
+                (data["data"], data["indices"], data["indptr"]),
+                shape=(len(data["call_ids"]), len(stems) + len(codes)),
+            )
+            fitted = CallCounts(stems, codes, counts, data["german"], meta["forms"])
+            return fitted, data["call_ids"], data["hashes"]
+        except (KeyError, ValueError) as exc:
             log.warning("ignoring unreadable fitted cache %s: %s", self.fitted_path, exc)
             return None
 
@@ -256,21 +235,13 @@ class AnalysisCache:
         self, signature: str, fitted: CallCounts, ids: np.ndarray, hashes: np.ndarray
     ) -> None:
         meta = {"signature": signature, "stems": fitted.stems, "forms": fitted.forms}
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.fitted_path.with_suffix(".tmp.npz")
-            with temporary.open("wb") as fh:
-                np.savez(
-                    fh,
-                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-                    call_ids=ids,
-                    hashes=hashes,
-                    german=fitted.german,
-                    bigram_codes=fitted.bigram_codes,
-                    data=fitted.counts.data,
-                    indices=fitted.counts.indices,
-                    indptr=fitted.counts.indptr,
-                )
-            os.replace(temporary, self.fitted_path)
-        except OSError as exc:
-            log.warning("could not write the fitted cache %s: %s", self.fitted_path, exc)
+        arrays = {
+            "call_ids": ids,
+            "hashes": hashes,
+            "german": fitted.german,
+            "bigram_codes": fitted.bigram_codes,
+            "data": fitted.counts.data,
+            "indices": fitted.counts.indices,
+            "indptr": fitted.counts.indptr,
+        }
+        write_archive(self.fitted_path, meta, arrays)

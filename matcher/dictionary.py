@@ -13,7 +13,6 @@ one or two chunks instead of the whole 100 MB text. A plain ``.dict`` file works
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import zlib
@@ -21,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
+from matcher.archive import read_archive, write_archive
 
 _B64 = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -214,16 +215,15 @@ class FreeDict:
         self._spans = flat.reshape(-1, 2)
 
     def _load_index(self, cache: Path, stamp: str) -> bool:
-        if not cache.exists():
+        found = read_archive(cache, stamp)  # a missing or damaged copy costs one parse
+        if found is None:
             return False
+        _, data = found
         try:
-            with np.load(cache, allow_pickle=False) as data:
-                if bytes(data["stamp"]).decode("utf-8") != stamp:
-                    return False
-                keys = bytes(data["keys"]).decode("utf-8").split("\n")
-                starts, spans = data["starts"], data["spans"]
-        except (OSError, ValueError, KeyError, UnicodeDecodeError):
-            return False  # a damaged copy costs one parse of the index
+            keys = bytes(data["keys"]).decode("utf-8").split("\n")
+            starts, spans = data["starts"], data["spans"]
+        except (KeyError, UnicodeDecodeError):
+            return False
         if len(starts) != len(keys) + 1 or spans.shape != (int(starts[-1]), 2):
             return False
         self._keys, self._starts, self._spans = keys, starts, spans
@@ -231,20 +231,9 @@ class FreeDict:
         return True
 
     def _save_index(self, cache: Path, stamp: str) -> None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            temporary = cache.with_suffix(".tmp.npz")
-            with temporary.open("wb") as fh:
-                np.savez(
-                    fh,
-                    stamp=np.frombuffer(stamp.encode("utf-8"), dtype=np.uint8),
-                    keys=np.frombuffer("\n".join(self._keys).encode("utf-8"), dtype=np.uint8),
-                    starts=self._starts,
-                    spans=self._spans,
-                )
-            os.replace(temporary, cache)
-        except OSError:
-            pass  # without the copy, the next process parses the index again
+        keys = np.frombuffer("\n".join(self._keys).encode("utf-8"), dtype=np.uint8)
+        arrays = {"keys": keys, "starts": self._starts, "spans": self._spans}
+        write_archive(cache, {"signature": stamp}, arrays)
 
     def __contains__(self, key: str) -> bool:
         return key in self._index
