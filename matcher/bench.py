@@ -22,6 +22,7 @@ its peak RSS is its own:
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import random
@@ -377,7 +378,9 @@ def bench_match(
     text (only those are analysed and counted, their rows replaced).
     """
     with tempfile.TemporaryDirectory(prefix="foerderdesk-bench-") as folder:
-        report = measure(
+        # The same matcher run three times on one cache folder: cold, then warm twice.
+        run = functools.partial(
+            measure,
             "matcher",
             n_calls,
             n_profiles,
@@ -386,26 +389,10 @@ def bench_match(
             dictionary_path=dictionary_path,
             cache_folder=folder,
         )
+        report = run()
         # The calls as the cold run left them: a profile was edited, no call changed.
-        report["warm_rematch_profile_edit"] = measure(
-            "matcher",
-            n_calls,
-            n_profiles,
-            seed=seed,
-            top_n=top_n,
-            dictionary_path=dictionary_path,
-            cache_folder=folder,
-        )
-        report["warm_rematch_1pct_changed"] = measure(
-            "matcher",
-            n_calls,
-            n_profiles,
-            seed=seed,
-            top_n=top_n,
-            dictionary_path=dictionary_path,
-            cache_folder=folder,
-            changed_every=100,
-        )
+        report["warm_rematch_profile_edit"] = run()
+        report["warm_rematch_1pct_changed"] = run(changed_every=100)
     report["baselines"] = {
         "sklearn_tfidf": measure("sklearn_tfidf", n_calls, n_profiles, seed=seed)
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.deadlines import call_status
@@ -58,10 +58,14 @@ def load_rankable_calls(session: Session, now: datetime | None = None) -> list[F
 
 def load_live_calls(session: Session) -> list[FundingCall]:
     """Every call not withdrawn (open, forthcoming and closed), deadlines loaded, by id."""
+    return _calls_with_deadlines(session, FundingCall.withdrawn_at.is_(None))
+
+
+def _calls_with_deadlines(session: Session, condition: ColumnElement[bool]) -> list[FundingCall]:
     return list(
         session.scalars(
             select(FundingCall)
-            .where(FundingCall.withdrawn_at.is_(None))
+            .where(condition)
             .options(selectinload(FundingCall.deadlines))
             .order_by(FundingCall.id)
         )
@@ -73,14 +77,7 @@ def load_calls(session: Session, call_ids: Iterable[int]) -> list[FundingCall]:
     ids = sorted(set(call_ids))
     if not ids:
         return []
-    return list(
-        session.scalars(
-            select(FundingCall)
-            .where(FundingCall.id.in_(ids))
-            .options(selectinload(FundingCall.deadlines))
-            .order_by(FundingCall.id)
-        )
-    )
+    return _calls_with_deadlines(session, FundingCall.id.in_(ids))
 
 
 def read_feedback(
