@@ -12,7 +12,8 @@ its peak RSS is its own:
 
 - ``matcher``: the production pipeline in memory — fit and transform the calls, transform
   and expand the profiles, eligibility and soft factors, scoring and top N per profile in
-  chunks. Database reads and writes are not included.
+  chunks, and the explanation of every match (terms in the call's own words, eligibility
+  facts), i.e. the rows a re-match stores. Database reads and writes are not included.
 - ``sklearn_tfidf``: a bare scikit-learn ``TfidfVectorizer()`` (defaults) fitted on the same
   call texts, the profiles transformed, and the sparse product profiles × calls.
 - ``one_call``: the matcher set up as above (not timed), then one new call ranked against
@@ -201,9 +202,9 @@ def build_corpus(n_calls: int, n_profiles: int, seed: int = 42) -> Corpus:
     return Corpus(call_docs, call_facts, profile_docs, profile_facts)
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     # ru_maxrss is in kilobytes on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
 def _run_matcher(
@@ -212,17 +213,16 @@ def _run_matcher(
     from matcher.cache import AnalysisCache
     from matcher.eligibility import CallTable
     from matcher.rank import RankSettings, rank_calls
-    from matcher.runs import default_model_factory
+    from matcher.runs import Ranking, default_model_factory, match_rows
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
     model = default_model_factory(dictionary)()
     analysed = None
-    if cache_folder:
+    cache = AnalysisCache(cache_folder) if cache_folder else None
+    if cache is not None:
         call_ids = [facts.call_id for facts in corpus.call_facts]
-        documents, stats = AnalysisCache(cache_folder).fit_transform(
-            model, call_ids, corpus.call_docs
-        )
+        documents, stats = cache.fit_transform(model, call_ids, corpus.call_docs)
         analysed = stats.analysed
     else:
         documents = model.fit_transform(corpus.call_docs)
@@ -241,12 +241,16 @@ def _run_matcher(
         settings=RankSettings(top_n=top_n),
     )
     phases["eligibility_scoring_top_n"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    ranking = Ranking(model, queries, documents, table, corpus.profile_facts, results)
+    rows = match_rows(ranking, corpus.call_docs, NOW, cache=cache)
+    phases["explanations"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 3),
         "phases": {k: round(v, 3) for k, v in phases.items()},
         "calls_analysed": len(corpus.call_docs) if analysed is None else analysed,
-        "matches": sum(len(r) for r in results),
+        "matches": len(rows),
         "vocabulary": documents.shape[1],
     }
 
@@ -319,6 +323,9 @@ def run_variant(
         **result,
         "dictionary": bool(dictionary) and variant != "sklearn_tfidf",
         "peak_rss_mb": round(_peak_rss_mb(), 1),
+        # The analysis worker forked for a large corpus (0 when none ran); it shares the
+        # corpus pages with this process, so the two peaks overlap.
+        "worker_peak_rss_mb": round(_peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         "corpus_rss_mb": round(before, 1),
     }
 

@@ -5,6 +5,9 @@ the text alone:
 
 * ``analysis.npz``: each call's analysed text (tokens, language, stems), which depends only
   on its own text; used when the fitted side below is missing or invalid.
+* ``words.npz``: for the calls the last re-match listed, the word each call's own text
+  uses for the terms that explained its matches (``TextModel.call_words``), so explaining
+  50,000 matches again re-reads only calls that are new to the lists or changed.
 * ``fitted.npz``: the fitted call side (``vectorize.CallCounts``): the vocabulary and each
   call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
   loads it and skips analysis and counting; one with a few changed calls analyses and
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 _FILE = "analysis.npz"
 _FITTED_FILE = "fitted.npz"
+_WORDS_FILE = "words.npz"
 _DATA = Path(__file__).parent / "data"
 
 
@@ -96,6 +100,86 @@ class AnalysisCache:
         self.folder = Path(folder)
         self.path = self.folder / _FILE
         self.fitted_path = self.folder / _FITTED_FILE
+        self.words_path = self.folder / _WORDS_FILE
+        # Content hashes of the calls last fitted, by call id (hashing 50,000 texts is 0.5 s).
+        self._hashes: dict[int, bytes] = {}
+
+    def _content_hashes(self, call_ids: Sequence[int], docs: Sequence[Document]) -> np.ndarray:
+        hashes = np.array([content_hash(doc) for doc in docs], dtype="S16")
+        self._hashes = dict(zip(call_ids, hashes.tolist(), strict=True))
+        return hashes
+
+    def call_words(
+        self,
+        model: TextModel,
+        call_ids: Sequence[int],
+        docs: Sequence[Document],
+        wanted: Sequence[Collection[str]],
+    ) -> list[dict[str, str]]:
+        """``model.call_words(docs, wanted)``, reusing the words of calls seen last time.
+
+        A call is read again only if its text changed or a wanted term is not among its
+        kept words. The file keeps exactly these calls, so it never outgrows the lists.
+        """
+        if not (len(call_ids) == len(docs) == len(wanted)):
+            raise ValueError("call_words needs one call id, document and term set per call")
+        signature = analysis_signature(model)
+        hashes = [
+            self._hashes.get(cid) or content_hash(doc)
+            for cid, doc in zip(call_ids, docs, strict=True)
+        ]
+        kept = self._load_words(signature)
+        out: list[dict[str, str]] = []
+        missing: list[int] = []
+        for i, (cid, digest) in enumerate(zip(call_ids, hashes, strict=True)):
+            words = kept.get((cid, digest))
+            if words is not None and all(term in words for term in wanted[i]):
+                out.append(words)
+            else:
+                out.append(words or {})
+                missing.append(i)
+        if missing:
+            found = model.call_words(
+                [docs[i] for i in missing], [set(wanted[i]) | set(out[i]) for i in missing]
+            )
+            for i, words in zip(missing, found, strict=True):
+                out[i] = words
+        log.info("call words: %d calls reused, %d read", len(out) - len(missing), len(missing))
+        self._save_words(signature, call_ids, hashes, out)
+        return out
+
+    def _load_words(self, signature: str) -> dict[tuple[int, bytes], dict[str, str]]:
+        found = read_archive(self.words_path, signature)
+        if found is None:
+            return {}
+        meta, data = found
+        try:
+            return {
+                (int(cid), bytes(digest)): dict(zip(pairs[::2], pairs[1::2], strict=True))
+                for cid, digest, pairs in zip(
+                    data["call_ids"].tolist(), data["hashes"].tolist(), meta["words"], strict=True
+                )
+            }
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("ignoring unreadable words cache %s: %s", self.words_path, exc)
+            return {}
+
+    def _save_words(
+        self,
+        signature: str,
+        call_ids: Sequence[int],
+        hashes: Sequence[bytes],
+        words: Sequence[dict[str, str]],
+    ) -> None:
+        meta = {
+            "signature": signature,
+            "words": [[x for pair in found.items() for x in pair] for found in words],
+        }
+        arrays = {
+            "call_ids": np.asarray(call_ids, dtype=np.int64),
+            "hashes": np.array(hashes, dtype="S16"),
+        }
+        write_archive(self.words_path, meta, arrays)
 
     def fit_transform(
         self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
@@ -116,7 +200,7 @@ class AnalysisCache:
             return model.fit_transform_analysed(analysis), stats
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
-        hashes = np.array([content_hash(doc) for doc in docs], dtype="S16")
+        hashes = self._content_hashes(call_ids, docs)
         cached = self._load_fitted(signature)
         if cached is None:
             analysis, stats = self.analyse(model, call_ids, docs)
@@ -155,7 +239,7 @@ class AnalysisCache:
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         signature = analysis_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
-        hashes = np.array([content_hash(doc) for doc in docs], dtype="S16")
+        hashes = self._content_hashes(call_ids, docs)
         cached = self._load(signature)
         hit = np.full(len(ids), -1, dtype=np.int64)
         if cached is not None:

@@ -7,8 +7,9 @@ is listed only if it passes every hard filter, was not marked not relevant for t
 and its text similarity reaches ``RankSettings.min_similarity`` (the gate is on the text,
 so soft factors reorder relevant calls but never make an irrelevant one appear).
 
-Scores are computed for a chunk of profiles at a time and reduced to the top N per profile
-with ``argpartition``, so the full profiles × calls matrix never exists at once.
+Profiles are ranked a chunk at a time by a compiled kernel (:func:`matcher.kernels.top_calls`)
+that keeps one dense similarity row per profile and reduces it to the top N at once, so no
+profiles × calls matrix of scores ever exists.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from html import unescape
 import numpy as np
 import scipy.sparse as sp
 
+from matcher import kernels
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
 from matcher.vectorize import Document, TextModel
 from storage.models import FundingCall, Profile
@@ -37,7 +39,7 @@ class RankSettings:
 
     top_n: int = 50
     min_similarity: float = 0.05
-    chunk_rows: int = 128  # profiles scored at once: 128 × 50,000 calls × 4 B = 26 MB
+    chunk_rows: int = 64  # profiles ranked at once: masks of 64 × 50,000 calls × 5 B = 16 MB
     explain_terms: int = 5
 
     def __post_init__(self) -> None:
@@ -123,53 +125,69 @@ def rank_calls(
     if n_calls == 0:
         return [[] for _ in profiles]
     keep = min(settings.top_n, n_calls)
-    # The calls' transpose as float32 CSR, made once: every chunk's product reads it as is.
+    # The calls' transpose as float32 CSR (one row per term), made once for every chunk.
     transposed = sp.csr_matrix(sp.csc_matrix(documents, dtype=np.float32).T)
     queries = sp.csr_matrix(queries, dtype=np.float32)
-    gate = max(settings.min_similarity, 1e-9)
+    gate = np.float32(max(settings.min_similarity, 1e-9))
 
     def rank_chunk(start: int) -> list[list[RankedCall]]:
         stop = min(start + settings.chunk_rows, len(profiles))
-        # Dense float32 scores of this chunk only; scipy's product releases the GIL.
-        similarity = (queries[start:stop] @ transposed).toarray()
-        scores = np.empty_like(similarity)
+        eligible = np.empty((stop - start, n_calls), dtype=bool)
+        factor = np.empty((stop - start, n_calls), dtype=np.float32)
+        blocked: list[np.ndarray] = []
         for offset in range(stop - start):
             mask = table.mask(profiles[start + offset])
-            row = scores[offset]
-            np.multiply(similarity[offset], mask.factor, out=row)
-            # Below the text gate, ineligible or excluded: pushed below every real score.
-            row[~mask.eligible | (similarity[offset] < gate)] = -1.0
-            if excluded is not None and excluded[start + offset]:
-                row[_excluded_rows(table, excluded[start + offset])] = -1.0
-        if keep < n_calls:
-            top = np.argpartition(scores, n_calls - keep, axis=1)[:, n_calls - keep :]
-        else:
-            top = np.broadcast_to(np.arange(n_calls), (stop - start, n_calls))
-        out: list[list[RankedCall]] = []
-        for offset in range(stop - start):
-            rows = top[offset]
-            rows = rows[scores[offset, rows] > -1.0]
-            row_scores = scores[offset, rows]
-            ids = table.call_ids[rows]
-            order = np.lexsort((ids, -row_scores))
-            out.append(
-                [
-                    RankedCall(
-                        row=int(rows[i]),
-                        call_id=int(ids[i]),
-                        score=float(row_scores[i]),
-                        similarity=float(similarity[offset, rows[i]]),
-                        eligibility_unknown=bool(table.unknown[rows[i]]),
-                    )
-                    for i in order
-                ]
-            )
-        return out
+            eligible[offset] = mask.eligible
+            factor[offset] = mask.factor
+            calls_out = excluded[start + offset] if excluded is not None else ()
+            blocked.append(_excluded_rows(table, calls_out))
+        blocked_indptr = np.zeros(len(blocked) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in blocked], out=blocked_indptr[1:])
+        rows = np.empty((stop - start, keep), dtype=np.int64)
+        scores = np.empty((stop - start, keep), dtype=np.float32)
+        similarity = np.empty((stop - start, keep), dtype=np.float32)
+        kernels.top_calls(
+            queries.indptr,
+            queries.indices,
+            queries.data,
+            transposed.indptr,
+            transposed.indices,
+            transposed.data,
+            start,
+            eligible,
+            factor,
+            blocked_indptr,
+            np.concatenate(blocked) if blocked else np.zeros(0, dtype=np.int64),
+            table.call_ids,
+            gate,
+            rows,
+            scores,
+            similarity,
+        )
+        return [
+            [
+                RankedCall(
+                    row=row,
+                    call_id=int(table.call_ids[row]),
+                    score=score,
+                    similarity=sim,
+                    eligibility_unknown=bool(table.unknown[row]),
+                )
+                for row, score, sim in zip(
+                    rows[offset].tolist(),
+                    scores[offset].tolist(),
+                    similarity[offset].tolist(),
+                    strict=True,
+                )
+                if row >= 0
+            ]
+            for offset in range(stop - start)
+        ]
 
     starts = range(0, len(profiles), settings.chunk_rows)
     if len(starts) == 1:
         return rank_chunk(0)
-    # Two chunks at a time: products, masks and argpartition mostly run outside the GIL.
+    # Two chunks at a time: the kernel releases the GIL.
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
         return [ranking for chunk in pool.map(rank_chunk, starts) for ranking in chunk]
 

@@ -102,12 +102,13 @@ def similar_calls(
     candidates = np.flatnonzero(allowed)
     if len(candidates) > n:
         candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
-    order = np.lexsort((index.call_ids[candidates], -scores[candidates]))
+    rows = candidates[np.lexsort((index.call_ids[candidates], -scores[candidates]))].tolist()
+    found = index.model.top_columns(query, index.documents, [0] * len(rows), rows, terms)
     return [
         SimilarCall(
             call_id=int(index.call_ids[row]),
             score=float(scores[row]),
-            terms=index.model.top_terms(0, query, int(row), index.documents, n=terms),
+            terms=[(index.model.term_text(col), value) for col, value in columns],
         )
-        for row in candidates[order]
+        for row, columns in zip(rows, found, strict=True)
     ]

@@ -23,7 +23,7 @@ import logging
 import math
 import multiprocessing
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from matcher import kernels
 from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
 from matcher.dictionary import DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
-from matcher.lexicon import Lexicon, hash_tokens, hash_words
+from matcher.lexicon import Lexicon, Tokens, hash_tokens, hash_words
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
 from storage.config import Settings
 
@@ -275,6 +276,17 @@ class _Batch:
 
 
 @dataclass
+class _Tokens:
+    """One chunk of documents as tokens: each token's document, field and stem id (or -1)."""
+
+    tokens: Tokens
+    docs_of: np.ndarray
+    field_of: np.ndarray
+    languages: list[str]
+    stem_ids: np.ndarray
+
+
+@dataclass
 class CorpusAnalysis:
     """Calls after analysis: language and stem ids per field, and the stems those ids name.
 
@@ -428,14 +440,34 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
 
 
-# The model and calls a forked worker analyses: inherited by the fork, not pickled (a model
-# may hold an open dictionary file). Set only around a fork.
-_FORK_WORK: list[tuple[TextModel, Sequence[Document]]] = []
+# The work a forked worker does: a function of (begin, stop) over the caller's model and
+# documents, inherited by the fork, not pickled (a model may hold an open dictionary file).
+# Set only around a fork.
+_FORK_WORK: list[Callable[[int, int], Any]] = []
 
 
-def _analyse_slice(begin: int, stop: int) -> CorpusAnalysis:
-    model, docs = _FORK_WORK[0]
-    return model.analyse_calls(docs[begin:stop], workers=1)
+def _forked_slice(begin: int, stop: int) -> Any:
+    return _FORK_WORK[0](begin, stop)
+
+
+def _in_two_processes(work: Callable[[int, int], Any], n: int) -> tuple[Any, Any] | None:
+    """``work(0, n // 2)`` in a forked worker and ``work(n // 2, n)`` here, at the same time.
+
+    None where forking is not possible or not worth it (fewer than _PARALLEL_MIN_CALLS
+    documents); the caller then does the work in this process.
+    """
+    if n < _PARALLEL_MIN_CALLS or not _can_fork():
+        return None
+    half = n // 2
+    _FORK_WORK[:] = [work]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            first = pool.submit(_forked_slice, 0, half)
+            second = work(half, n)
+            return first.result(), second
+    finally:
+        _FORK_WORK.clear()
 
 
 # Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
@@ -550,9 +582,21 @@ class TextModel:
         """
         # A fresh table per analysis: its ids are those of the stems numbered in ``stems``.
         lexicon = Lexicon(self.analyzer, stem_ids, stems)
-        markers = self._marker_hashes()
+        for chunk in self._token_chunks(docs, lexicon):
+            n = len(chunk.languages)
+            kept = chunk.stem_ids >= 0
+            batch = _Batch(chunk.languages, {}, {})
+            for f, name in enumerate(FIELDS):
+                mask = kept & (chunk.field_of == f)
+                batch.ids[name] = chunk.stem_ids[mask].astype(np.int32)
+                batch.lengths[name] = np.bincount(chunk.docs_of[mask], minlength=n).astype(np.int32)
+            yield batch
+
+    def _token_chunks(self, docs: Sequence[Document], lexicon: Lexicon) -> Iterator[_Tokens]:
+        """Every token of ``docs`` with its document, field and stem id, a chunk at a time."""
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
+        markers: tuple[np.ndarray, np.ndarray] | None = None
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
             chunk = docs[begin : begin + _ANALYSE_CHUNK]
             n = len(chunk)
@@ -562,6 +606,7 @@ class TextModel:
             declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
             if any(not lang for lang in declared):
                 # The guess of Analyzer.language_of: title, summary and 300 description tokens.
+                markers = markers or self._marker_hashes()
                 first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
                 position = np.arange(len(docs_of)) - first[tokens.segments]
                 looked = (field_of < 2) | ((field_of == 2) & (position < 300))
@@ -573,13 +618,7 @@ class TextModel:
                 ]
             lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
             stem_ids = lexicon.ids(tokens, lang_index[docs_of], names)
-            kept = stem_ids >= 0
-            batch = _Batch(declared, {}, {})
-            for f, name in enumerate(FIELDS):
-                mask = kept & (field_of == f)
-                batch.ids[name] = stem_ids[mask].astype(np.int32)
-                batch.lengths[name] = np.bincount(docs_of[mask], minlength=n).astype(np.int32)
-            yield batch
+            yield _Tokens(tokens, docs_of, field_of, declared, stem_ids)
 
     def _marker_hashes(self) -> tuple[np.ndarray, np.ndarray]:
         """Token hashes of the German and English function words used to guess a language."""
@@ -644,18 +683,12 @@ class TextModel:
         The analysis depends only on the texts and the analyzer, never on other calls, so
         parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
         """
-        if workers > 1 and len(calls) >= _PARALLEL_MIN_CALLS and _can_fork():
-            half = len(calls) // 2
-            _FORK_WORK[:] = [(self, calls)]
-            try:
-                context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-                    first = pool.submit(_analyse_slice, 0, half)
-                    # This process takes the second half itself while the worker runs.
-                    second = self.analyse_calls(calls[half:], workers=1)
-                    return CorpusAnalysis.concat([first.result(), second])
-            finally:
-                _FORK_WORK.clear()
+        if workers > 1:
+            halves = _in_two_processes(
+                lambda begin, stop: self.analyse_calls(calls[begin:stop], workers=1), len(calls)
+            )
+            if halves is not None:
+                return CorpusAnalysis.concat(list(halves))
         stems: list[str] = []
         batches = list(self._analyse_corpus(calls, {}, stems))
         analysis = CorpusAnalysis.from_batches(stems, batches)
@@ -1176,14 +1209,130 @@ class TextModel:
         Explanations show these: the words a person wrote in that call ("cities",
         "twinning"), not the corpus' shortest form of the stem ("city", "twins").
         """
-        tokens = [t for name in FIELDS for t in tokenize(getattr(doc, name) or "")]
-        language = self.analyzer.language_of(tokens, doc.language)
-        counts: dict[str, Counter[str]] = {}
-        for token in tokens:
-            term = self.analyzer.stem(token, language)
-            if term is not None:
-                counts.setdefault(term, Counter())[token] += 1
-        return {term: seen.most_common(1)[0][0] for term, seen in counts.items()}
+        return self.call_words([doc])[0]
+
+    def call_words(
+        self,
+        docs: Sequence[Document],
+        wanted: Sequence[Collection[str]] | None = None,
+        *,
+        workers: int = _ANALYSE_WORKERS,
+    ) -> list[dict[str, str]]:
+        """:meth:`surface_words` of many documents, for the ``wanted`` terms of each only.
+
+        Vectorised like the analysis (:mod:`matcher.lexicon`): a string is made only for the
+        word chosen per (document, term), so the words of the thousands of calls a re-match
+        explains cost about a second, not one tokenisation in Python per call. A large batch
+        is split over two processes like the analysis.
+        """
+        if workers > 1:
+            halves = _in_two_processes(
+                lambda begin, stop: self.call_words(
+                    docs[begin:stop], None if wanted is None else wanted[begin:stop], workers=1
+                ),
+                len(docs),
+            )
+            if halves is not None:
+                return halves[0] + halves[1]
+        stem_ids = dict(self._stem_ids)
+        lexicon = Lexicon(self.analyzer, stem_ids, list(self._stems))
+        out: list[dict[str, str]] = [{} for _ in docs]
+        for begin in range(0, len(docs), _ANALYSE_CHUNK):
+            chunk = next(self._token_chunks(docs[begin : begin + _ANALYSE_CHUNK], lexicon))
+            stems = lexicon.stems  # grown by the chunk's new stems
+            width = len(stems) + 1
+            keys = chunk.docs_of * width + chunk.stem_ids
+            keep = chunk.stem_ids >= 0
+            if wanted is not None:
+                wanted_keys = [
+                    j * width + stem_ids[term]
+                    for j, terms in enumerate(wanted[begin : begin + _ANALYSE_CHUNK])
+                    for term in terms
+                    if term in stem_ids
+                ]
+                keep &= np.isin(keys, np.asarray(wanted_keys, dtype=np.int64))
+            at = np.flatnonzero(keep)
+            if not len(at):
+                continue
+            # Occurrences grouped by (document and term, token), in text order within.
+            keys, hashes = keys[at], chunk.tokens.hashes[at]
+            order = np.lexsort((at, hashes, keys))
+            keys, hashes, at = keys[order], hashes[order], at[order]
+            starts = np.flatnonzero(
+                np.concatenate(([True], (keys[1:] != keys[:-1]) | (hashes[1:] != hashes[:-1])))
+            )
+            counts = np.diff(np.append(starts, len(keys)))
+            group_keys, first_seen = keys[starts], at[starts]
+            # Per (document, term): the most used token, the earliest one on a tie.
+            best = np.lexsort((first_seen, -counts, group_keys))
+            lead = best[np.concatenate(([True], group_keys[best][1:] != group_keys[best][:-1]))]
+            for key, position in zip(
+                group_keys[lead].tolist(), first_seen[lead].tolist(), strict=True
+            ):
+                row, stem = divmod(key, width)
+                out[begin + row][stems[stem]] = chunk.tokens.token(position)
+        return out
+
+    def top_columns(
+        self,
+        queries: sp.csr_matrix,
+        calls: sp.csr_matrix,
+        query_rows: Sequence[int],
+        call_rows: Sequence[int],
+        n: int = 5,
+    ) -> list[list[tuple[int, float]]]:
+        """Per pair (``query_rows[i]``, ``call_rows[i]``): the word-block columns adding most
+        to the pair's score, as (column, contribution), largest first (column on a tie).
+
+        Pairs of the same query should be adjacent (as a ranking lists them); the work runs
+        in a compiled kernel, half of the pairs on each of two threads.
+        """
+        n_pairs = len(query_rows)
+        if n_pairs != len(call_rows):
+            raise ValueError(f"{n_pairs} query rows for {len(call_rows)} call rows")
+        if n_pairs == 0:
+            return []
+        queries = sp.csr_matrix(queries, dtype=np.float32)
+        calls = sp.csr_matrix(calls, dtype=np.float32)
+        pair_query = np.asarray(query_rows, dtype=np.int64)
+        pair_row = np.asarray(call_rows, dtype=np.int64)
+        columns = np.empty((n_pairs, n), dtype=np.int64)
+        values = np.empty((n_pairs, n), dtype=np.float32)
+
+        def run(begin: int, stop: int) -> None:
+            kernels.top_columns(
+                queries.indptr,
+                queries.indices,
+                queries.data,
+                calls.indptr,
+                calls.indices,
+                calls.data,
+                calls.shape[1],
+                pair_query[begin:stop],
+                pair_row[begin:stop],
+                len(self.vocabulary),
+                columns[begin:stop],
+                values[begin:stop],
+            )
+
+        if n_pairs < 1000:
+            run(0, n_pairs)
+        else:
+            half = n_pairs // 2
+            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+                list(pool.map(lambda span: run(*span), [(0, half), (half, n_pairs)]))
+        return [
+            [(c, v) for c, v in zip(cols, vals, strict=True) if c >= 0]
+            for cols, vals in zip(columns.tolist(), values.tolist(), strict=True)
+        ]
+
+    def term_text(self, col: int, words: Mapping[str, str] | None = None) -> str:
+        """A readable form of word-block column ``col``: the call's own words where known."""
+        words = words or {}
+        term = self.vocabulary.term(col)
+        if " " not in term:
+            return words.get(term) or self.analyzer.surface(term)
+        return " ".join(words.get(t) or self.analyzer.surface(t) for t in term.split(" "))
 
     def top_terms(
         self,
@@ -1199,20 +1348,5 @@ class TextModel:
         ``words`` (from :meth:`surface_words` of the call) names each term by the call's own
         word; terms it lacks fall back to the corpus' most seen form.
         """
-        n_words = len(self.vocabulary)
-        q = queries.getrow(q_row)
-        d = calls.getrow(d_row)
-        contribution = q.multiply(d).tocsr()
-        pairs = [
-            (int(col), float(val))
-            for col, val in zip(contribution.indices, contribution.data, strict=True)
-            if col < n_words and val > 0.0
-        ]
-        pairs.sort(key=lambda cv: (-cv[1], cv[0]))
-        words = words or {}
-        out: list[tuple[str, float]] = []
-        for col, val in pairs[:n]:
-            term = self.vocabulary.term(col)
-            text = " ".join(words.get(t) or self.analyzer.surface(t) for t in term.split(" "))
-            out.append((text, val))
-        return out
+        (columns,) = self.top_columns(queries, calls, [q_row], [d_row], n)
+        return [(self.term_text(col, words), value) for col, value in columns]

@@ -40,6 +40,7 @@ def test_matcher_variant_ranks_the_corpus_in_process() -> None:
         "fit_transform_calls",
         "transform_profiles",
         "eligibility_scoring_top_n",
+        "explanations",
     }
 
 

@@ -158,3 +158,56 @@ def test_changed_field_weights_discard_the_fitted_calls(tmp_path: Path) -> None:
     _, stats = cache.fit_transform(TextModel(title_weight=3.0), IDS, CALLS)
     assert not stats.fitted
     assert stats.reused == len(CALLS)  # the analysis layer still serves
+
+
+def _words_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the documents TextModel.call_words reads (per call of it)."""
+    read: list[int] = []
+    original = TextModel.call_words
+
+    def counting(self, docs, wanted=None, **kwargs):  # type: ignore[no-untyped-def]
+        read.append(len(docs))
+        return original(self, docs, wanted, **kwargs)
+
+    monkeypatch.setattr(TextModel, "call_words", counting)
+    return read
+
+
+def test_call_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = TextModel()
+    model.fit(CALLS)
+    wanted = [set(model.call_words([doc])[0]) for doc in CALLS]
+    expected = model.call_words(CALLS, wanted)
+    read = _words_read(monkeypatch)
+    cache = AnalysisCache(tmp_path)
+    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert read == [len(CALLS)]
+    # Unchanged calls, terms already kept (or fewer): nothing is read.
+    fewer = [set(list(w)[:2]) for w in wanted]
+    assert cache.call_words(TextModel(), IDS, CALLS, fewer) == expected
+    assert read == [len(CALLS)]
+    # One text changed, one call asks for a term never asked before: those two are read.
+    changed = list(CALLS)
+    changed[1] = replace(CALLS[1], title="Town twinning for cities and citizens")
+    again = [set(w) for w in wanted]
+    again[3] = again[3] | {"zzz-not-a-term"}
+    words = cache.call_words(model, IDS, changed, again)
+    assert read == [len(CALLS), 2]
+    assert words[1] == model.call_words([changed[1]], [again[1]])[0]
+    assert words[0] == expected[0]
+
+
+def test_a_damaged_words_file_costs_a_read_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = TextModel()
+    model.fit(CALLS)
+    wanted = [set(model.call_words([doc])[0]) for doc in CALLS]
+    cache = AnalysisCache(tmp_path)
+    expected = cache.call_words(model, IDS, CALLS, wanted)
+    cache.words_path.write_bytes(b"not a numpy archive")
+    read = _words_read(monkeypatch)
+    assert AnalysisCache(tmp_path).call_words(model, IDS, CALLS, wanted) == expected
+    assert read == [len(CALLS)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy.orm import Session
 
 from matcher.eligibility import CallFacts, ProfileFacts, assess
@@ -135,3 +136,43 @@ def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
     text = " ".join(w for w, _ in own)
     assert "twinning" in text and "twins" not in text.split()
     assert "twinning" not in plain  # the corpus' shortest form alone reads otherwise
+
+
+def test_batched_explanations_equal_the_one_pair_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """match_rows explains every match with one pass per profile and one over the calls'
+    texts (in chunks, here of 37 calls); each match's terms must be those of top_terms with
+    the call's own words."""
+    import matcher.vectorize
+    from matcher.bench import NOW, build_corpus
+    from matcher.runs import match_rows, rank_corpus
+
+    monkeypatch.setattr(matcher.vectorize, "_ANALYSE_CHUNK", 37)
+
+    corpus = build_corpus(300, 12, seed=7)
+    call_docs = list(corpus.call_docs)
+    ranking = rank_corpus(
+        call_docs, corpus.call_facts, corpus.profile_docs, corpus.profile_facts, NOW
+    )
+    rows = match_rows(ranking, call_docs, NOW, terms=4)
+    assert len(rows) == sum(len(r) for r in ranking.results) > 50
+    model = ranking.model
+    at = 0
+    for i, ranked in enumerate(ranking.results):
+        for rank, hit in enumerate(ranked, start=1):
+            row = rows[at]
+            at += 1
+            assert (row["profile_id"], row["call_id"], row["rank"]) == (
+                corpus.profile_facts[i].profile_id,
+                hit.call_id,
+                rank,
+            )
+            one = model.top_terms(
+                i,
+                ranking.queries,
+                hit.row,
+                ranking.documents,
+                n=4,
+                words=model.surface_words(call_docs[hit.row]),
+            )
+            assert row["explanation"]["terms"] == [[t, round(v, 4)] for t, v in one]
+            assert 1 <= len(one) <= 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts
@@ -239,3 +240,66 @@ def test_rank_calls_rejects_mismatched_inputs() -> None:
             CallTable([_facts(1)], NOW),
             [],
         )
+
+
+def _reference_ranking(
+    similarity: np.ndarray,
+    table: CallTable,
+    profiles: list[ProfileFacts],
+    excluded: list[set[int]],
+    settings: RankSettings,
+) -> list[list[tuple[int, float, float]]]:
+    """The ranking rules spelled out on a dense similarity matrix: every eligible,
+    not excluded call at or above the gate, by score (similarity × factor), then call id."""
+    out = []
+    for i, profile in enumerate(profiles):
+        mask = table.mask(profile)
+        sims = similarity[i]
+        scores = sims * mask.factor
+        allowed = mask.eligible & (sims >= np.float32(settings.min_similarity))
+        allowed &= ~np.isin(table.call_ids, list(excluded[i]))
+        rows = np.flatnonzero(allowed)
+        order = rows[np.lexsort((table.call_ids[rows], -scores[rows]))][: settings.top_n]
+        out.append([(int(table.call_ids[r]), float(scores[r]), float(sims[r])) for r in order])
+    return out
+
+
+def test_compiled_ranking_equals_the_rules_on_a_dense_matrix() -> None:
+    """The kernel ranks exactly as the rules say, ties included: many calls share one text
+    (equal scores, ordered by id), some profiles exclude calls, filters and factors vary."""
+    rng = random.Random(5)
+    texts = list(CALLS.values())
+    docs = [texts[i % len(texts)] for i in range(240)]  # every text 40 times: ties
+    types = ["municipality", "ngo", "company"]
+    calls = [
+        CallFacts(
+            call_id=1000 - i,  # ids run against rows, so the tie order is visible
+            eligible_applicants=tuple(rng.sample(types, rng.randint(0, 2))),
+            regions=rng.choice([(), ("EU",), ("DE-BY",)]),
+            next_deadline_at=rng.choice([None, DUE, NOW + timedelta(days=30)]),
+            grant_max_eur=rng.choice([None, 10_000, 500_000]),
+        )
+        for i in range(len(docs))
+    ]
+    queries = [texts[i % len(texts)] for i in range(20)]
+    profiles = [
+        ProfileFacts(
+            profile_id=i,
+            applicant_type=types[i % 3],
+            lead_time_days=rng.choice([0, 28, 60]),
+            budget_min_eur=rng.choice([None, 50_000]),
+        )
+        for i in range(len(queries))
+    ]
+    excluded = [set(rng.sample([c.call_id for c in calls], 15)) for _ in profiles]
+    settings = RankSettings(top_n=30, min_similarity=0.05, chunk_rows=3)
+    ranking = rank_corpus(docs, calls, queries, profiles, NOW, excluded=excluded, settings=settings)
+    similarity = (ranking.queries @ ranking.documents.T).toarray().astype(np.float32)
+    expected = _reference_ranking(similarity, ranking.table, profiles, excluded, settings)
+    got = [[(h.call_id, h.score, h.similarity) for h in ranked] for ranked in ranking.results]
+    assert [[c for c, _, _ in r] for r in got] == [[c for c, _, _ in r] for r in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert [s for _, s, _ in mine] == pytest.approx([s for _, s, _ in theirs], abs=1e-6)
+        assert [s for _, _, s in mine] == pytest.approx([s for _, _, s in theirs], abs=1e-6)
+    assert sum(len(r) for r in got) > 100
+    assert any(len(r) == settings.top_n for r in got)  # the top N cut applies
