@@ -222,10 +222,10 @@ def _run_matcher(
     cache = AnalysisCache(cache_folder) if cache_folder else None
     if cache is not None:
         call_ids = [facts.call_id for facts in corpus.call_facts]
-        documents, stats = cache.fit_transform(model, call_ids, corpus.call_docs)
+        by_term, stats = cache.fit_transform(model, call_ids, corpus.call_docs, by_term=True)
         analysed = stats.analysed
     else:
-        documents = model.fit_transform(corpus.call_docs)
+        by_term = model.fit_transform(corpus.call_docs, by_term=True)
     phases["fit_transform_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
     queries = model.transform_queries(corpus.profile_docs)
@@ -235,14 +235,14 @@ def _run_matcher(
     results = rank_calls(
         model,
         queries,
-        documents,
+        by_term,
         table,
         corpus.profile_facts,
         settings=RankSettings(top_n=top_n),
     )
     phases["eligibility_scoring_top_n"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    ranking = Ranking(model, queries, documents, table, corpus.profile_facts, results)
+    ranking = Ranking(model, queries, by_term, table, corpus.profile_facts, results)
     rows = match_rows(ranking, corpus.call_docs, NOW, cache=cache)
     phases["explanations"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
@@ -251,7 +251,7 @@ def _run_matcher(
         "phases": {k: round(v, 3) for k, v in phases.items()},
         "calls_analysed": len(corpus.call_docs) if analysed is None else analysed,
         "matches": len(rows),
-        "vocabulary": documents.shape[1],
+        "vocabulary": by_term.shape[0],
     }
 
 

@@ -182,7 +182,12 @@ class AnalysisCache:
         write_archive(self.words_path, meta, arrays)
 
     def fit_transform(
-        self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
+        self,
+        model: TextModel,
+        call_ids: Sequence[int],
+        docs: Sequence[Document],
+        *,
+        by_term: bool = False,
     ) -> tuple[sp.csr_matrix, CacheStats]:
         """``model.fit_transform(docs)``, reusing the fitted rows of unchanged calls.
 
@@ -197,7 +202,7 @@ class AnalysisCache:
         model.index_folder = self.folder
         if model.params.bigrams and model.params.min_bigram_df > 1:
             analysis, stats = self.analyse(model, call_ids, docs)
-            return model.fit_transform_analysed(analysis), stats
+            return model.fit_transform_analysed(analysis, by_term=by_term), stats
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
         hashes = self._content_hashes(call_ids, docs)
@@ -222,10 +227,10 @@ class AnalysisCache:
             unchanged = len(fresh) == 0 and np.array_equal(rows, np.arange(len(old_ids)))
             if unchanged:
                 # A profile edit: the calls are as they were, the cache needs no rewrite.
-                return model.fit_transform_counts(fitted), stats
+                return model.fit_transform_counts(fitted, by_term=by_term), stats
             fitted = fitted.take(rows).compact()
         self._save_fitted(signature, fitted, ids, hashes)
-        return model.fit_transform_counts(fitted), stats
+        return model.fit_transform_counts(fitted, by_term=by_term), stats
 
     def analyse(
         self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]

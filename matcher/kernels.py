@@ -9,6 +9,9 @@ profiles × calls matrix or a Python loop per match.
   faster, because nothing profiles × calls is ever allocated.
 * :func:`top_columns`: for (profile, call) pairs, the word-block columns adding most to the
   score (the terms an explanation names).
+* :func:`scatter_by_term`: the calls' vectors written straight into the terms × calls layout
+  the two kernels above read, chunk by chunk, so the calls × terms matrix and a transposed
+  copy never exist side by side.
 
 Both release the GIL (``nogil``), so callers run chunks on two threads. Compiled code is
 cached beside this module (``cache=True``), so only the first process after an install pays
@@ -100,63 +103,81 @@ def top_calls(
 
 
 @numba.njit(nogil=True, cache=True)
+def scatter_by_term(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    first_row: int,
+    cursor: np.ndarray,
+    out_indices: np.ndarray,
+    out_data: np.ndarray,
+) -> None:
+    """Append rows ``first_row ..`` of a calls × terms CSR block to a terms × calls CSR.
+
+    ``cursor[c]`` is the next free slot of term row ``c`` and moves on; blocks given in call
+    order leave every term row sorted by call.
+    """
+    for r in range(len(indptr) - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            c = indices[p]
+            at = cursor[c]
+            out_indices[at] = first_row + r
+            out_data[at] = data[p]
+            cursor[c] = at + 1
+
+
+@numba.njit(nogil=True, cache=True)
 def top_columns(
     q_indptr: np.ndarray,
     q_indices: np.ndarray,
     q_data: np.ndarray,
-    d_indptr: np.ndarray,
-    d_indices: np.ndarray,
-    d_data: np.ndarray,
-    n_columns: int,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    t_data: np.ndarray,
     pair_query: np.ndarray,
     pair_row: np.ndarray,
     n_words: int,
     out_columns: np.ndarray,
     out_values: np.ndarray,
 ) -> None:
-    """For each pair ``i`` (query row ``pair_query[i]``, call row ``pair_row[i]``): the
-    columns below ``n_words`` with the largest positive products query × call, largest
-    first, ties by column, at most ``out_columns.shape[1]``; padded with column -1.
+    """For each pair ``i`` (query row ``pair_query[i]``, call ``pair_row[i]``): the columns
+    below ``n_words`` with the largest positive products query × call, largest first, ties
+    by column, at most ``out_columns.shape[1]``; padded with column -1.
 
-    Pairs of one query should be adjacent: the query is spread into a dense row once per
-    run of pairs.
+    ``t_*`` are the calls' vectors by term (terms × calls CSR, each row sorted by call), so
+    a call's weight for a query term is found by binary search in that term's row.
     """
     n = out_columns.shape[1]
-    weights = np.zeros(n_columns, dtype=np.float32)
-    current = -1
     for i in range(len(pair_query)):
         q = pair_query[i]
-        if q != current:
-            if current >= 0:
-                for p in range(q_indptr[current], q_indptr[current + 1]):
-                    weights[q_indices[p]] = 0.0
-            for p in range(q_indptr[q], q_indptr[q + 1]):
-                weights[q_indices[p]] = q_data[p]
-            current = q
-        found = 0
         d = pair_row[i]
-        for p in range(d_indptr[d], d_indptr[d + 1]):
-            col = d_indices[p]
+        found = 0
+        for p in range(q_indptr[q], q_indptr[q + 1]):
+            col = q_indices[p]
             if col >= n_words:
                 continue
-            value = d_data[p] * weights[col]
+            lo = t_indptr[col]
+            hi = t_indptr[col + 1]
+            at = lo + np.searchsorted(t_indices[lo:hi], d)
+            if at >= hi or t_indices[at] != d:
+                continue
+            value = t_data[at] * q_data[p]
             if value <= 0.0:
                 continue
             # Insertion into the sorted top n (value descending, column ascending).
-            at = found
-            while at > 0 and (
-                out_values[i, at - 1] < value
-                or (out_values[i, at - 1] == value and out_columns[i, at - 1] > col)
+            k = found
+            while k > 0 and (
+                out_values[i, k - 1] < value
+                or (out_values[i, k - 1] == value and out_columns[i, k - 1] > col)
             ):
-                at -= 1
-            if at >= n:
+                k -= 1
+            if k >= n:
                 continue
-            last = min(found, n - 1)
-            for k in range(last, at, -1):
-                out_values[i, k] = out_values[i, k - 1]
-                out_columns[i, k] = out_columns[i, k - 1]
-            out_values[i, at] = value
-            out_columns[i, at] = col
+            for m in range(min(found, n - 1), k, -1):
+                out_values[i, m] = out_values[i, m - 1]
+                out_columns[i, m] = out_columns[i, m - 1]
+            out_values[i, k] = value
+            out_columns[i, k] = col
             if found < n:
                 found += 1
         for k in range(found, n):

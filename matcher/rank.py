@@ -103,7 +103,7 @@ def _excluded_rows(table: CallTable, call_ids: Collection[int]) -> np.ndarray:
 def rank_calls(
     model: TextModel,
     queries: sp.csr_matrix,
-    documents: sp.csr_matrix,
+    by_term: sp.csr_matrix,
     table: CallTable,
     profiles: Sequence[ProfileFacts],
     *,
@@ -112,21 +112,22 @@ def rank_calls(
 ) -> list[list[RankedCall]]:
     """The ranking of every profile: eligible calls above the threshold, best first.
 
-    ``queries`` has one row per profile (same order as ``profiles``), ``documents`` one row
-    per call of ``table``. ``excluded`` holds, per profile, call ids that must never be listed
-    (marked not relevant). Ties are broken by call id, so the result is deterministic.
+    ``queries`` has one row per profile (same order as ``profiles``); ``by_term`` holds the
+    calls' vectors as terms × calls (one column per call of ``table``, see
+    ``TextModel.fit_transform(..., by_term=True)``). ``excluded`` holds, per profile, call
+    ids that must never be listed (marked not relevant). Ties are broken by call id, so the
+    result is deterministic.
     """
     settings = settings or RankSettings()
     n_calls = len(table)
     if queries.shape[0] != len(profiles):
         raise ValueError(f"{queries.shape[0]} query rows for {len(profiles)} profiles")
-    if documents.shape[0] != n_calls:
-        raise ValueError(f"{documents.shape[0]} document rows for {n_calls} calls")
+    if by_term.shape[1] != n_calls:
+        raise ValueError(f"{by_term.shape[1]} call columns for {n_calls} calls")
     if n_calls == 0:
         return [[] for _ in profiles]
     keep = min(settings.top_n, n_calls)
-    # The calls' transpose as float32 CSR (one row per term), made once for every chunk.
-    transposed = sp.csr_matrix(sp.csc_matrix(documents, dtype=np.float32).T)
+    transposed = sp.csr_matrix(by_term, dtype=np.float32)
     queries = sp.csr_matrix(queries, dtype=np.float32)
     gate = np.float32(max(settings.min_similarity, 1e-9))
 

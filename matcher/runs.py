@@ -69,7 +69,7 @@ class Ranking:
 
     model: TextModel
     queries: sp.csr_matrix
-    documents: sp.csr_matrix
+    by_term: sp.csr_matrix  # the calls' vectors, terms x calls
     table: CallTable
     profiles: list[ProfileFacts]
     results: list[list[RankedCall]]
@@ -97,7 +97,9 @@ def rank_corpus(
     """
     model = (model_factory or default_model_factory())()
     if cache is not None:
-        documents, stats = cache.fit_transform(model, [c.call_id for c in calls], call_docs)
+        by_term, stats = cache.fit_transform(
+            model, [c.call_id for c in calls], call_docs, by_term=True
+        )
         log.info(
             "matcher cache: %d calls reused, %d analysed (fitted side cached: %s)",
             stats.reused,
@@ -105,16 +107,16 @@ def rank_corpus(
             stats.fitted,
         )
     else:
-        documents = model.fit_transform(call_docs)  # reads each call once
+        by_term = model.fit_transform(call_docs, by_term=True)  # reads each call once
     queries = model.transform_queries(list(profile_docs))
     vectors = feedback_docs(model) if feedback_docs is not None else feedback
     if vectors is not None:
         queries = apply_feedback(queries, vectors)
     table = CallTable(calls, now)
     results = rank_calls(
-        model, queries, documents, table, profiles, excluded=excluded, settings=settings
+        model, queries, by_term, table, profiles, excluded=excluded, settings=settings
     )
-    return Ranking(model, queries, documents, table, list(profiles), results)
+    return Ranking(model, queries, by_term, table, list(profiles), results)
 
 
 def _feedback_vectors(
@@ -166,7 +168,7 @@ def match_rows(
     pairs = [(i, hit.row) for i, ranked in enumerate(ranking.results) for hit in ranked]
     found_all = model.top_columns(
         ranking.queries,
-        ranking.documents,
+        ranking.by_term,
         [q for q, _ in pairs],
         [row for _, row in pairs],
         terms,

@@ -38,7 +38,7 @@ class CallIndex:
     """A fitted model and the vectors of a set of calls, reusable for many look-ups."""
 
     model: TextModel
-    documents: sp.csr_matrix
+    by_term: sp.csr_matrix  # the calls' vectors, terms x calls
     facts: list[CallFacts]
     texts: list[Document]
 
@@ -56,9 +56,9 @@ def build_call_index(
     calls = load_live_calls(session)
     texts = [call_document(c) for c in calls]
     model = (model_factory or default_model_factory())()
-    documents = model.fit_transform(texts) if texts else sp.csr_matrix((0, 0))
+    by_term = model.fit_transform(texts, by_term=True) if texts else sp.csr_matrix((0, 0))
     return CallIndex(
-        model=model, documents=documents, facts=[call_facts(c, now) for c in calls], texts=texts
+        model=model, by_term=by_term, facts=[call_facts(c, now) for c in calls], texts=texts
     )
 
 
@@ -95,7 +95,7 @@ def similar_calls(
     if n < 1 or len(index.facts) == 0:
         return []
     query = index.model.transform_queries([text])
-    scores = np.asarray(index.model.similarity(query, index.documents), dtype=np.float32)[0]
+    scores = (sp.csr_matrix(query, dtype=np.float32) @ index.by_term).toarray()[0]
     allowed = (scores >= max(min_similarity, 1e-9)) & (index.call_ids != call_id)
     if not include_closed:
         allowed &= index.live
@@ -103,7 +103,7 @@ def similar_calls(
     if len(candidates) > n:
         candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
     rows = candidates[np.lexsort((index.call_ids[candidates], -scores[candidates]))].tolist()
-    found = index.model.top_columns(query, index.documents, [0] * len(rows), rows, terms)
+    found = index.model.top_columns(query, index.by_term, [0] * len(rows), rows, terms)
     return [
         SimilarCall(
             call_id=int(index.call_ids[row]),

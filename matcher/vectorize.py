@@ -504,6 +504,7 @@ class TextModel:
         self.idf = np.zeros(0)
         self._ngram_matrix = sp.csr_matrix((0, 0))
         self._ngram_idf = np.zeros(0)
+        self._column_df = np.zeros(0, dtype=np.int64)
         self._gram_index: dict[str, int] = {}
         self._unseen_cache: dict[str, list[int]] = {}
         self._fitted = False
@@ -703,13 +704,19 @@ class TextModel:
         self._fit_from_counts(self.count_calls(self.analyse_calls(calls)))
         return self
 
-    def fit_transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
-        """``fit(calls)`` then ``transform(calls)``, analysing each call once."""
-        return self.fit_transform_analysed(self.analyse_calls(calls))
+    def fit_transform(self, calls: Sequence[Document], *, by_term: bool = False) -> sp.csr_matrix:
+        """``fit(calls)`` then ``transform(calls)``, analysing each call once.
 
-    def fit_transform_analysed(self, analysis: CorpusAnalysis) -> sp.csr_matrix:
+        ``by_term``: the vectors as terms × calls (what ranking reads), see
+        :meth:`fit_transform_counts`.
+        """
+        return self.fit_transform_analysed(self.analyse_calls(calls), by_term=by_term)
+
+    def fit_transform_analysed(
+        self, analysis: CorpusAnalysis, *, by_term: bool = False
+    ) -> sp.csr_matrix:
         """:meth:`fit_transform` from calls analysed beforehand (:meth:`analyse_calls`)."""
-        return self.fit_transform_counts(self.count_calls(analysis))
+        return self.fit_transform_counts(self.count_calls(analysis), by_term=by_term)
 
     def count_calls(self, analysis: CorpusAnalysis) -> CallCounts:
         """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
@@ -787,20 +794,41 @@ class TextModel:
         self._unseen_cache = {}
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(stems))
 
-    def fit_transform_counts(self, fitted: CallCounts) -> sp.csr_matrix:
+    def fit_transform_counts(self, fitted: CallCounts, *, by_term: bool = False) -> sp.csr_matrix:
         """Fit from a fitted call side (IDF, n-gram block) and return the call vectors.
 
         Every step is a sparse operation linear in the counts' non-zeros, so a re-match that
-        kept the counts costs no analysis and no counting.
+        kept the counts costs no analysis and no counting. The vectors are calls × terms, or
+        with ``by_term`` terms × calls (each term's row sorted by call), written chunk by
+        chunk into arrays sized from the column counts the fit already knows, so no second
+        copy of the vectors is ever made.
         """
         chunks = self._fit_from_counts(fitted)
+        n_calls, width = fitted.counts.shape[0], self._vector_width()
         if not chunks:
-            return self._vectors(sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32))
+            empty = sp.csr_matrix((0, width), dtype=np.float32)
+            return sp.csr_matrix((width, 0), dtype=np.float32) if by_term else empty
         # Rows are sliced inside each task, so no second copy of all the counts exists.
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            vectors = list(pool.map(lambda chunk: self._vectors(chunk.rows()), chunks))
-        del chunks
-        return sp.vstack(vectors, format="csr")
+            vectors = pool.map(lambda chunk: self._vectors(chunk.rows()), chunks)
+            if not by_term:
+                return sp.vstack(list(vectors), format="csr")
+            indptr = np.zeros(width + 1, dtype=np.int64)
+            np.cumsum(self._column_df, out=indptr[1:])
+            indices = np.empty(int(indptr[-1]), dtype=np.int32)
+            data = np.empty(int(indptr[-1]), dtype=np.float32)
+            cursor = indptr[:-1].copy()
+            for chunk, block in zip(chunks, vectors, strict=True):
+                kernels.scatter_by_term(
+                    block.indptr, block.indices, block.data, chunk.start, cursor, indices, data
+                )
+        if not np.array_equal(cursor, indptr[1:]):
+            raise RuntimeError("call vectors do not match the fitted column counts")
+        return sp.csr_matrix((data, indices, indptr), shape=(width, n_calls))
+
+    def _vector_width(self) -> int:
+        grams = self._ngram_matrix.shape[1] if self.params.ngram_weight > 0.0 else 0
+        return len(self.vocabulary) + grams
 
     def _fit_from_counts(self, fitted: CallCounts) -> list[_RowSlice]:
         """Vocabulary, IDF and n-gram block from ``fitted``; its counts in chunks of calls."""
@@ -815,6 +843,8 @@ class TextModel:
         n_docs = counts.shape[0]
         df = np.bincount(counts.indices, minlength=len(self.vocabulary))
         self.idf = self._idf(df, n_docs, n_docs - int(fitted.german.sum()))
+        # Calls per column of the vectors (the n-gram block's are appended by _fit_ngrams).
+        self._column_df = df
         step = _VECTOR_CHUNK
         chunks = [_RowSlice(counts, i, min(i + step, n_docs)) for i in range(0, n_docs, step)]
         self._fit_ngrams(chunks)
@@ -900,6 +930,7 @@ class TextModel:
         keep = np.flatnonzero((df > 0) & (df <= max(1.0, self.params.ngram_max_df * n_docs)))
         self._ngram_matrix = sp.csr_matrix(matrix[:, keep])
         self._ngram_idf = np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0
+        self._column_df = np.concatenate([self._column_df, df[keep]])
         names = [""] * len(grams)
         for gram, col in grams.items():
             names[col] = gram
@@ -1276,7 +1307,7 @@ class TextModel:
     def top_columns(
         self,
         queries: sp.csr_matrix,
-        calls: sp.csr_matrix,
+        by_term: sp.csr_matrix,
         query_rows: Sequence[int],
         call_rows: Sequence[int],
         n: int = 5,
@@ -1284,8 +1315,9 @@ class TextModel:
         """Per pair (``query_rows[i]``, ``call_rows[i]``): the word-block columns adding most
         to the pair's score, as (column, contribution), largest first (column on a tie).
 
-        Pairs of the same query should be adjacent (as a ranking lists them); the work runs
-        in a compiled kernel, half of the pairs on each of two threads.
+        ``by_term`` holds the calls' vectors as terms × calls (``fit_transform(...,
+        by_term=True)``). The work runs in a compiled kernel, half of the pairs on each of
+        two threads.
         """
         n_pairs = len(query_rows)
         if n_pairs != len(call_rows):
@@ -1293,21 +1325,21 @@ class TextModel:
         if n_pairs == 0:
             return []
         queries = sp.csr_matrix(queries, dtype=np.float32)
-        calls = sp.csr_matrix(calls, dtype=np.float32)
+        by_term = sp.csr_matrix(by_term, dtype=np.float32)
         pair_query = np.asarray(query_rows, dtype=np.int64)
         pair_row = np.asarray(call_rows, dtype=np.int64)
         columns = np.empty((n_pairs, n), dtype=np.int64)
         values = np.empty((n_pairs, n), dtype=np.float32)
 
-        def run(begin: int, stop: int) -> None:
+        def run(span: tuple[int, int]) -> None:
+            begin, stop = span
             kernels.top_columns(
                 queries.indptr,
                 queries.indices,
                 queries.data,
-                calls.indptr,
-                calls.indices,
-                calls.data,
-                calls.shape[1],
+                by_term.indptr,
+                by_term.indices,
+                by_term.data,
                 pair_query[begin:stop],
                 pair_row[begin:stop],
                 len(self.vocabulary),
@@ -1315,12 +1347,9 @@ class TextModel:
                 values[begin:stop],
             )
 
-        if n_pairs < 1000:
-            run(0, n_pairs)
-        else:
-            half = n_pairs // 2
-            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-                list(pool.map(lambda span: run(*span), [(0, half), (half, n_pairs)]))
+        half = n_pairs // 2
+        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            list(pool.map(run, [(0, half), (half, n_pairs)]))
         return [
             [(c, v) for c, v in zip(cols, vals, strict=True) if c >= 0]
             for cols, vals in zip(columns.tolist(), values.tolist(), strict=True)
@@ -1346,7 +1375,8 @@ class TextModel:
         """The words contributing most to one query–call score, as readable surface words.
 
         ``words`` (from :meth:`surface_words` of the call) names each term by the call's own
-        word; terms it lacks fall back to the corpus' most seen form.
+        word; terms it lacks fall back to the corpus' most seen form. ``calls`` is calls ×
+        terms (for one pair; a ranking uses :meth:`top_columns` on its terms × calls).
         """
-        (columns,) = self.top_columns(queries, calls, [q_row], [d_row], n)
+        (columns,) = self.top_columns(queries, calls[d_row].T.tocsr(), [q_row], [0], n)
         return [(self.term_text(col, words), value) for col, value in columns]

@@ -156,6 +156,7 @@ def test_batched_explanations_equal_the_one_pair_path(monkeypatch: pytest.Monkey
     rows = match_rows(ranking, call_docs, NOW, terms=4)
     assert len(rows) == sum(len(r) for r in ranking.results) > 50
     model = ranking.model
+    documents = ranking.by_term.T.tocsr()  # calls x terms, as top_terms takes them
     at = 0
     for i, ranked in enumerate(ranking.results):
         for rank, hit in enumerate(ranked, start=1):
@@ -170,7 +171,7 @@ def test_batched_explanations_equal_the_one_pair_path(monkeypatch: pytest.Monkey
                 i,
                 ranking.queries,
                 hit.row,
-                ranking.documents,
+                documents,
                 n=4,
                 words=model.surface_words(call_docs[hit.row]),
             )

@@ -236,9 +236,17 @@ def test_rank_calls_rejects_mismatched_inputs() -> None:
         rank_calls(
             ranking.model,
             ranking.queries,
-            ranking.documents,
+            ranking.by_term,
             CallTable([_facts(1)], NOW),
             [],
+        )
+    with pytest.raises(ValueError, match="call columns"):
+        rank_calls(
+            ranking.model,
+            ranking.queries,
+            ranking.by_term,
+            CallTable([_facts(1), _facts(2)], NOW),
+            ranking.profiles,
         )
 
 
@@ -294,7 +302,7 @@ def test_compiled_ranking_equals_the_rules_on_a_dense_matrix() -> None:
     excluded = [set(rng.sample([c.call_id for c in calls], 15)) for _ in profiles]
     settings = RankSettings(top_n=30, min_similarity=0.05, chunk_rows=3)
     ranking = rank_corpus(docs, calls, queries, profiles, NOW, excluded=excluded, settings=settings)
-    similarity = (ranking.queries @ ranking.documents.T).toarray().astype(np.float32)
+    similarity = (ranking.queries @ ranking.by_term).toarray().astype(np.float32)
     expected = _reference_ranking(similarity, ranking.table, profiles, excluded, settings)
     got = [[(h.call_id, h.score, h.similarity) for h in ranked] for ranked in ranking.results]
     assert [[c for c, _, _ in r] for r in got] == [[c for c, _, _ in r] for r in expected]

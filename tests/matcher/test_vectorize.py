@@ -210,3 +210,22 @@ def test_analysis_on_two_processes_gives_the_vectors_of_one(
     order = [reference.vocabulary[model.vocabulary.term(c)] for c in range(n_words)]
     assert np.allclose(parallel[:, :n_words].toarray(), serial[:, order].toarray(), atol=1e-6)
     assert np.allclose(parallel[:, n_words:].sum(), serial[:, n_words:].sum(), atol=1e-4)
+
+
+def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ranking reads terms x calls written chunk by chunk into arrays sized from the fit's
+    column counts; it must hold exactly the calls x terms vectors, each term's row sorted."""
+    import matcher.vectorize as vectorize
+
+    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", 2)  # several chunks, out of step
+    calls = CALLS * 3
+    by_call = TextModel().fit_transform(calls)
+    by_term = TextModel().fit_transform(calls, by_term=True)
+    assert by_term.shape == (by_call.shape[1], by_call.shape[0])
+    for row in range(by_term.shape[0]):
+        span = by_term.indices[by_term.indptr[row] : by_term.indptr[row + 1]]
+        assert np.all(np.diff(span) > 0)
+    assert (by_term != by_call.T.tocsr()).nnz == 0
+    assert by_term.nnz == by_call.nnz > 0
