@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
@@ -159,44 +160,57 @@ def match_rows(
 ) -> list[dict[str, Any]]:
     """The match rows of a ranking (profile, call, score, rank, explanation), ready to store.
 
-    The explaining terms are found profile by profile with one sparse operation each, and
+    The explaining terms of all pairs come from one compiled pass, and
     the calls' own words for them in one vectorised pass over the matched calls' texts (with
     a ``cache``, only over calls new to the lists or changed), so explaining 50,000 matches
     costs about as much as ranking them.
     """
     model, facts = ranking.model, ranking.table.facts
-    pairs = [(i, hit.row) for i, ranked in enumerate(ranking.results) for hit in ranked]
-    found_all = model.top_columns(
+    lengths = [len(ranked) for ranked in ranking.results]
+    call_rows = np.fromiter(
+        (hit.row for ranked in ranking.results for hit in ranked),
+        dtype=np.int64,
+        count=sum(lengths),
+    )
+    columns, values = model.top_column_arrays(
         ranking.queries,
         ranking.by_term,
-        [q for q, _ in pairs],
-        [row for _, row in pairs],
+        np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
+        call_rows,
         terms,
     )
-    columns: list[list[list[tuple[int, float]]]] = []
-    at = 0
-    for ranked in ranking.results:
-        columns.append(found_all[at : at + len(ranked)])
-        at += len(ranked)
+    # Each (call, term) is named once, however many profiles it explains.
+    width = max(1, ranking.by_term.shape[0])
+    listed = columns >= 0
+    keys = np.broadcast_to(call_rows[:, None], columns.shape) * width + columns
+    distinct, inverse = np.unique(keys[listed], return_inverse=True)
+    key_rows, key_cols = (part.tolist() for part in np.divmod(distinct, width))
     wanted: dict[int, set[str]] = {}
-    for ranked, per_call in zip(ranking.results, columns, strict=True):
-        for hit, found in zip(ranked, per_call, strict=True):
-            needed = wanted.setdefault(hit.row, set())
-            for col, _ in found:
-                needed.update(model.vocabulary.term(col).split(" "))
-    call_rows = sorted(wanted)
-    texts = [call_docs[r] for r in call_rows]
-    terms_of = [wanted[r] for r in call_rows]
+    for row, col in zip(key_rows, key_cols, strict=True):
+        wanted.setdefault(row, set()).update(model.vocabulary.term(col).split(" "))
+    rows_read = sorted(wanted)
+    texts = [call_docs[r] for r in rows_read]
+    terms_of = [wanted[r] for r in rows_read]
     if cache is not None:
-        call_ids = [facts[r].call_id for r in call_rows]
-        found = cache.call_words(model, call_ids, texts, terms_of)
+        found = cache.call_words(model, [facts[r].call_id for r in rows_read], texts, terms_of)
     else:
         found = model.call_words(texts, terms_of)
-    words = dict(zip(call_rows, found, strict=True))
+    words = dict(zip(rows_read, found, strict=True))
+    names = [model.term_text(c, words[r]) for r, c in zip(key_rows, key_cols, strict=True)]
+    name_of = np.full(columns.shape, -1, dtype=np.int64)
+    name_of[listed] = inverse
+    pair_names, pair_values = name_of.tolist(), values.tolist()
     rows: list[dict[str, Any]] = []
+    at = 0
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
-        for rank, (hit, found) in enumerate(zip(ranked, columns[i], strict=True), start=1):
+        for rank, hit in enumerate(ranked, start=1):
             cf = facts[hit.row]
+            named = [
+                (names[k], v)
+                for k, v in zip(pair_names[at], pair_values[at], strict=True)
+                if k >= 0
+            ]
+            at += 1
             rows.append(
                 {
                     "profile_id": pf.profile_id,
@@ -210,7 +224,7 @@ def match_rows(
                         assess(cf, pf, now),
                         score=hit.score,
                         similarity=hit.similarity,
-                        terms=[(model.term_text(c, words[hit.row]), v) for c, v in found],
+                        terms=named,
                         feedback=feedback[i] if feedback is not None else (0, 0),
                     ),
                 }

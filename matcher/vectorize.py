@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from pathlib import Path
@@ -810,18 +810,25 @@ class TextModel:
             return sp.csr_matrix((width, 0), dtype=np.float32) if by_term else empty
         # Rows are sliced inside each task, so no second copy of all the counts exists.
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            vectors = pool.map(lambda chunk: self._vectors(chunk.rows()), chunks)
             if not by_term:
+                vectors = pool.map(lambda chunk: self._vectors(chunk.rows()), chunks)
                 return sp.vstack(list(vectors), format="csr")
             indptr = np.zeros(width + 1, dtype=np.int64)
             np.cumsum(self._column_df, out=indptr[1:])
             indices = np.empty(int(indptr[-1]), dtype=np.int32)
             data = np.empty(int(indptr[-1]), dtype=np.float32)
             cursor = indptr[:-1].copy()
-            for chunk, block in zip(chunks, vectors, strict=True):
+            # At most two chunks ahead of the one written, so finished chunks never pile up.
+            pending: deque[Future[sp.csr_matrix]] = deque()
+            for i, chunk in enumerate(chunks):
+                while len(pending) <= _SCORE_THREADS and i + len(pending) < len(chunks):
+                    ahead = chunks[i + len(pending)]
+                    pending.append(pool.submit(lambda c: self._vectors(c.rows()), ahead))
+                block = pending.popleft().result()
                 kernels.scatter_by_term(
                     block.indptr, block.indices, block.data, chunk.start, cursor, indices, data
                 )
+                del block
         if not np.array_equal(cursor, indptr[1:]):
             raise RuntimeError("call vectors do not match the fitted column counts")
         return sp.csr_matrix((data, indices, indptr), shape=(width, n_calls))
@@ -922,8 +929,12 @@ class TextModel:
         )
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
         df = np.zeros(len(grams), dtype=np.int64)
-        for chunk in chunks:
-            df += np.bincount((chunk.rows() @ matrix).indices, minlength=len(grams))
+        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            for found in pool.map(
+                lambda chunk: np.bincount((chunk.rows() @ matrix).indices, minlength=len(grams)),
+                chunks,
+            ):
+                df += found
         n_docs = sum(chunk.stop - chunk.start for chunk in chunks)
         # Grams in a large share of calls ("tion", "<pro") say nothing; dropping them keeps the
         # block sparse, which is what keeps scoring 50,000 calls fast.
@@ -1316,20 +1327,37 @@ class TextModel:
         to the pair's score, as (column, contribution), largest first (column on a tie).
 
         ``by_term`` holds the calls' vectors as terms × calls (``fit_transform(...,
-        by_term=True)``). The work runs in a compiled kernel, half of the pairs on each of
-        two threads.
+        by_term=True)``). See :meth:`top_column_arrays` for the same as two arrays.
+        """
+        columns, values = self.top_column_arrays(queries, by_term, query_rows, call_rows, n)
+        return [
+            [(c, v) for c, v in zip(cols, vals, strict=True) if c >= 0]
+            for cols, vals in zip(columns.tolist(), values.tolist(), strict=True)
+        ]
+
+    def top_column_arrays(
+        self,
+        queries: sp.csr_matrix,
+        by_term: sp.csr_matrix,
+        query_rows: Sequence[int] | np.ndarray,
+        call_rows: Sequence[int] | np.ndarray,
+        n: int = 5,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`top_columns` as arrays ``(columns, values)`` of shape (pairs, n), padded
+        with column -1. The work runs in a compiled kernel, half of the pairs on each of two
+        threads.
         """
         n_pairs = len(query_rows)
         if n_pairs != len(call_rows):
             raise ValueError(f"{n_pairs} query rows for {len(call_rows)} call rows")
+        columns = np.empty((n_pairs, n), dtype=np.int64)
+        values = np.empty((n_pairs, n), dtype=np.float32)
         if n_pairs == 0:
-            return []
+            return columns, values
         queries = sp.csr_matrix(queries, dtype=np.float32)
         by_term = sp.csr_matrix(by_term, dtype=np.float32)
         pair_query = np.asarray(query_rows, dtype=np.int64)
         pair_row = np.asarray(call_rows, dtype=np.int64)
-        columns = np.empty((n_pairs, n), dtype=np.int64)
-        values = np.empty((n_pairs, n), dtype=np.float32)
 
         def run(span: tuple[int, int]) -> None:
             begin, stop = span
@@ -1350,10 +1378,7 @@ class TextModel:
         half = n_pairs // 2
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
             list(pool.map(run, [(0, half), (half, n_pairs)]))
-        return [
-            [(c, v) for c, v in zip(cols, vals, strict=True) if c >= 0]
-            for cols, vals in zip(columns.tolist(), values.tolist(), strict=True)
-        ]
+        return columns, values
 
     def term_text(self, col: int, words: Mapping[str, str] | None = None) -> str:
         """A readable form of word-block column ``col``: the call's own words where known."""
