@@ -867,7 +867,7 @@ class TextModel:
         weight = self.params.reference_weight * not_german / max(1, n_docs)
         if weight <= 0.0:
             return smoothed_idf(df, n_docs)
-        reference = reference_counts()
+        reference = reference_counts(self.index_folder)
         vocab = self.vocabulary
         extra = reference_document_frequencies(
             reference, self._stem_ids, vocab.n_stems, vocab.bigram_codes

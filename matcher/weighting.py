@@ -17,6 +17,7 @@ corpus of German calls keeps its own statistics.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.analysis import Analyzer, tokenize
+from matcher.analysis import ENGLISH_STOPS, Analyzer, tokenize
+from matcher.archive import read_archive, write_archive
 
 REFERENCE_FILE = Path(__file__).parent / "data" / "bench_calls.jsonl.gz"
+_REFERENCE_CACHE = "reference.npz"
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,53 @@ def count_reference(texts: list[str], analyzer: Analyzer, language: str = "en") 
     )
 
 
-@lru_cache(maxsize=1)
-def reference_counts() -> ReferenceCounts:
+def reference_counts(folder: str | Path | None = None) -> ReferenceCounts:
     """The shipped reference corpus, counted once per process with the default analyzer.
 
     :class:`matcher.vectorize.TextModel` analyses with a default :class:`Analyzer`, so the
-    stems here are the stems of its vocabulary.
+    stems here are the stems of its vocabulary. With a ``folder`` (the matcher cache), the
+    counts are kept there, so a new process reads them instead of analysing 629 texts.
     """
+    return _reference_counts(str(folder) if folder else None)
+
+
+def _reference_signature() -> str:
+    """What the reference counts depend on: the texts, the stop words, the analyzer."""
+    digest = hashlib.sha256(f"reference 1; min_length {Analyzer().min_length}".encode())
+    digest.update(" ".join(sorted(ENGLISH_STOPS)).encode())
+    for path in (REFERENCE_FILE, *sorted(REFERENCE_FILE.parent.glob("stopwords_*.txt"))):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=2)
+def _reference_counts(folder: str | None) -> ReferenceCounts:
+    path = Path(folder) / _REFERENCE_CACHE if folder else None
+    signature = _reference_signature() if path else ""
+    if path is not None:
+        found = read_archive(path, signature)
+        if found is not None:
+            header, arrays = found
+            try:
+                return ReferenceCounts(
+                    stems=tuple(header["stems"]),
+                    df=arrays["df"],
+                    pairs=arrays["pairs"],
+                    pair_df=arrays["pair_df"],
+                    n_docs=int(header["n_docs"]),
+                )
+            except KeyError:
+                pass  # an incomplete file: count afresh and write it again
     with gzip.open(REFERENCE_FILE, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     texts = [f"{row.get('title') or ''}. {row.get('text') or ''}" for row in rows]
-    return count_reference(texts, Analyzer())
+    counts = count_reference(texts, Analyzer())
+    if path is not None:
+        header = {"signature": signature, "stems": list(counts.stems), "n_docs": counts.n_docs}
+        arrays = {"df": counts.df, "pairs": counts.pairs, "pair_df": counts.pair_df}
+        write_archive(path, header, arrays)
+    return counts
 
 
 def reference_document_frequencies(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from matcher.analysis import Analyzer
 from matcher.vectorize import Document, TextModel
@@ -112,3 +115,23 @@ def test_smoothed_idf_ranks_rarer_terms_higher_and_stays_positive() -> None:
     idf = smoothed_idf(np.array([0.0, 1.0, 10.0, 100.0]), 100)
     assert np.all(np.diff(idf) < 0)
     assert idf[-1] > 0
+
+
+def test_reference_counts_kept_in_a_folder_read_back_equal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.weighting as weighting
+
+    fresh = reference_counts(tmp_path)
+    assert (tmp_path / "reference.npz").exists()
+    weighting._reference_counts.cache_clear()
+    # A new process: the counts come from the file, not from analysing the texts again.
+    monkeypatch.setattr(weighting, "count_reference", lambda *a, **k: pytest.fail("counted"))
+    kept = reference_counts(tmp_path)
+    assert kept.stems == fresh.stems and kept.n_docs == fresh.n_docs
+    assert np.array_equal(kept.df, fresh.df) and np.array_equal(kept.pairs, fresh.pairs)
+    assert np.array_equal(kept.pair_df, fresh.pair_df)
+    weighting._reference_counts.cache_clear()
+    (tmp_path / "reference.npz").write_bytes(b"damaged")
+    monkeypatch.undo()
+    assert reference_counts(tmp_path).stems == fresh.stems  # counted again, no error
