@@ -218,17 +218,14 @@ class AnalysisCache:
             same = (found >= 0) & (old_hashes[np.maximum(found, 0)] == hashes)
             fresh = np.flatnonzero(~same)
             stats = CacheStats(reused=int(same.sum()), analysed=len(fresh), fitted=True)
-            rows = found.copy()
-            fitted = base
-            if len(fresh):
-                analysis = model.analyse_calls([docs[i] for i in fresh.tolist()])
-                fitted = model.extend_counts(base, analysis)
-                rows[fresh] = base.counts.shape[0] + np.arange(len(fresh))
-            unchanged = len(fresh) == 0 and np.array_equal(rows, np.arange(len(old_ids)))
-            if unchanged:
+            if len(fresh) == 0 and np.array_equal(found, np.arange(len(old_ids))):
                 # A profile edit: the calls are as they were, the cache needs no rewrite.
-                return model.fit_transform_counts(fitted, by_term=by_term), stats
-            fitted = fitted.take(rows).compact()
+                return model.fit_transform_counts(base, by_term=by_term), stats
+            sources = found.copy()
+            sources[fresh] = -1 - np.arange(len(fresh))
+            analysis = model.analyse_calls([docs[i] for i in fresh.tolist()])
+            fitted = model.update_counts(base, sources, analysis)
+            del base, analysis, cached
         self._save_fitted(signature, fitted, ids, hashes)
         return model.fit_transform_counts(fitted, by_term=by_term), stats
 

@@ -183,3 +183,43 @@ def top_columns(
         for k in range(found, n):
             out_columns[i, k] = -1
             out_values[i, k] = 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def gather_rows(
+    sources: np.ndarray,
+    base_indptr: np.ndarray,
+    base_indices: np.ndarray,
+    base_data: np.ndarray,
+    base_columns: np.ndarray,
+    fresh_indptr: np.ndarray,
+    fresh_indices: np.ndarray,
+    fresh_data: np.ndarray,
+    out_indptr: np.ndarray,
+    out_indices: np.ndarray,
+    out_data: np.ndarray,
+) -> None:
+    """Write CSR rows from two sources: row ``r`` is base row ``sources[r]`` (its columns
+    renumbered by ``base_columns``) or, where ``sources[r] < 0``, fresh row
+    ``-1 - sources[r]`` as it is. ``out_indptr`` is already filled."""
+    for r in range(len(sources)):
+        at = out_indptr[r]
+        s = sources[r]
+        if s >= 0:
+            for p in range(base_indptr[s], base_indptr[s + 1]):
+                out_indices[at] = base_columns[base_indices[p]]
+                out_data[at] = base_data[p]
+                at += 1
+        else:
+            k = -1 - s
+            for p in range(fresh_indptr[k], fresh_indptr[k + 1]):
+                out_indices[at] = fresh_indices[p]
+                out_data[at] = fresh_data[p]
+                at += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def renumber(indices: np.ndarray, columns: np.ndarray) -> None:
+    """In place: ``indices[i] = columns[indices[i]]``."""
+    for i in range(len(indices)):
+        indices[i] = columns[indices[i]]

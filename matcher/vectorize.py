@@ -395,8 +395,12 @@ class CallCounts:
             self.stems, self.bigram_codes, self.counts[rows], self.german[rows], self.forms
         )
 
-    def compact(self) -> CallCounts:
-        """Without the columns no call uses (as a fit on these calls alone would number them)."""
+    def compact(self, *, in_place: bool = False) -> CallCounts:
+        """Without the columns no call uses (as a fit on these calls alone would number them).
+
+        ``in_place``: renumber this object's column indices instead of a copy of them (for
+        counts that were just built and are not shared).
+        """
         n_stems = len(self.stems)
         used = np.bincount(self.counts.indices, minlength=self.counts.shape[1]) > 0
         if used.all():
@@ -409,8 +413,13 @@ class CallCounts:
         column = np.full(len(used), -1, dtype=np.int64)
         column[:n_stems][keep_stems] = remap[keep_stems]
         column[n_stems:][used[n_stems:]] = n_kept + np.arange(len(codes))
+        if in_place:
+            indices = self.counts.indices
+            kernels.renumber(indices, column.astype(indices.dtype))
+        else:
+            indices = column[self.counts.indices].astype(np.int32)
         counts = sp.csr_matrix(
-            (self.counts.data, column[self.counts.indices].astype(np.int32), self.counts.indptr),
+            (self.counts.data, indices, self.counts.indptr),
             shape=(self.counts.shape[0], n_kept + len(codes)),
         )
         stems = [stem for stem, keep in zip(self.stems, keep_stems.tolist(), strict=True) if keep]
@@ -744,16 +753,20 @@ class TextModel:
             list(self._stems), self.vocabulary.bigram_codes, counts, german, dict(forms)
         )
 
-    def extend_counts(self, base: CallCounts, analysis: CorpusAnalysis) -> CallCounts:
-        """``base`` with the calls of ``analysis`` appended as its last rows.
+    def update_counts(
+        self, base: CallCounts, sources: np.ndarray, analysis: CorpusAnalysis
+    ) -> CallCounts:
+        """The counts of a corpus made of rows of ``base`` and of newly analysed calls.
 
-        The new calls' stems and bigrams become columns; the old columns are renumbered
-        (in order, so every row's indices stay sorted). Columns no call uses any longer are
-        left for :meth:`CallCounts.compact`.
+        Row ``r`` is base row ``sources[r]`` or, where it is negative, call ``-1 - sources[r]``
+        of ``analysis``. The new calls' stems and bigrams become columns (the old ones keep
+        their order, so every row's indices stay sorted), each row is written once into the
+        result, and columns no row uses any longer go, so the result equals the counts of a
+        fit on these calls alone, up to the numbering of new columns.
         """
         if self.params.bigrams and self.params.min_bigram_df > 1:
             # A pair below the threshold is not a column, so it could never be counted later.
-            raise ValueError("extend_counts needs min_bigram_df <= 1")
+            raise ValueError("update_counts needs min_bigram_df <= 1")
         n_old = len(base.stems)
         stems = list(base.stems)
         index = {stem: i for i, stem in enumerate(stems)}
@@ -774,18 +787,49 @@ class TextModel:
         width = n_new + len(codes)
         column = np.concatenate(
             [np.arange(n_old, dtype=np.int64), n_new + np.searchsorted(codes, recoded)]
+        ).astype(np.int32)
+        fresh = sp.csr_matrix(
+            sp.vstack([self._counts(batch) for batch in batches], format="csr")
+            if batches
+            else sp.csr_matrix((0, width), dtype=np.float32),
+            dtype=np.float32,
         )
-        old = sp.csr_matrix(
-            (base.counts.data, column[base.counts.indices].astype(np.int32), base.counts.indptr),
-            shape=(base.counts.shape[0], width),
+        sources = np.asarray(sources, dtype=np.int64)
+        from_base = sources >= 0
+        base_lengths = np.diff(base.counts.indptr)
+        fresh_lengths = np.append(np.diff(fresh.indptr), 0)  # never empty: index 0 is safe
+        lengths = np.where(
+            from_base,
+            base_lengths[np.where(from_base, sources, 0)] if len(base_lengths) else 0,
+            fresh_lengths[np.where(from_base, 0, -1 - sources)],
         )
-        fresh = [self._counts(batch) for batch in batches]
+        indptr = np.zeros(len(sources) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        kernels.gather_rows(
+            sources,
+            base.counts.indptr,
+            base.counts.indices,
+            base.counts.data,
+            column,
+            fresh.indptr,
+            fresh.indices,
+            fresh.data,
+            indptr,
+            indices,
+            data,
+        )
+        fresh_german = np.array([lang == "de" for lang in analysis.languages] + [False])
+        german = np.where(
+            from_base,
+            base.german[np.where(from_base, sources, 0)] if len(base.german) else False,
+            fresh_german[np.where(from_base, 0, -1 - sources)],
+        )
         forms = dict(base.forms)
         forms.update(analysis.forms)
-        german = np.concatenate(
-            [base.german, np.array([lang == "de" for lang in analysis.languages], dtype=bool)]
-        )
-        return CallCounts(stems, codes, sp.vstack([old, *fresh], format="csr"), german, forms)
+        counts = sp.csr_matrix((data, indices, indptr), shape=(len(sources), width))
+        return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
 
     def _set_stems(self, stems: list[str]) -> None:
         self._stems = stems
