@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,8 +227,15 @@ class AnalysisCache:
             analysis = model.analyse_calls([docs[i] for i in fresh.tolist()])
             fitted = model.update_counts(base, sources, analysis)
             del base, analysis, cached
-        self._save_fitted(signature, fitted, ids, hashes)
-        return model.fit_transform_counts(fitted, by_term=by_term), stats
+        # The file is written while the vectors are computed (the write releases the GIL).
+        saving = threading.Thread(
+            target=self._save_fitted, args=(signature, fitted, ids, hashes), daemon=True
+        )
+        saving.start()
+        try:
+            return model.fit_transform_counts(fitted, by_term=by_term), stats
+        finally:
+            saving.join()
 
     def analyse(
         self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]

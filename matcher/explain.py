@@ -100,6 +100,19 @@ _TEXT = {
 }
 
 
+def call_fields(call: CallFacts) -> dict[str, Any]:
+    """The part of an explanation that depends on the call alone (the same for every profile
+    it matches, so a re-match makes it once per call)."""
+    return {
+        "regions": list(call.regions),
+        "status": call.status,
+        "opening_date": call.opening_date.isoformat() if call.opening_date else None,
+        "deadline": call.next_deadline_at.isoformat() if call.next_deadline_at else None,
+        "deadline_timezone": call.deadline_timezone,
+        "deadline_model": call.deadline_model,
+    }
+
+
 def build_explanation(
     call: CallFacts,
     profile: ProfileFacts,
@@ -109,8 +122,13 @@ def build_explanation(
     similarity: float,
     terms: Sequence[tuple[str, float]] = (),
     feedback: tuple[int, int] = (0, 0),
+    fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON explanation of one match (see the module docstring for the shape)."""
+    """The JSON explanation of one match (see the module docstring for the shape).
+
+    ``fields``: :func:`call_fields` of ``call``, when the caller made them already.
+    """
+    known = call_fields(call) if fields is None else fields
     return {
         "version": VERSION,
         "score": round(float(score), 4),
@@ -118,12 +136,12 @@ def build_explanation(
         "terms": [[str(term), round(float(weight), 4)] for term, weight in terms],
         "applicant_type": profile.applicant_type,
         "eligibility": "unknown" if verdict.unknown else "eligible",
-        "regions": list(call.regions),
-        "status": call.status,
-        "opening_date": call.opening_date.isoformat() if call.opening_date else None,
-        "deadline": call.next_deadline_at.isoformat() if call.next_deadline_at else None,
-        "deadline_timezone": call.deadline_timezone,
-        "deadline_model": call.deadline_model,
+        "regions": list(known["regions"]),
+        "status": known["status"],
+        "opening_date": known["opening_date"],
+        "deadline": known["deadline"],
+        "deadline_timezone": known["deadline_timezone"],
+        "deadline_model": known["deadline_model"],
         "budget": verdict.budget,
         "deadline_tight": verdict.tight,
         "factor": round(verdict.factor, 4),

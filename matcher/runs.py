@@ -29,7 +29,7 @@ from matcher.eligibility import (
     call_facts,
     profile_facts,
 )
-from matcher.explain import build_explanation
+from matcher.explain import build_explanation, call_fields
 from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
 from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
 from matcher.vectorize import Document, TextModel
@@ -200,6 +200,7 @@ def match_rows(
     name_of = np.full(columns.shape, -1, dtype=np.int64)
     name_of[listed] = inverse
     pair_names, pair_values = name_of.tolist(), values.tolist()
+    shared = {row: call_fields(facts[row]) for row in set(call_rows.tolist())}
     rows: list[dict[str, Any]] = []
     at = 0
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
@@ -226,6 +227,7 @@ def match_rows(
                         similarity=hit.similarity,
                         terms=named,
                         feedback=feedback[i] if feedback is not None else (0, 0),
+                        fields=shared[hit.row],
                     ),
                 }
             )
