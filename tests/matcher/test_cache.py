@@ -173,12 +173,16 @@ def _words_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return read
 
 
+def _model_and_every_term() -> tuple[TextModel, list[set[str]]]:
+    model = TextModel()
+    model.fit(CALLS)
+    return model, [set(model.call_words([doc])[0]) for doc in CALLS]
+
+
 def test_call_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model = TextModel()
-    model.fit(CALLS)
-    wanted = [set(model.call_words([doc])[0]) for doc in CALLS]
+    model, wanted = _model_and_every_term()
     expected = model.call_words(CALLS, wanted)
     read = _words_read(monkeypatch)
     cache = AnalysisCache(tmp_path)
@@ -202,9 +206,7 @@ def test_call_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones
 def test_a_damaged_words_file_costs_a_read_not_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model = TextModel()
-    model.fit(CALLS)
-    wanted = [set(model.call_words([doc])[0]) for doc in CALLS]
+    model, wanted = _model_and_every_term()
     cache = AnalysisCache(tmp_path)
     expected = cache.call_words(model, IDS, CALLS, wanted)
     cache.words_path.write_bytes(b"not a numpy archive")
