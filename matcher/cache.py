@@ -44,6 +44,7 @@ CACHE_FORMAT = 1
 _FILE = "analysis.npz"
 _FITTED_FILE = "fitted.npz"
 _WORDS_FILE = "words.npz"
+_WORDS_KEEP = 100_000  # calls whose explaining words are kept (about 30 MB)
 _DATA = Path(__file__).parent / "data"
 
 
@@ -120,7 +121,8 @@ class AnalysisCache:
         """``model.call_words(docs, wanted)``, reusing the words of calls seen last time.
 
         A call is read again only if its text changed or a wanted term is not among its
-        kept words. The file keeps exactly these calls, so it never outgrows the lists.
+        kept words. The file keeps these calls and, up to ``_WORDS_KEEP`` calls, those kept
+        before (a re-match of a few profiles must not forget the others' calls).
         """
         if not (len(call_ids) == len(docs) == len(wanted)):
             raise ValueError("call_words needs one call id, document and term set per call")
@@ -146,7 +148,15 @@ class AnalysisCache:
             for i, words in zip(missing, found, strict=True):
                 out[i] = words
         log.info("call words: %d calls reused, %d read", len(out) - len(missing), len(missing))
-        self._save_words(signature, call_ids, hashes, out)
+        # Calls not asked for this time (a re-match of some profiles) stay, up to a bound.
+        asked = set(call_ids)
+        others = [key for key in kept if key[0] not in asked][: max(0, _WORDS_KEEP - len(out))]
+        self._save_words(
+            signature,
+            [*call_ids, *(cid for cid, _ in others)],
+            [*hashes, *(digest for _, digest in others)],
+            [*out, *(kept[key] for key in others)],
+        )
         return out
 
     def _load_words(self, signature: str) -> dict[tuple[int, bytes], dict[str, str]]:

@@ -213,3 +213,22 @@ def test_a_damaged_words_file_costs_a_read_not_a_failure(
     read = _words_read(monkeypatch)
     assert AnalysisCache(tmp_path).call_words(model, IDS, CALLS, wanted) == expected
     assert read == [len(CALLS)]
+
+
+def test_words_of_calls_not_asked_for_stay_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-match of one profile explains few calls; the others' words must stay."""
+    model, wanted = _model_and_every_term()
+    expected = model.call_words(CALLS, wanted)
+    cache = AnalysisCache(tmp_path)
+    cache.call_words(model, IDS, CALLS, wanted)
+    cache.call_words(model, IDS[:1], CALLS[:1], wanted[:1])
+    read = _words_read(monkeypatch)
+    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert read == []
+    monkeypatch.setattr(cache_module, "_WORDS_KEEP", 2)
+    cache.call_words(model, IDS[:1], CALLS[:1], wanted[:1])  # keeps itself and one other
+    read.clear()
+    cache.call_words(model, IDS, CALLS, wanted)
+    assert read == [len(CALLS) - 2]
