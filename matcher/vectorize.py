@@ -388,13 +388,6 @@ class CallCounts:
     german: np.ndarray  # per call: analysed as German (the IDF reference is English)
     forms: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def take(self, rows: np.ndarray) -> CallCounts:
-        """The calls at ``rows``, in that order, with the same columns."""
-        rows = np.asarray(rows, dtype=np.int64)
-        return CallCounts(
-            self.stems, self.bigram_codes, self.counts[rows], self.german[rows], self.forms
-        )
-
     def compact(self, *, in_place: bool = False) -> CallCounts:
         """Without the columns no call uses (as a fit on these calls alone would number them).
 
