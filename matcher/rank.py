@@ -127,7 +127,7 @@ def rank_calls(
     if n_calls == 0:
         return [[] for _ in profiles]
     keep = min(settings.top_n, n_calls)
-    transposed = sp.csr_matrix(by_term, dtype=np.float32)
+    by_term = sp.csr_matrix(by_term, dtype=np.float32)
     queries = sp.csr_matrix(queries, dtype=np.float32)
     gate = np.float32(max(settings.min_similarity, 1e-9))
 
@@ -151,9 +151,9 @@ def rank_calls(
             queries.indptr,
             queries.indices,
             queries.data,
-            transposed.indptr,
-            transposed.indices,
-            transposed.data,
+            by_term.indptr,
+            by_term.indices,
+            by_term.data,
             start,
             eligible,
             factor,

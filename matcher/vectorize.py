@@ -781,21 +781,26 @@ class TextModel:
         column = np.concatenate(
             [np.arange(n_old, dtype=np.int64), n_new + np.searchsorted(codes, recoded)]
         ).astype(np.int32)
-        fresh = sp.csr_matrix(
+        fresh = (
             sp.vstack([self._counts(batch) for batch in batches], format="csr")
             if batches
-            else sp.csr_matrix((0, width), dtype=np.float32),
-            dtype=np.float32,
+            else sp.csr_matrix((0, width), dtype=np.float32)
         )
         sources = np.asarray(sources, dtype=np.int64)
         from_base = sources >= 0
-        base_lengths = np.diff(base.counts.indptr)
-        fresh_lengths = np.append(np.diff(fresh.indptr), 0)  # never empty: index 0 is safe
-        lengths = np.where(
-            from_base,
-            base_lengths[np.where(from_base, sources, 0)] if len(base_lengths) else 0,
-            fresh_lengths[np.where(from_base, 0, -1 - sources)],
-        )
+
+        def by_source(base_values: np.ndarray, fresh_values: np.ndarray) -> np.ndarray:
+            """Per row: the value of its base row or of its new call. Index -1 picks a zero
+            appended to each side, so either side may be empty."""
+            base_values = np.append(base_values, 0).astype(base_values.dtype)
+            fresh_values = np.append(fresh_values, 0).astype(fresh_values.dtype)
+            return np.where(
+                from_base,
+                base_values[np.where(from_base, sources, -1)],
+                fresh_values[np.where(from_base, -1, -1 - sources)],
+            )
+
+        lengths = by_source(np.diff(base.counts.indptr), np.diff(fresh.indptr))
         indptr = np.zeros(len(sources) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
@@ -813,11 +818,9 @@ class TextModel:
             indices,
             data,
         )
-        fresh_german = np.array([lang == "de" for lang in analysis.languages] + [False])
-        german = np.where(
-            from_base,
-            base.german[np.where(from_base, sources, 0)] if len(base.german) else False,
-            fresh_german[np.where(from_base, 0, -1 - sources)],
+        german = by_source(
+            np.asarray(base.german, dtype=bool),
+            np.array([lang == "de" for lang in analysis.languages], dtype=bool),
         )
         forms = dict(base.forms)
         forms.update(analysis.forms)
@@ -1412,6 +1415,9 @@ class TextModel:
                 values[begin:stop],
             )
 
+        if n_pairs < 1000:  # a few pairs (similar calls, one explanation): no threads
+            run((0, n_pairs))
+            return columns, values
         half = n_pairs // 2
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
             list(pool.map(run, [(0, half), (half, n_pairs)]))
