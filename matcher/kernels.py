@@ -12,8 +12,12 @@ profiles × calls matrix or a Python loop per match.
 * :func:`scatter_by_term`: the calls' vectors written straight into the terms × calls layout
   the two kernels above read, chunk by chunk, so the calls × terms matrix and a transposed
   copy never exist side by side.
+* :func:`collect_pairs` and :func:`count_rows`: counting. The stem pairs (bigrams) of a
+  corpus go into an open-addressing hash set, and each document's field-weighted sublinear
+  tf is counted with a small sort per field, instead of sorting every occurrence of the
+  corpus at once (about five times faster on 50,000 calls).
 
-Both release the GIL (``nogil``), so callers run chunks on two threads. Compiled code is
+All release the GIL (``nogil``), so callers run chunks on two threads. Compiled code is
 cached beside this module (``cache=True``), so only the first process after an install pays
 the compilation (a few seconds).
 """
@@ -223,3 +227,195 @@ def renumber(indices: np.ndarray, columns: np.ndarray) -> None:
     """In place: ``indices[i] = columns[indices[i]]``."""
     for i in range(len(indices)):
         indices[i] = columns[indices[i]]
+
+
+# -- counting: a hash table of stem-pair codes, and field-weighted tf rows -------------------
+
+_EMPTY_CODE = -1
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _first_slot(code: int, mask: int) -> int:
+    # Fibonacci hashing: the high bits of code × 2^64/φ, folded to the table size.
+    return int((np.uint64(code) * _HASH_MULTIPLIER) >> np.uint64(32)) & mask
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_code(keys: np.ndarray, code: int) -> bool:
+    """Put ``code`` into the open-addressing set ``keys``; True if it was not there."""
+    mask = len(keys) - 1
+    slot = _first_slot(code, mask)
+    while True:
+        found = keys[slot]
+        if found == code:
+            return False
+        if found == _EMPTY_CODE:
+            keys[slot] = code
+            return True
+        slot = (slot + 1) & mask
+
+
+@numba.njit(nogil=True, cache=True)
+def _grown(keys: np.ndarray) -> np.ndarray:
+    bigger = np.full(2 * len(keys), _EMPTY_CODE, dtype=np.int64)
+    for code in keys:
+        if code != _EMPTY_CODE:
+            _add_code(bigger, code)
+    return bigger
+
+
+@numba.njit(nogil=True, cache=True)
+def code_table(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A lookup table ``code → position in codes`` (keys, values; see :func:`count_rows`)."""
+    size = 16
+    while size < 2 * len(codes):
+        size *= 2
+    keys = np.full(size, _EMPTY_CODE, dtype=np.int64)
+    values = np.full(size, -1, dtype=np.int32)
+    mask = size - 1
+    for i in range(len(codes)):
+        slot = _first_slot(codes[i], mask)
+        while keys[slot] != _EMPTY_CODE and keys[slot] != codes[i]:
+            slot = (slot + 1) & mask
+        keys[slot] = codes[i]
+        values[slot] = i
+    return keys, values
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _look_up(keys: np.ndarray, values: np.ndarray, code: int) -> int:
+    mask = len(keys) - 1
+    slot = _first_slot(code, mask)
+    while True:
+        found = keys[slot]
+        if found == code:
+            return values[slot]
+        if found == _EMPTY_CODE:
+            return -1
+        slot = (slot + 1) & mask
+
+
+@numba.njit(nogil=True, cache=True)
+def collect_pairs(
+    field_ids: tuple[np.ndarray, ...],
+    starts: np.ndarray,
+    stops: np.ndarray,
+    counted: np.ndarray,
+    n_stems: int,
+    keys: np.ndarray,
+    count: int,
+) -> tuple[np.ndarray, int]:
+    """Add the code ``a * n_stems + b`` of every adjacent stem pair to the set ``keys``.
+
+    Document ``d``'s stems in field ``f`` are ``field_ids[f][starts[d, f]:stops[d, f]]``;
+    fields with ``counted[f]`` false are skipped, and so are pairs with an id outside
+    ``0 .. n_stems - 1``. ``keys`` (size a power of two, ``-1`` for empty) grows as needed;
+    returns the set and the number of codes in it.
+    """
+    for d in range(starts.shape[0]):
+        for f in range(starts.shape[1]):
+            if not counted[f]:
+                continue
+            ids = field_ids[f]
+            for t in range(starts[d, f], stops[d, f] - 1):
+                a = np.int64(ids[t])
+                b = np.int64(ids[t + 1])
+                if a < 0 or b < 0 or a >= n_stems or b >= n_stems:
+                    continue
+                if 2 * (count + 1) > len(keys):
+                    keys = _grown(keys)
+                if _add_code(keys, a * n_stems + b):
+                    count += 1
+    return keys, count
+
+
+@numba.njit(nogil=True, cache=True)
+def count_rows(
+    field_ids: tuple[np.ndarray, ...],
+    starts: np.ndarray,
+    stops: np.ndarray,
+    weights: np.ndarray,
+    n_stems: int,
+    keys: np.ndarray,
+    values: np.ndarray,
+    out_indptr: np.ndarray,
+    out_indices: np.ndarray,
+    out_data: np.ndarray,
+) -> int:
+    """Field-weighted sublinear tf of documents as CSR rows with sorted columns.
+
+    Document ``d``'s stems in field ``f`` are ``field_ids[f][starts[d, f]:stops[d, f]]``
+    (see :func:`collect_pairs`). A stem id below ``n_stems`` is its own column; an adjacent
+    pair of such ids whose code is in the table ``keys``/``values`` (:func:`code_table`) is
+    column ``n_stems + value``. A column's value is the sum over fields, in field order and
+    in float32, of ``weights[f] * (1 + ln count)``. Fills ``out_indptr`` (length documents +
+    1) and the first entries of ``out_indices``/``out_data`` (room for two per id given);
+    returns the number of entries written.
+    """
+    n_docs, n_fields = starts.shape
+    longest = 1
+    widest = 1
+    for d in range(n_docs):
+        total = 0
+        for f in range(n_fields):
+            size = stops[d, f] - starts[d, f]
+            longest = max(longest, size)
+            total += size
+        widest = max(widest, total)
+    columns = np.empty(2 * longest, dtype=np.int64)
+    doc_columns = np.empty(2 * widest, dtype=np.int64)
+    doc_values = np.empty(2 * widest, dtype=np.float32)
+    with_pairs = len(keys) > 0
+    at = 0
+    out_indptr[0] = 0
+    for d in range(n_docs):
+        m = 0
+        for f in range(n_fields):
+            weight = weights[f]
+            if weight == 0.0:
+                continue
+            ids = field_ids[f]
+            n = 0
+            for t in range(starts[d, f], stops[d, f]):
+                a = ids[t]
+                if a >= 0 and a < n_stems:
+                    columns[n] = a
+                    n += 1
+            if with_pairs:
+                for t in range(starts[d, f], stops[d, f] - 1):
+                    a = np.int64(ids[t])
+                    b = np.int64(ids[t + 1])
+                    if a < 0 or b < 0 or a >= n_stems or b >= n_stems:
+                        continue
+                    col = _look_up(keys, values, a * n_stems + b)
+                    if col >= 0:
+                        columns[n] = n_stems + col
+                        n += 1
+            if n == 0:
+                continue
+            ordered = np.sort(columns[:n])
+            run = 1
+            for i in range(1, n + 1):
+                if i < n and ordered[i] == ordered[i - 1]:
+                    run += 1
+                    continue
+                doc_columns[m] = ordered[i - 1]
+                doc_values[m] = (np.float32(1.0) + np.log(np.float32(run))) * weight
+                m += 1
+                run = 1
+        if m > 0:
+            # Stable, so a column's fields are summed in field order.
+            order = np.argsort(doc_columns[:m], kind="mergesort")
+            previous = -1
+            for i in order:
+                col = doc_columns[i]
+                if col == previous:
+                    out_data[at - 1] += doc_values[i]
+                else:
+                    out_indices[at] = col
+                    out_data[at] = doc_values[i]
+                    at += 1
+                    previous = col
+        out_indptr[d + 1] = at
+    return at

@@ -167,17 +167,22 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[starts], np.diff(np.append(starts, len(keys)))
 
 
-def _term_counts(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """Occurrence counts of (row, col) pairs as a float32 CSR with sorted indices.
+# No stem-pair table: ``count_rows`` then counts single stems only.
+_NO_TABLE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
-    One sort of int64 keys instead of scipy's COO route (which converts, then sorts again).
-    """
-    keys, counts = _runs(rows.astype(np.int64) * shape[1] + cols)
-    key_rows = keys // shape[1]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key_rows, minlength=shape[0]), out=indptr[1:])
-    indices = (keys - key_rows * shape[1]).astype(np.int32)
-    return sp.csr_matrix((counts.astype(np.float32), indices, indptr), shape=shape)
+
+def _segments(batch: _Batch) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """A batch as the kernels read it: stem ids per field, and where each document's ids
+    of each field start and stop in them (documents × fields)."""
+    ids = tuple(np.ascontiguousarray(batch.ids[name], dtype=np.int32) for name in FIELDS)
+    n_docs = len(batch.languages)
+    starts = np.empty((n_docs, len(FIELDS)), dtype=np.int64)
+    stops = np.empty((n_docs, len(FIELDS)), dtype=np.int64)
+    for f, name in enumerate(FIELDS):
+        ends = np.cumsum(np.asarray(batch.lengths[name], dtype=np.int64))
+        stops[:, f] = ends
+        starts[:, f] = ends - np.asarray(batch.lengths[name], dtype=np.int64)
+    return ids, starts, stops
 
 
 def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
@@ -215,15 +220,24 @@ class _Vocabulary(Mapping[str, int]):
         self._stem_ids = stem_ids
         self._stems = stems
         self.n_stems = n_stems
-        self.bigram_codes = np.zeros(0, dtype=np.int64)
-        self._heads: np.ndarray | None = None
+        self._codes = np.zeros(0, dtype=np.int64)
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
 
-    def bigram_heads(self) -> np.ndarray:
-        """Per stem, whether some kept bigram starts with it (bool array)."""
-        if self._heads is None or len(self._heads) != self.n_stems:
-            self._heads = np.zeros(self.n_stems, dtype=bool)
-            self._heads[self.bigram_codes // max(1, self.n_stems)] = True
-        return self._heads
+    @property
+    def bigram_codes(self) -> np.ndarray:
+        """The kept bigrams' codes, sorted (int64)."""
+        return self._codes
+
+    @bigram_codes.setter
+    def bigram_codes(self, codes: np.ndarray) -> None:
+        self._codes = codes
+        self._table = None
+
+    def bigram_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hash table code → bigram number that counting reads (:mod:`matcher.kernels`)."""
+        if self._table is None:
+            self._table = kernels.code_table(np.asarray(self._codes, dtype=np.int64))
+        return self._table
 
     def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]
         first, _, second = term.partition(" ")
@@ -641,30 +655,35 @@ class TextModel:
 
     def _counts(self, batch: _Batch) -> sp.csr_matrix:
         """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
-        weights = self._field_weights()
         vocab = self.vocabulary
+        ids, starts, stops = _segments(batch)
+        keys, values = _NO_TABLE
+        if self.params.bigrams and len(vocab.bigram_codes):
+            keys, values = vocab.bigram_table()
         n_docs = len(batch.languages)
-        shape = (n_docs, len(vocab))
-        total = sp.csr_matrix(shape, dtype=np.float32)
-        for name in FIELDS:
-            if weights[name] == 0.0 or len(batch.ids[name]) == 0:
-                continue
-            ids, rows = self._field_arrays(batch, name)
-            seen = ids < vocab.n_stems
-            cols, rows_all = [ids[seen]], [rows[seen]]
-            if self.params.bigrams and len(vocab.bigram_codes):
-                codes, bigram_rows = self._bigram_codes(ids, rows)
-                # Most pairs start with a stem that starts no kept bigram: skip their search.
-                likely = vocab.bigram_heads()[codes // vocab.n_stems]
-                codes, bigram_rows = codes[likely], bigram_rows[likely]
-                pos = np.searchsorted(vocab.bigram_codes, codes)
-                pos[pos == len(vocab.bigram_codes)] = 0
-                hit = vocab.bigram_codes[pos] == codes
-                cols.append(vocab.n_stems + pos[hit])
-                rows_all.append(bigram_rows[hit])
-            counts = _term_counts(np.concatenate(rows_all), np.concatenate(cols), shape)
-            total = total + _sublinear(counts) * np.float32(weights[name])
-        return sp.csr_matrix(total)
+        room = 2 * sum(len(part) for part in ids)
+        indptr = np.empty(n_docs + 1, dtype=np.int64)
+        indices = np.empty(room, dtype=np.int32)
+        data = np.empty(room, dtype=np.float32)
+        nnz = kernels.count_rows(
+            ids,
+            starts,
+            stops,
+            self._weight_array(),
+            vocab.n_stems,
+            keys,
+            values,
+            indptr,
+            indices,
+            data,
+        )
+        return sp.csr_matrix(
+            (data[:nnz].copy(), indices[:nnz].copy(), indptr), shape=(n_docs, len(vocab))
+        )
+
+    def _weight_array(self) -> np.ndarray:
+        weights = self._field_weights()
+        return np.array([weights[name] for name in FIELDS], dtype=np.float32)
 
     def _query_terms(self, batch: _Batch) -> list[_Analysed]:
         """Per query: language, unigram terms per field (as strings), and all tokens."""
@@ -729,19 +748,12 @@ class TextModel:
         analysis = _used_stems_only(analysis)
         forms = analysis.forms
         self._set_stems(list(analysis.stems))
-        batches = list(analysis.batches(_ANALYSE_CHUNK))
         german = np.array([lang == "de" for lang in analysis.languages], dtype=bool)
+        batches = list(analysis.batches(_VECTOR_CHUNK))
         del analysis
         if self.params.bigrams:
             self.vocabulary.bigram_codes = self._fit_bigrams(batches)
-        chunks = []
-        while batches:  # a chunk's stem ids are freed once it is counted
-            chunks.append(self._counts(batches.pop(0)))
-        counts = (
-            sp.vstack(chunks, format="csr")
-            if chunks
-            else sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32)
-        )
+        counts = self._counts_on_threads(batches)
         return CallCounts(
             list(self._stems), self.vocabulary.bigram_codes, counts, german, dict(forms)
         )
@@ -781,11 +793,7 @@ class TextModel:
         column = np.concatenate(
             [np.arange(n_old, dtype=np.int64), n_new + np.searchsorted(codes, recoded)]
         ).astype(np.int32)
-        fresh = (
-            sp.vstack([self._counts(batch) for batch in batches], format="csr")
-            if batches
-            else sp.csr_matrix((0, width), dtype=np.float32)
-        )
+        fresh = self._counts_on_threads(batches)
         sources = np.asarray(sources, dtype=np.int64)
         from_base = sources >= 0
 
@@ -826,6 +834,14 @@ class TextModel:
         forms.update(analysis.forms)
         counts = sp.csr_matrix((data, indices, indptr), shape=(len(sources), width))
         return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
+
+    def _counts_on_threads(self, batches: list[_Batch]) -> sp.csr_matrix:
+        """:meth:`_counts` of consecutive batches, stacked; batches run on two threads."""
+        if not batches:
+            return sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32)
+        self.vocabulary.bigram_table()  # built once, before the threads read it
+        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            return sp.vstack(list(pool.map(self._counts, batches)), format="csr")
 
     def _set_stems(self, stems: list[str]) -> None:
         self._stems = stems
@@ -917,9 +933,20 @@ class TextModel:
     def _fit_bigrams(self, batches: list[_Batch]) -> np.ndarray:
         """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
 
-        Document frequencies are counted per chunk of calls and merged, so no array holds
+        With the default threshold of one call, every pair found is kept: the pairs go
+        through a compiled hash set, one pass and no sort of all occurrences. Otherwise
+        document frequencies are counted per chunk of calls and merged, so no array holds
         every bigram occurrence of the corpus.
         """
+        if self.params.min_bigram_df <= 1:
+            keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
+            counted = self._weight_array() != 0.0
+            for batch in batches:
+                ids, starts, stops = _segments(batch)
+                keys, count = kernels.collect_pairs(
+                    ids, starts, stops, counted, self.vocabulary.n_stems, keys, count
+                )
+            return np.sort(keys[keys >= 0])
         found: list[np.ndarray] = []
         found_df: list[np.ndarray] = []
         weights = self._field_weights()
