@@ -219,7 +219,7 @@ class AnalysisCache:
         hashes = self._content_hashes(call_ids, docs)
         cached = self._load_fitted(signature)
         if cached is None:
-            analysis, stats = self.analyse(model, call_ids, docs)
+            analysis, stats = self.analyse(model, call_ids, docs, hashes=hashes)
             fitted = model.count_calls(analysis)
             del analysis
         else:
@@ -248,18 +248,24 @@ class AnalysisCache:
             saving.join()
 
     def analyse(
-        self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
+        self,
+        model: TextModel,
+        call_ids: Sequence[int],
+        docs: Sequence[Document],
+        *,
+        hashes: np.ndarray | None = None,
     ) -> tuple[CorpusAnalysis, CacheStats]:
         """The analysis of ``docs`` (in order), reusing cached calls; the cache is updated.
 
         Calls absent from ``call_ids`` are dropped from the cache, so it never outgrows the
-        corpus.
+        corpus. ``hashes``: the docs' content hashes, when the caller has them already.
         """
         if len(call_ids) != len(docs):
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         signature = analysis_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
-        hashes = self._content_hashes(call_ids, docs)
+        if hashes is None:
+            hashes = self._content_hashes(call_ids, docs)
         cached = self._load(signature)
         hit = np.full(len(ids), -1, dtype=np.int64)
         if cached is not None:

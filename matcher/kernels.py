@@ -419,3 +419,147 @@ def count_rows(
                     previous = col
         out_indptr[d + 1] = at
     return at
+
+
+# -- tokenising: word tokens of UTF-8 text as 64-bit hashes ----------------------------------
+
+WORD = 1  # classes of code points in the table the tokeniser reads; 0: not classified yet
+NOT_WORD = 2
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15 | 1)
+_LENGTH_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _char_at(raw: np.ndarray, i: int) -> tuple[int, int]:
+    """The code point starting at byte ``i`` of UTF-8 ``raw`` and its length in bytes."""
+    lead = np.int64(raw[i])
+    if lead < 0x80:
+        return lead, 1
+    if lead < 0xE0:
+        size, point = 2, lead & 0x1F
+    elif lead < 0xF0:
+        size, point = 3, lead & 0x0F
+    else:
+        size, point = 4, lead & 0x07
+    for k in range(1, size):
+        if i + k < len(raw):
+            point = (point << 6) | (np.int64(raw[i + k]) & 0x3F)
+    return point, size
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _is_word(raw: np.ndarray, i: int, classes: np.ndarray) -> tuple[bool, int]:
+    byte = raw[i]
+    if byte < 0x80:
+        is_word = (0x30 <= byte <= 0x39) or (0x41 <= byte <= 0x5A) or (0x61 <= byte <= 0x7A)
+        return is_word, 1
+    if byte < 0xC0:  # a stray continuation byte: part of whatever it follows
+        return True, 1
+    point, size = _char_at(raw, i)
+    return point >= len(classes) or classes[point] != NOT_WORD, size
+
+
+@numba.njit(nogil=True, cache=True)
+def count_tokens(raw: np.ndarray, classes: np.ndarray, unknown: np.ndarray) -> tuple[int, int]:
+    """Tokens in UTF-8 ``raw`` as far as ``classes`` (per code point) knows its characters.
+
+    Code points above ASCII whose class is still 0 are written to ``unknown`` (up to its
+    length, repeats included) and the second number returned is how many; the caller
+    classifies them and counts again. Meanwhile such a character counts as a word character.
+    """
+    n_tokens = 0
+    n_unknown = 0
+    inside = False
+    i = 0
+    while i < len(raw):
+        if raw[i] >= 0xC0 and n_unknown < len(unknown):
+            point, size = _char_at(raw, i)
+            if point < len(classes) and classes[point] == 0:
+                unknown[n_unknown] = point
+                n_unknown += 1
+        word, size = _is_word(raw, i, classes)
+        if word and not inside:
+            n_tokens += 1
+        inside = word
+        i += size
+    return n_tokens, n_unknown
+
+
+# Per byte: its value as hashed (ASCII letters lower-cased) for an ASCII word byte or a
+# continuation byte, 0 for an ASCII byte that is no word character, 255 for the lead byte
+# of a multi-byte character (classified per code point).
+_BYTE_VALUE = np.zeros(256, dtype=np.uint8)
+for _b in range(256):
+    if chr(_b).isascii() and chr(_b).isalnum():
+        _BYTE_VALUE[_b] = ord(chr(_b).lower())
+    elif 0x80 <= _b < 0xC0:
+        _BYTE_VALUE[_b] = _b
+    elif _b >= 0xC0:
+        _BYTE_VALUE[_b] = 255
+del _b
+
+OUT_OF_ROOM = -1  # what hash_tokens returns when its arrays are too short
+UNCLASSIFIED = -2  # … and when it meets a character of class 0
+
+
+@numba.njit(nogil=True, cache=True)
+def hash_tokens(
+    raw: np.ndarray,
+    classes: np.ndarray,
+    hashes: np.ndarray,
+    segments: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+) -> int:
+    """Cut UTF-8 ``raw`` into tokens (runs of word characters, see :func:`count_tokens`).
+
+    Per token: the polynomial hash of its bytes (ASCII lower-cased) mixed with its length,
+    the number of NUL separators before it (its segment) and its byte span. Returns how many
+    tokens were written, or OUT_OF_ROOM when the arrays are too short for them, or
+    UNCLASSIFIED when a character's class in ``classes`` is still 0.
+    """
+    values = _BYTE_VALUE
+    room = len(hashes)
+    n = 0
+    segment = 0
+    inside = False
+    h = np.uint64(0)
+    power = np.uint64(1)
+    i = 0
+    size = len(raw)
+    while i <= size:
+        value = values[raw[i]] if i < size else 0
+        step = 1
+        if value == 255:
+            point, step = _char_at(raw, i)
+            if point < len(classes):
+                if classes[point] == 0:
+                    return UNCLASSIFIED
+                if classes[point] == NOT_WORD:
+                    value = 0
+        if value != 0:
+            if not inside:
+                if n == room:
+                    return OUT_OF_ROOM
+                starts[n] = i
+                segments[n] = segment
+                h = np.uint64(0)
+                power = np.uint64(1)
+                inside = True
+            if step == 1:
+                h += np.uint64(value) * power
+                power *= _HASH_BASE
+            else:
+                for k in range(i, min(i + step, size)):
+                    h += np.uint64(raw[k]) * power
+                    power *= _HASH_BASE
+        else:
+            if inside:
+                ends[n] = i
+                hashes[n] = h * _LENGTH_MIX + np.uint64(i - starts[n])
+                n += 1
+                inside = False
+            if i < size and raw[i] == 0:
+                segment += 1
+        i += step
+    return n

@@ -2,9 +2,10 @@
 
 A corpus of 50,000 calls holds some 45 million tokens. Splitting it with a regular expression
 and looking every token up in a dictionary costs a Python object and a hash per token, which
-is most of the time of a re-match. Here a batch of texts is folded as one string, viewed as an
-array of code points, cut into tokens where word and non-word characters meet, and each token
-is reduced to a 64-bit polynomial hash, all with numpy. Hashes go through a direct-address
+is most of the time of a re-match. Here a batch of texts is joined into one UTF-8 string and
+cut into tokens where word and non-word characters meet by one compiled pass
+(:mod:`matcher.kernels`), which reduces each token to a 64-bit polynomial hash of its bytes
+without making a string of it. Hashes go through a direct-address
 table to stem ids; only a token the lexicon has never seen becomes a Python string, is stemmed
 (by :class:`matcher.analysis.Analyzer`, with its stop words) and enters the table. So the cost
 in Python is per distinct token, not per occurrence.
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher import kernels
 from matcher.analysis import Analyzer, fold
 
-_BASE = np.uint64(0x9E3779B97F4A7C15 | 1)  # odd, so it has an inverse modulo 2**64
-_LENGTH_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
 _TABLE_BITS = 22  # 4M slots: the frequent tokens of any corpus fit without collisions
 _EMPTY = -3
 _LANGUAGE_SALT = {"de": 0x1F83D9AB, "en": 0x5BE0CD19, "": 0x6A09E667}
@@ -34,7 +34,7 @@ _SEPARATOR = "\x00"
 class Tokens:
     """The tokens of a batch of texts: hash, text index, and span in the folded string."""
 
-    text: bytes  # the texts joined by a separator, UTF-8, ASCII lower-cased
+    text: bytes  # the texts joined by a separator, UTF-8
     hashes: np.ndarray  # uint64, one per token
     segments: np.ndarray  # int64, index of the text each token comes from
     starts: np.ndarray
@@ -45,16 +45,8 @@ class Tokens:
         return fold(self.text[int(self.starts[i]) : int(self.ends[i])].decode("utf-8", "replace"))
 
 
-def _powers(n: int) -> np.ndarray:
-    """``_BASE ** k`` modulo 2**64 for k < n."""
-    with np.errstate(over="ignore"):
-        up = np.full(n, _BASE, dtype=np.uint64)
-        up[0] = 1
-        return np.cumprod(up, dtype=np.uint64)
-
-
-# ASCII letters and digits are word bytes; non-ASCII characters are decided one by one.
-_WORD_BYTE = np.array([chr(c).isalnum() for c in range(128)] + [True] * 128, dtype=bool)
+# Per Unicode code point: word character or not, as far as classified (see kernels.WORD).
+_CLASSES = np.zeros(0x110000, dtype=np.uint8)
 
 
 def _is_word_char(char: str) -> bool:
@@ -63,47 +55,44 @@ def _is_word_char(char: str) -> bool:
     return not folded or any(c.isalnum() for c in folded)
 
 
+def _classify_all(raw: np.ndarray) -> None:
+    """Classify every character of UTF-8 ``raw`` not classified yet."""
+    unknown = np.empty(4096, dtype=np.int64)
+    while True:
+        n_unknown = kernels.count_tokens(raw, _CLASSES, unknown)[1]
+        if not n_unknown:
+            return
+        for point in np.unique(unknown[:n_unknown]).tolist():
+            _CLASSES[point] = kernels.WORD if _is_word_char(chr(point)) else kernels.NOT_WORD
+
+
 def hash_tokens(texts: list[str]) -> Tokens:
     """Cut ``texts`` into tokens, each as a hash of its bytes (see :class:`Tokens`).
 
-    ASCII is lower-cased in bulk; the rare non-ASCII characters are left as they are (a token
-    with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token boundaries are
-    those of :func:`matcher.analysis.tokenize`.
+    One compiled pass over the UTF-8 bytes (:func:`matcher.kernels.hash_tokens`); ASCII is
+    lower-cased as it is hashed, the rare non-ASCII characters are hashed as they are (a
+    token with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token
+    boundaries are those of :func:`matcher.analysis.tokenize`: a non-ASCII character is
+    classified once per process, in Python, the first time a text uses it.
     """
     joined = _SEPARATOR.join(t.replace(_SEPARATOR, " ") if _SEPARATOR in t else t for t in texts)
-    raw = joined.encode("utf-8").lower()
+    raw = joined.encode("utf-8")
     points = np.frombuffer(raw, dtype=np.uint8)
-    word = _WORD_BYTE[points]
-    leads = np.flatnonzero(points >= 0xC0)
-    if len(leads):
-        # Punctuation such as dashes, quotes and no-break spaces separates tokens.
-        decided: dict[bytes, bool] = {}
-        for lead in leads.tolist():
-            size = 2 if raw[lead] < 0xE0 else 3 if raw[lead] < 0xF0 else 4
-            char = raw[lead : lead + size]
-            is_word = decided.get(char)
-            if is_word is None:
-                is_word = decided[char] = _is_word_char(char.decode("utf-8", "replace"))
-            if not is_word:
-                word[lead : lead + size] = False
-    edges = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    separators = np.flatnonzero(points == 0)
-    segments = np.searchsorted(separators, starts)
-    hashes = np.zeros(len(starts), dtype=np.uint64)
-    if len(starts):
-        # Each token's bytes times powers of the base by their offset in the token, summed
-        # per token: only arrays as long as the text's word bytes, no per-token Python.
-        lengths = ends - starts
-        first = np.zeros(len(starts), dtype=np.int64)
-        np.cumsum(lengths[:-1], out=first[1:])
-        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first, lengths)
-        positions = offsets + np.repeat(starts, lengths)
-        with np.errstate(over="ignore"):
-            terms = points[positions].astype(np.uint64) * _powers(int(lengths.max()))[offsets]
-            hashes = np.add.reduceat(terms, first)
-            hashes = hashes * _LENGTH_MIX + lengths.astype(np.uint64)
+    # Room for a token per four bytes: real text has one per six or seven.
+    room = len(raw) // 4 + 16
+    while True:
+        hashes = np.empty(room, dtype=np.uint64)
+        segments = np.empty(room, dtype=np.int64)
+        starts = np.empty(room, dtype=np.int64)
+        ends = np.empty(room, dtype=np.int64)
+        n = kernels.hash_tokens(points, _CLASSES, hashes, segments, starts, ends)
+        if n >= 0:
+            break
+        if n == kernels.UNCLASSIFIED:
+            _classify_all(points)
+        else:
+            room = kernels.count_tokens(points, _CLASSES, np.empty(0, dtype=np.int64))[0]
+    hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
     return Tokens(raw, hashes, segments, starts, ends)
 
 

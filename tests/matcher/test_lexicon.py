@@ -30,7 +30,7 @@ def test_equal_tokens_hash_equal_and_distinct_tokens_apart() -> None:
         by_hash.setdefault(value, set()).add(tokens.token(k).lower())
     assert all(len(words) == 1 for words in by_hash.values())
     spans = zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)
-    raw = {tokens.text[start:end] for start, end in spans}
+    raw = {tokens.text[start:end].lower() for start, end in spans}  # ASCII lower-cased
     assert len(by_hash) == len(raw)  # "straße" and "strasse" hash apart, fold alike
 
 
@@ -55,3 +55,14 @@ def test_fit_guesses_the_language_of_undeclared_calls() -> None:
     # German stemming keeps "forder" (from "Förderung"), English stemming keeps "citi".
     assert "forder" in model.vocabulary
     assert "citi" in model.vocabulary
+
+
+def test_tokens_with_thousands_of_new_characters_are_those_of_tokenize() -> None:
+    # More characters the tokeniser has not classified yet than it lists in one pass.
+    ideographs = [chr(0x4E00 + k) for k in range(5000)]
+    text = "\u2e3a".join("".join(ideographs[k : k + 3]) for k in range(0, 5000, 3))
+    tokens = hash_tokens([text, "x\u2e3ay"])
+    expected = [(0, word) for word in tokenize(text)] + [(1, "x"), (1, "y")]
+    assert len(expected) > 1600
+    got = [(int(s), tokens.token(k)) for k, s in enumerate(tokens.segments)]
+    assert got == expected
