@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from pathlib import Path
@@ -438,6 +438,15 @@ class CallCounts:
             self.german,
             {stem: seen for stem, seen in self.forms.items() if stem in kept},
         )
+
+
+@dataclass
+class _Part:
+    """Rows ``start:stop`` of the calls, and per column of the vectors how many use it."""
+
+    start: int
+    stop: int
+    df: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -859,33 +868,55 @@ class TextModel:
         chunk into arrays sized from the column counts the fit already knows, so no second
         copy of the vectors is ever made.
         """
-        chunks = self._fit_from_counts(fitted)
-        n_calls, width = fitted.counts.shape[0], self._vector_width()
-        if not chunks:
-            empty = sp.csr_matrix((0, width), dtype=np.float32)
-            return sp.csr_matrix((width, 0), dtype=np.float32) if by_term else empty
-        # Rows are sliced inside each task, so no second copy of all the counts exists.
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            if not by_term:
+        parts = self._fit_from_counts(fitted)
+        counts = fitted.counts
+        n_calls, width = counts.shape[0], self._vector_width()
+        if not by_term:
+            step = _VECTOR_CHUNK
+            chunks = [_RowSlice(counts, i, min(i + step, n_calls)) for i in range(0, n_calls, step)]
+            if not chunks:
+                return sp.csr_matrix((0, width), dtype=np.float32)
+            # Rows are sliced inside each task, so no second copy of all the counts exists.
+            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
                 vectors = pool.map(lambda chunk: self._vectors(chunk.rows()), chunks)
                 return sp.vstack(list(vectors), format="csr")
-            indptr = np.zeros(width + 1, dtype=np.int64)
-            np.cumsum(self._column_df, out=indptr[1:])
-            indices = np.empty(int(indptr[-1]), dtype=np.int32)
-            data = np.empty(int(indptr[-1]), dtype=np.float32)
-            cursor = indptr[:-1].copy()
-            # At most two chunks ahead of the one written, so finished chunks never pile up.
-            pending: deque[Future[sp.csr_matrix]] = deque()
-            for i, chunk in enumerate(chunks):
-                while len(pending) <= _SCORE_THREADS and i + len(pending) < len(chunks):
-                    ahead = chunks[i + len(pending)]
-                    pending.append(pool.submit(lambda c: self._vectors(c.rows()), ahead))
-                block = pending.popleft().result()
-                kernels.scatter_by_term(
-                    block.indptr, block.indices, block.data, chunk.start, cursor, indices, data
-                )
-                del block
-        if not np.array_equal(cursor, indptr[1:]):
+        indptr = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(self._column_df, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        # Each part of the calls writes its rows from where the parts before it end.
+        starts = [indptr[:-1].copy()]
+        for part in parts:
+            starts.append(starts[-1] + part.df)
+        cursors = [start.copy() for start in starts[:-1]]
+        beta = self.params.ngram_weight
+        with_grams = beta > 0.0 and self._ngram_matrix.shape[1] > 0
+        grams = self._ngram_matrix if with_grams else sp.csr_matrix((len(self.vocabulary), 0))
+        g_idf = self._ngram_idf if with_grams else np.zeros(0)
+
+        def write(part: _Part, cursor: np.ndarray) -> None:
+            kernels.vectors_by_term(
+                counts.indptr,
+                counts.indices,
+                counts.data,
+                part.start,
+                part.stop,
+                np.asarray(self.idf, dtype=np.float64),
+                math.sqrt(1.0 - beta) if with_grams else 1.0,
+                grams.indptr,
+                grams.indices,
+                np.asarray(g_idf, dtype=np.float64),
+                math.sqrt(beta),
+                len(self.vocabulary),
+                cursor,
+                indices,
+                data,
+            )
+
+        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            list(pool.map(write, parts, cursors))
+        # Each part must have filled its slots exactly: it ends where the next one starts.
+        if not all(np.array_equal(c, e) for c, e in zip(cursors, starts[1:], strict=True)):
             raise RuntimeError("call vectors do not match the fitted column counts")
         return sp.csr_matrix((data, indices, indptr), shape=(width, n_calls))
 
@@ -893,8 +924,9 @@ class TextModel:
         grams = self._ngram_matrix.shape[1] if self.params.ngram_weight > 0.0 else 0
         return len(self.vocabulary) + grams
 
-    def _fit_from_counts(self, fitted: CallCounts) -> list[_RowSlice]:
-        """Vocabulary, IDF and n-gram block from ``fitted``; its counts in chunks of calls."""
+    def _fit_from_counts(self, fitted: CallCounts) -> list[_Part]:
+        """Vocabulary, IDF and n-gram block from ``fitted``; its calls in parts (one per
+        thread), each with the number of its calls using each column of the vectors."""
         surface = self.analyzer._surface
         for stem, seen in fitted.forms.items():
             known = surface.setdefault(stem, {})
@@ -904,15 +936,26 @@ class TextModel:
         self.vocabulary.bigram_codes = np.asarray(fitted.bigram_codes, dtype=np.int64)
         counts = fitted.counts
         n_docs = counts.shape[0]
-        df = np.bincount(counts.indices, minlength=len(self.vocabulary))
+        n_parts = min(_SCORE_THREADS, n_docs)
+        bounds = [n_docs * k // n_parts for k in range(n_parts + 1)] if n_docs else [0]
+        parts = [
+            _Part(
+                start,
+                stop,
+                np.bincount(
+                    counts.indices[counts.indptr[start] : counts.indptr[stop]],
+                    minlength=len(self.vocabulary),
+                ),
+            )
+            for start, stop in pairwise(bounds)
+        ]
+        df = sum((part.df for part in parts), np.zeros(len(self.vocabulary), dtype=np.int64))
         self.idf = self._idf(df, n_docs, n_docs - int(fitted.german.sum()))
         # Calls per column of the vectors (the n-gram block's are appended by _fit_ngrams).
         self._column_df = df
-        step = _VECTOR_CHUNK
-        chunks = [_RowSlice(counts, i, min(i + step, n_docs)) for i in range(0, n_docs, step)]
-        self._fit_ngrams(chunks)
+        self._fit_ngrams(counts, parts)
         self._fitted = True
-        return chunks
+        return parts
 
     def _idf(self, df: np.ndarray, n_docs: int, not_german: int) -> np.ndarray:
         """Smoothed IDF of every column from the calls' df and the reference corpus' df.
@@ -972,8 +1015,11 @@ class TextModel:
         df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
         return merged[starts][df >= max(1, self.params.min_bigram_df)]
 
-    def _fit_ngrams(self, chunks: list[_RowSlice]) -> None:
-        """Build the term→n-gram matrix and the n-gram IDF over the call corpus."""
+    def _fit_ngrams(self, counts: sp.csr_matrix, parts: list[_Part]) -> None:
+        """Build the term→n-gram matrix and the n-gram IDF over the call corpus.
+
+        Each part's column counts (``df``) get the n-gram block's appended.
+        """
         n = self.params.ngram_size
         n_cols = len(self.vocabulary)
         if self.params.ngram_weight <= 0.0:
@@ -995,20 +1041,31 @@ class TextModel:
             (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_cols, len(grams))
         )
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
-        df = np.zeros(len(grams), dtype=np.int64)
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            for found in pool.map(
-                lambda chunk: np.bincount((chunk.rows() @ matrix).indices, minlength=len(grams)),
-                chunks,
-            ):
-                df += found
-        n_docs = sum(chunk.stop - chunk.start for chunk in chunks)
+            part_df = list(
+                pool.map(
+                    lambda part: kernels.gram_frequencies(
+                        counts.indptr,
+                        counts.indices,
+                        part.start,
+                        part.stop,
+                        matrix.indptr,
+                        matrix.indices,
+                        len(grams),
+                    ),
+                    parts,
+                )
+            )
+        df = sum(part_df, np.zeros(len(grams), dtype=np.int64))
+        n_docs = counts.shape[0]
         # Grams in a large share of calls ("tion", "<pro") say nothing; dropping them keeps the
         # block sparse, which is what keeps scoring 50,000 calls fast.
         keep = np.flatnonzero((df > 0) & (df <= max(1.0, self.params.ngram_max_df * n_docs)))
         self._ngram_matrix = sp.csr_matrix(matrix[:, keep])
         self._ngram_idf = np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0
         self._column_df = np.concatenate([self._column_df, df[keep]])
+        for part, found in zip(parts, part_df, strict=True):
+            part.df = np.concatenate([part.df, found[keep]])
         names = [""] * len(grams)
         for gram, col in grams.items():
             names[col] = gram
