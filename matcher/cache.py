@@ -211,6 +211,7 @@ class AnalysisCache:
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         # The queries' dictionary lookups can reuse a parsed index kept beside the calls.
         model.index_folder = self.folder
+        model.prepare_dictionary()
         if model.params.bigrams and model.params.min_bigram_df > 1:
             analysis, stats = self.analyse(model, call_ids, docs)
             return model.fit_transform_analysed(analysis, by_term=by_term), stats

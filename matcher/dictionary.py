@@ -28,7 +28,7 @@ _B64 = {
 }
 
 _INDEX_FORMAT = 1
-_INDEX_FILE = "dictionary_index.npz"
+INDEX_FILE = "dictionary_index.npz"  # the parsed index, kept in a cache folder
 
 # Senses marked with these usage labels rarely belong in a funding call.
 _SKIP_LABELS = re.compile(
@@ -175,7 +175,7 @@ class FreeDict:
         # ``key_name``); a copy of it in ``cache_folder`` spares a new process the parse.
         stamp = f"{_INDEX_FORMAT}\t{index_path.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}"
         stamp += f"\t{key_name}"
-        cache = Path(cache_folder) / _INDEX_FILE if cache_folder is not None else None
+        cache = Path(cache_folder) / INDEX_FILE if cache_folder is not None else None
         if cache is not None and self._load_index(cache, stamp):
             return
         keys, spans = self._parse_index(index_path, key)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import scipy.sparse as sp
 
 from matcher import kernels
 from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
-from matcher.dictionary import DictionaryError, FreeDict
+from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
 from matcher.lexicon import Lexicon, Tokens, hash_tokens, hash_words
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
@@ -516,6 +517,7 @@ class TextModel:
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
         self._dictionary: FreeDict | bool | None = None
+        self._preparing: BaseProcess | None = None  # see prepare_dictionary
         # Where the parsed dictionary index may be kept between processes (the matcher cache
         # folder, set by matcher.cache); None: parse the index in every process.
         self.index_folder: Path | None = None
@@ -1188,13 +1190,48 @@ class TextModel:
             self._tables = glossary_tables(load_glossary(), self.analyzer)
         return self._tables
 
+    def _dictionary_key(self) -> tuple[str, int, int]:
+        index = Path(f"{self.dictionary_path}.index")
+        stamp = index.stat().st_mtime_ns if index.exists() else 0
+        return (str(self.dictionary_path), stamp, self.analyzer.min_length)
+
+    def prepare_dictionary(self) -> None:
+        """Start parsing the dictionary index in a forked process, so that the parse (about
+        2 s) overlaps the fit instead of following it.
+
+        Only where it will be needed and is not at hand: a dictionary is configured, this
+        process has not read it, and no parsed copy is kept in ``index_folder``. The process
+        writes that copy; :meth:`_load_dictionary` waits for it, then reads the copy (or
+        parses the index itself if the process failed).
+        """
+        if (
+            self._dictionary is not None
+            or self._preparing is not None
+            or not self.dictionary_path
+            or self.index_folder is None
+            or (Path(self.index_folder) / INDEX_FILE).exists()
+            or not Path(f"{self.dictionary_path}.index").exists()
+            or not _can_fork()
+            or self._dictionary_key() in _DICTIONARIES
+        ):
+            return
+        Path(self.index_folder).mkdir(parents=True, exist_ok=True)
+        process = multiprocessing.get_context("fork").Process(
+            target=self._load_dictionary, name="foerderdesk-dictionary", daemon=True
+        )
+        process.start()
+        self._preparing = process
+
     def _load_dictionary(self) -> FreeDict | None:
         """The freedict dictionary, read once; None when not configured or not installed."""
+        if self._preparing is not None:
+            self._preparing.join()
+            if self._preparing.exitcode != 0:
+                logger.warning("parsing the dictionary beforehand failed; parsing it now")
+            self._preparing = None
         if self._dictionary is None and self.dictionary_path:
             try:
-                index = Path(self.dictionary_path + ".index")
-                stamp = index.stat().st_mtime_ns if index.exists() else 0
-                key = (self.dictionary_path, stamp, self.analyzer.min_length)
+                key = self._dictionary_key()
                 found = _DICTIONARIES.get(key)
                 if found is None:
                     found = FreeDict(

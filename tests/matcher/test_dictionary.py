@@ -124,3 +124,58 @@ def test_cached_index_of_another_key_function_or_a_damaged_copy_is_parsed_again(
     assert len(calls) == 2
     (key,) = analyzer.stem_words(["Verkehrs"], "de")
     assert again.translations(key) == ["traffic", "transport"]
+
+
+def test_dictionary_parsed_beforehand_in_a_forked_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matcher import vectorize
+    from matcher.vectorize import TextModel
+
+    monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
+    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
+    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    model.index_folder = tmp_path / "matcher"
+    model.prepare_dictionary()
+    assert model._preparing is not None  # the parse runs in another process
+    model._preparing.join()
+    assert model._preparing.exitcode == 0
+    assert (tmp_path / "matcher" / "dictionary_index.npz").exists()
+
+    def no_parse(*args: object) -> object:
+        raise AssertionError("the index was parsed again in this process")
+
+    monkeypatch.setattr(FreeDict, "_parse_index", staticmethod(no_parse))
+    found = model._load_dictionary()
+    assert found is not None and model._preparing is None
+    (key,) = Analyzer().stem_words(["Verkehrs"], "de")
+    assert found.translations(key) == ["traffic", "transport"]
+    # With the parsed copy kept, a later model starts no process.
+    vectorize._DICTIONARIES.clear()
+    later = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    later.index_folder = tmp_path / "matcher"
+    later.prepare_dictionary()
+    assert later._preparing is None
+
+
+def test_a_failed_parse_beforehand_leaves_the_parse_to_the_process_that_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from matcher import vectorize
+    from matcher.vectorize import TextModel
+
+    monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
+    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
+    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    model.index_folder = tmp_path / "matcher"
+    real_load = TextModel._load_dictionary
+    monkeypatch.setattr(TextModel, "_load_dictionary", lambda self: os._exit(3))
+    model.prepare_dictionary()  # the forked process dies without writing the copy
+    monkeypatch.setattr(TextModel, "_load_dictionary", real_load)
+    found = model._load_dictionary()
+    assert "parsing the dictionary beforehand failed" in caplog.text
+    assert found is not None
+    (key,) = Analyzer().stem_words(["Verkehrs"], "de")
+    assert found.translations(key) == ["traffic", "transport"]
