@@ -93,11 +93,6 @@ class ModelParams:
     reference_weight: float = 1.0  # IDF prior from the reference corpus; 0: the calls alone
 
 
-def _sublinear(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    matrix.data = 1.0 + np.log(matrix.data)
-    return matrix
-
-
 def _weigh_unit_rows(matrix: sp.csr_matrix, weights: np.ndarray, scale: float) -> None:
     """In place: ``data *= weights[column]``, then every row scaled to length ``scale``.
 
@@ -866,9 +861,10 @@ class TextModel:
 
         Every step is a sparse operation linear in the counts' non-zeros, so a re-match that
         kept the counts costs no analysis and no counting. The vectors are calls × terms, or
-        with ``by_term`` terms × calls (each term's row sorted by call), written chunk by
-        chunk into arrays sized from the column counts the fit already knows, so no second
-        copy of the vectors is ever made.
+        with ``by_term`` terms × calls (each term's row sorted by call), computed and written
+        by :func:`matcher.kernels.vectors_by_term` on two threads, each filling its part of
+        the calls into arrays sized from the column counts the fit already knows, so no
+        calls × terms copy of the vectors is ever made.
         """
         parts = self._fit_from_counts(fitted)
         counts = fitted.counts
