@@ -126,6 +126,17 @@ def test_cached_index_of_another_key_function_or_a_damaged_copy_is_parsed_again(
     assert again.translations(key) == ["traffic", "transport"]
 
 
+def _model_with_tiny_dictionary(tmp_path: Path):
+    """A model reading a copy of the tiny dictionary, with a cache folder for its index."""
+    from matcher.vectorize import TextModel
+
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
+    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
+    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    model.index_folder = tmp_path / "matcher"
+    return model
+
+
 def test_dictionary_parsed_beforehand_in_a_forked_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,10 +144,7 @@ def test_dictionary_parsed_beforehand_in_a_forked_process(
     from matcher.vectorize import TextModel
 
     monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
-    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
-    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
-    model.index_folder = tmp_path / "matcher"
+    model = _model_with_tiny_dictionary(tmp_path)
     model.prepare_dictionary()
     assert model._preparing is not None  # the parse runs in another process
     model._preparing.join()
@@ -166,10 +174,7 @@ def test_a_failed_parse_beforehand_leaves_the_parse_to_the_process_that_needs_it
     from matcher.vectorize import TextModel
 
     monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
-    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
-    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
-    model.index_folder = tmp_path / "matcher"
+    model = _model_with_tiny_dictionary(tmp_path)
     real_load = TextModel._load_dictionary
     monkeypatch.setattr(TextModel, "_load_dictionary", lambda self: os._exit(3))
     model.prepare_dictionary()  # the forked process dies without writing the copy
