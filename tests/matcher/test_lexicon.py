@@ -66,3 +66,9 @@ def test_tokens_with_thousands_of_new_characters_are_those_of_tokenize() -> None
     assert len(expected) > 1600
     got = [(int(s), tokens.token(k)) for k, s in enumerate(tokens.segments)]
     assert got == expected
+
+
+def test_texts_denser_than_the_first_guess_of_room_are_cut_in_full() -> None:
+    dense = "a b,c;" * 2000  # a token per two bytes; the first try has room for one per four
+    tokens = hash_tokens([dense])
+    assert [tokens.token(k) for k in range(len(tokens.hashes))] == tokenize(dense)
