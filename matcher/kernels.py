@@ -424,16 +424,39 @@ def _char_at(raw: np.ndarray, i: int) -> tuple[int, int]:
     return point, size
 
 
+# Per byte: its value as hashed (ASCII letters lower-cased) for an ASCII word byte or a
+# continuation byte, 0 for an ASCII byte that is no word character, 255 for the lead byte
+# of a multi-byte character (classified per code point).
+_BYTE_VALUE = np.zeros(256, dtype=np.uint8)
+for _b in range(256):
+    if chr(_b).isascii() and chr(_b).isalnum():
+        _BYTE_VALUE[_b] = ord(chr(_b).lower())
+    elif 0x80 <= _b < 0xC0:
+        _BYTE_VALUE[_b] = _b
+    elif _b >= 0xC0:
+        _BYTE_VALUE[_b] = 255
+del _b
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
-def _is_word(raw: np.ndarray, i: int, classes: np.ndarray) -> tuple[bool, int]:
-    byte = raw[i]
-    if byte < 0x80:
-        is_word = (0x30 <= byte <= 0x39) or (0x41 <= byte <= 0x5A) or (0x61 <= byte <= 0x7A)
-        return is_word, 1
-    if byte < 0xC0:  # a stray continuation byte: part of whatever it follows
-        return True, 1
+def _character(raw: np.ndarray, i: int, classes: np.ndarray) -> tuple[int, int, int]:
+    """The character at byte ``i``: (value, size in bytes, code point if unclassified).
+
+    The value is 0 for no word character, else the byte as hashed (``_BYTE_VALUE``), or 255
+    for a multi-byte word character (its bytes are hashed as they are). A character whose
+    class is still 0 counts as a word character and comes with its code point (else -1).
+    """
+    value = np.int64(_BYTE_VALUE[raw[i]])
+    if value != 255:
+        return value, 1, -1
     point, size = _char_at(raw, i)
-    return point >= len(classes) or classes[point] != NOT_WORD, size
+    if point >= len(classes):
+        return value, size, -1
+    if classes[point] == NOT_WORD:
+        return 0, size, -1
+    if classes[point] == 0:
+        return value, size, point
+    return value, size, -1
 
 
 @numba.njit(nogil=True, cache=True)
@@ -449,31 +472,17 @@ def count_tokens(raw: np.ndarray, classes: np.ndarray, unknown: np.ndarray) -> t
     inside = False
     i = 0
     while i < len(raw):
-        if raw[i] >= 0xC0 and n_unknown < len(unknown):
-            point, size = _char_at(raw, i)
-            if point < len(classes) and classes[point] == 0:
-                unknown[n_unknown] = point
-                n_unknown += 1
-        word, size = _is_word(raw, i, classes)
+        value, size, unclassified = _character(raw, i, classes)
+        if unclassified >= 0 and n_unknown < len(unknown):
+            unknown[n_unknown] = unclassified
+            n_unknown += 1
+        word = value != 0
         if word and not inside:
             n_tokens += 1
         inside = word
         i += size
     return n_tokens, n_unknown
 
-
-# Per byte: its value as hashed (ASCII letters lower-cased) for an ASCII word byte or a
-# continuation byte, 0 for an ASCII byte that is no word character, 255 for the lead byte
-# of a multi-byte character (classified per code point).
-_BYTE_VALUE = np.zeros(256, dtype=np.uint8)
-for _b in range(256):
-    if chr(_b).isascii() and chr(_b).isalnum():
-        _BYTE_VALUE[_b] = ord(chr(_b).lower())
-    elif 0x80 <= _b < 0xC0:
-        _BYTE_VALUE[_b] = _b
-    elif _b >= 0xC0:
-        _BYTE_VALUE[_b] = 255
-del _b
 
 OUT_OF_ROOM = -1  # what hash_tokens returns when its arrays are too short
 UNCLASSIFIED = -2  # … and when it meets a character of class 0
@@ -495,7 +504,6 @@ def hash_tokens(
     tokens were written, or OUT_OF_ROOM when the arrays are too short for them, or
     UNCLASSIFIED when a character's class in ``classes`` is still 0.
     """
-    values = _BYTE_VALUE
     room = len(hashes)
     n = 0
     segment = 0
@@ -505,15 +513,11 @@ def hash_tokens(
     i = 0
     size = len(raw)
     while i <= size:
-        value = values[raw[i]] if i < size else 0
-        step = 1
-        if value == 255:
-            point, step = _char_at(raw, i)
-            if point < len(classes):
-                if classes[point] == 0:
-                    return UNCLASSIFIED
-                if classes[point] == NOT_WORD:
-                    value = 0
+        value, step, unclassified = np.int64(0), 1, -1
+        if i < size:
+            value, step, unclassified = _character(raw, i, classes)
+        if unclassified >= 0:
+            return UNCLASSIFIED
         if value != 0:
             if not inside:
                 if n == room:
