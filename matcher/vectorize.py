@@ -890,7 +890,8 @@ class TextModel:
         beta = self.params.ngram_weight
         with_grams = beta > 0.0 and self._ngram_matrix.shape[1] > 0
         grams = self._ngram_matrix if with_grams else sp.csr_matrix((len(self.vocabulary), 0))
-        g_idf = self._ngram_idf if with_grams else np.zeros(0)
+        idf = np.asarray(self.idf, dtype=np.float64)
+        g_idf = np.asarray(self._ngram_idf if with_grams else np.zeros(0), dtype=np.float64)
 
         def write(part: _Part, cursor: np.ndarray) -> None:
             kernels.vectors_by_term(
@@ -899,11 +900,11 @@ class TextModel:
                 counts.data,
                 part.start,
                 part.stop,
-                np.asarray(self.idf, dtype=np.float64),
+                idf,
                 math.sqrt(1.0 - beta) if with_grams else 1.0,
                 grams.indptr,
                 grams.indices,
-                np.asarray(g_idf, dtype=np.float64),
+                g_idf,
                 math.sqrt(beta),
                 len(self.vocabulary),
                 cursor,
