@@ -36,7 +36,14 @@ import scipy.sparse as sp
 
 from matcher.archive import read_archive, write_archive
 from matcher.glossary import default_glossary_path
-from matcher.vectorize import FIELDS, CallCounts, CorpusAnalysis, Document, TextModel
+from matcher.vectorize import (
+    FIELDS,
+    CallCounts,
+    CorpusAnalysis,
+    Document,
+    TextModel,
+    pick_documents,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +134,7 @@ class AnalysisCache:
         if not (len(call_ids) == len(docs) == len(wanted)):
             raise ValueError("call_words needs one call id, document and term set per call")
         signature = analysis_signature(model)
-        hashes = [
-            self._hashes.get(cid) or content_hash(doc)
-            for cid, doc in zip(call_ids, docs, strict=True)
-        ]
+        hashes = [self._hashes.get(cid) or content_hash(docs[i]) for i, cid in enumerate(call_ids)]
         kept = self._load_words(signature)
         out: list[dict[str, str]] = []
         missing: list[int] = []
@@ -143,7 +147,8 @@ class AnalysisCache:
                 missing.append(i)
         if missing:
             found = model.call_words(
-                [docs[i] for i in missing], [set(wanted[i]) | set(out[i]) for i in missing]
+                pick_documents(docs, np.asarray(missing, dtype=np.int64)),
+                [set(wanted[i]) | set(out[i]) for i in missing],
             )
             for i, words in zip(missing, found, strict=True):
                 out[i] = words
@@ -235,7 +240,7 @@ class AnalysisCache:
                 return model.fit_transform_counts(base, by_term=by_term), stats
             sources = found.copy()
             sources[fresh] = -1 - np.arange(len(fresh))
-            analysis = model.analyse_calls([docs[i] for i in fresh.tolist()])
+            analysis = model.analyse_calls(pick_documents(docs, fresh))
             fitted = model.update_counts(base, sources, analysis)
             del base, analysis, cached
         # The file is written while the vectors are computed (the write releases the GIL).
@@ -281,7 +286,7 @@ class AnalysisCache:
         if cached is not None and len(reuse):
             parts.append(cached[0].take(hit[reuse]))
         if len(fresh):
-            parts.append(model.analyse_calls([docs[i] for i in fresh.tolist()]))
+            parts.append(model.analyse_calls(pick_documents(docs, fresh)))
         if not parts:
             parts.append(model.analyse_calls([]))
         merged = CorpusAnalysis.concat(parts) if len(parts) > 1 else parts[0]

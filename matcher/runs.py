@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
-from matcher.cache import AnalysisCache
+from matcher.cache import AnalysisCache, pick_documents
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -189,7 +189,7 @@ def match_rows(
     for row, col in zip(key_rows, key_cols, strict=True):
         wanted.setdefault(row, set()).update(model.vocabulary.term(col).split(" "))
     rows_read = sorted(wanted)
-    texts = [call_docs[r] for r in rows_read]
+    texts = pick_documents(call_docs, np.asarray(rows_read, dtype=np.int64))
     terms_of = [wanted[r] for r in rows_read]
     if cache is not None:
         found = cache.call_words(model, [facts[r].call_id for r in rows_read], texts, terms_of)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,6 +64,40 @@ class Document:
     description: str = ""
     keywords: str = ""  # space or comma separated
     language: str = ""  # "de", "en" or "" (unknown: guessed from the text)
+
+
+class _Picked(Sequence[Document]):
+    """The documents of ``docs`` at ``rows``, read only when asked for.
+
+    The caller's corpus may build its documents on demand (the bench does, and a chunked
+    reader could); a list of the calls to analyse would hold every text at once, where the
+    analysis reads them a chunk at a time.
+    """
+
+    def __init__(self, docs: Sequence[Document], rows: np.ndarray) -> None:
+        self._docs = docs
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Document: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Document]: ...
+
+    def __getitem__(self, index: int | slice) -> Document | list[Document]:
+        if isinstance(index, slice):
+            return [self._docs[i] for i in self._rows[index].tolist()]
+        return self._docs[int(self._rows[index])]
+
+
+def pick_documents(docs: Sequence[Document], rows: np.ndarray) -> Sequence[Document]:
+    """``docs`` at ``rows`` without copying the corpus (``docs`` itself when all, in order)."""
+    if len(rows) == len(docs) and np.array_equal(rows, np.arange(len(docs))):
+        return docs
+    return _Picked(docs, rows)
 
 
 @dataclass(frozen=True)
@@ -713,7 +747,10 @@ class TextModel:
         """
         if workers > 1:
             halves = _in_two_processes(
-                lambda begin, stop: self.analyse_calls(calls[begin:stop], workers=1), len(calls)
+                lambda begin, stop: self.analyse_calls(
+                    pick_documents(calls, np.arange(begin, stop)), workers=1
+                ),
+                len(calls),
             )
             if halves is not None:
                 return CorpusAnalysis.concat(list(halves))
@@ -1428,7 +1465,9 @@ class TextModel:
         if workers > 1:
             halves = _in_two_processes(
                 lambda begin, stop: self.call_words(
-                    docs[begin:stop], None if wanted is None else wanted[begin:stop], workers=1
+                    pick_documents(docs, np.arange(begin, stop)),
+                    None if wanted is None else wanted[begin:stop],
+                    workers=1,
                 ),
                 len(docs),
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 import matcher.cache as cache_module
+from matcher import vectorize
 from matcher.cache import AnalysisCache
 from matcher.vectorize import Document, TextModel
 from tests.matcher.test_vectorize import CALLS
@@ -232,3 +235,53 @@ def test_words_of_calls_not_asked_for_stay_kept(
     read.clear()
     cache.call_words(model, IDS, CALLS, wanted)
     assert read == [len(CALLS) - 2]
+
+
+class _OnDemand(Sequence[Document]):
+    """Documents built when asked for, counting how many of them were alive at once."""
+
+    def __init__(self, docs: list[Document]) -> None:
+        self._docs = docs
+        self._alive: weakref.WeakSet[Document] = weakref.WeakSet()
+        self.most_alive = 0
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        doc = replace(self._docs[index])  # a new object, as a reader building it would make
+        self._alive.add(doc)
+        self.most_alive = max(self.most_alive, len(self._alive))
+        return doc
+
+
+def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A corpus too big to hold as strings may build its documents on demand; neither a cold
+    # fit (on two processes here), nor an update, nor the explanations may hold all of it.
+    monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 2)
+    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
+    texts = [replace(doc, title=f"{doc.title} {n}") for n in range(3) for doc in CALLS]
+    ids = list(range(1, len(texts) + 1))
+    docs = _OnDemand(texts)
+    cache = AnalysisCache(tmp_path)
+    model = TextModel()
+    vectors, stats = cache.fit_transform(model, ids, docs)
+    assert stats.analysed == len(texts)
+    assert docs.most_alive <= 4  # two chunks: the one read and the one before
+    cold_model = TextModel()
+    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_transform(texts))
+    texts[0] = replace(texts[0], title="Zero waste harbours")
+    docs = _OnDemand(texts)
+    model = TextModel()
+    vectors, stats = cache.fit_transform(model, ids, docs)
+    assert (stats.fitted, stats.analysed) == (True, 1)
+    cold_model = TextModel()
+    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_transform(texts))
+    wanted = [{"harbour"}] + [{"citi"}] * (len(texts) - 1)
+    words = cache.call_words(model, ids, docs, wanted)
+    assert words[0].get("harbour") == "harbours"
+    assert docs.most_alive <= 4  # two chunks: the one read and the one before
