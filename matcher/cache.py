@@ -42,6 +42,7 @@ from matcher.vectorize import (
     CorpusAnalysis,
     Document,
     TextModel,
+    content_hash,
     pick_documents,
 )
 
@@ -84,15 +85,6 @@ def fitted_signature(model: TextModel) -> str:
     return hashlib.sha256(f"{analysis_signature(model)}; {counted}".encode()).hexdigest()
 
 
-def content_hash(doc: Document) -> bytes:
-    """16-byte hash of the fields the matcher reads (title, summary, …, declared language)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name in (*FIELDS, "language"):
-        digest.update(getattr(doc, name).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.digest()
-
-
 @dataclass
 class CacheStats:
     """What a cached analysis reused and what it analysed."""
@@ -114,7 +106,11 @@ class AnalysisCache:
         self._hashes: dict[int, bytes] = {}
 
     def _content_hashes(self, call_ids: Sequence[int], docs: Sequence[Document]) -> np.ndarray:
-        hashes = np.array([content_hash(doc) for doc in docs], dtype="S16")
+        return self._remember(call_ids, np.array([content_hash(doc) for doc in docs], dtype="S16"))
+
+    def _remember(self, call_ids: Sequence[int], hashes: np.ndarray | None) -> np.ndarray:
+        if hashes is None or len(hashes) != len(call_ids):
+            raise ValueError("the analysis did not hash every call it read")
         self._hashes = dict(zip(call_ids, hashes.tolist(), strict=True))
         return hashes
 
@@ -222,13 +218,14 @@ class AnalysisCache:
             return model.fit_transform_analysed(analysis, by_term=by_term), stats
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
-        hashes = self._content_hashes(call_ids, docs)
         cached = self._load_fitted(signature)
         if cached is None:
-            analysis, stats = self.analyse(model, call_ids, docs, hashes=hashes)
+            analysis, stats = self.analyse(model, call_ids, docs)
+            hashes = analysis.hashes
             fitted = model.count_calls(analysis)
             del analysis
         else:
+            hashes = self._content_hashes(call_ids, docs)
             base, old_ids, old_hashes = cached
             position = {cid: i for i, cid in enumerate(old_ids.tolist())}
             found = np.array([position.get(cid, -1) for cid in ids.tolist()], dtype=np.int64)
@@ -264,15 +261,22 @@ class AnalysisCache:
         """The analysis of ``docs`` (in order), reusing cached calls; the cache is updated.
 
         Calls absent from ``call_ids`` are dropped from the cache, so it never outgrows the
-        corpus. ``hashes``: the docs' content hashes, when the caller has them already.
+        corpus. ``hashes``: the docs' content hashes, when the caller has them already; the
+        result's ``hashes`` are those of ``docs`` either way.
         """
         if len(call_ids) != len(docs):
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         signature = analysis_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
+        cached = self._load(signature)
+        if cached is None and hashes is None:
+            # Nothing to reuse: the analysis hashes each text as it reads it.
+            merged = model.analyse_calls(docs, hashed=True)
+            self._remember(call_ids, merged.hashes)
+            self._save(signature, merged, ids, merged.hashes)
+            return merged, CacheStats(analysed=len(ids))
         if hashes is None:
             hashes = self._content_hashes(call_ids, docs)
-        cached = self._load(signature)
         hit = np.full(len(ids), -1, dtype=np.int64)
         if cached is not None:
             _, old_ids, old_hashes = cached
@@ -295,6 +299,7 @@ class AnalysisCache:
         order[np.concatenate([reuse, fresh])] = np.arange(len(ids))
         if len(parts) > 1 or len(reuse):
             merged = merged.take(order)
+        merged.hashes = hashes
         self._save(signature, merged, ids, hashes)
         return merged, CacheStats(reused=len(reuse), analysed=len(fresh))
 

@@ -19,6 +19,7 @@ alternative weighted by its IDF among the call corpus.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -64,6 +65,15 @@ class Document:
     description: str = ""
     keywords: str = ""  # space or comma separated
     language: str = ""  # "de", "en" or "" (unknown: guessed from the text)
+
+
+def content_hash(doc: Document) -> bytes:
+    """16-byte hash of the fields the matcher reads (title, summary, …, declared language)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in (*FIELDS, "language"):
+        digest.update(getattr(doc, name).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.digest()
 
 
 class _Picked(Sequence[Document]):
@@ -344,6 +354,8 @@ class CorpusAnalysis:
     lengths: dict[str, np.ndarray]  # per field: int32 number of ids of each call
     # Surface words seen per stem (for readable explanations), from the analysing process.
     forms: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per call, its content_hash (S16), when the analysis was asked to hash the texts it read.
+    hashes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.languages)
@@ -375,12 +387,14 @@ class CorpusAnalysis:
                 merged = forms.setdefault(stem, {})
                 for word, count in seen.items():
                     merged[word] = merged.get(word, 0) + count
+        hashed = all(part.hashes is not None for part in parts)
         return cls(
             list(index),
             [lang for part in parts for lang in part.languages],
             {n: _concat(ids[n]) for n in FIELDS},
             {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
             forms,
+            np.concatenate([p.hashes for p in parts]) if hashed and parts else None,  # type: ignore[misc]
         )
 
     def take(self, rows: np.ndarray) -> CorpusAnalysis:
@@ -400,7 +414,8 @@ class CorpusAnalysis:
             ids[name] = self.ids[name][np.repeat(offsets[rows], picked) + positions]
             lengths[name] = picked.astype(np.int32)
         languages = [self.languages[i] for i in rows.tolist()]
-        return CorpusAnalysis(self.stems, languages, ids, lengths, self.forms)
+        hashes = None if self.hashes is None else self.hashes[rows]
+        return CorpusAnalysis(self.stems, languages, ids, lengths, self.forms, hashes)
 
     def batches(self, size: int) -> Iterator[_Batch]:
         """The analysis in chunks of ``size`` calls."""
@@ -629,17 +644,21 @@ class TextModel:
         return batch
 
     def _analyse_corpus(
-        self, docs: Sequence[Document], stem_ids: dict[str, int], stems: list[str]
+        self,
+        docs: Sequence[Document],
+        stem_ids: dict[str, int],
+        stems: list[str],
+        hashes: list[bytes] | None = None,
     ) -> Iterator[_Batch]:
         """:meth:`_analyse` for a whole corpus, vectorised, one batch per chunk of calls.
 
         Documents go in chunks through :mod:`matcher.lexicon`; only stem ids (int32) are kept,
         so memory grows with the corpus' tokens, not with its strings, and no array spans the
-        whole corpus.
+        whole corpus. ``hashes``: gets each document's :func:`content_hash`, in order.
         """
         # A fresh table per analysis: its ids are those of the stems numbered in ``stems``.
         lexicon = Lexicon(self.analyzer, stem_ids, stems)
-        for chunk in self._token_chunks(docs, lexicon):
+        for chunk in self._token_chunks(docs, lexicon, hashes):
             n = len(chunk.languages)
             kept = chunk.stem_ids >= 0
             batch = _Batch(chunk.languages, {}, {})
@@ -649,14 +668,21 @@ class TextModel:
                 batch.lengths[name] = np.bincount(chunk.docs_of[mask], minlength=n).astype(np.int32)
             yield batch
 
-    def _token_chunks(self, docs: Sequence[Document], lexicon: Lexicon) -> Iterator[_Tokens]:
-        """Every token of ``docs`` with its document, field and stem id, a chunk at a time."""
+    def _token_chunks(
+        self, docs: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
+    ) -> Iterator[_Tokens]:
+        """Every token of ``docs`` with its document, field and stem id, a chunk at a time.
+
+        ``hashes``: gets each document's :func:`content_hash`, in order.
+        """
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
         markers: tuple[np.ndarray, np.ndarray] | None = None
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
             chunk = docs[begin : begin + _ANALYSE_CHUNK]
             n = len(chunk)
+            if hashes is not None:
+                hashes.extend(content_hash(doc) for doc in chunk)
             tokens = hash_tokens([getattr(doc, name) or "" for doc in chunk for name in FIELDS])
             docs_of = tokens.segments // n_fields
             field_of = tokens.segments % n_fields
@@ -738,25 +764,30 @@ class TextModel:
     # -- fitting --------------------------------------------------------------------------
 
     def analyse_calls(
-        self, calls: Sequence[Document], *, workers: int = _ANALYSE_WORKERS
+        self, calls: Sequence[Document], *, workers: int = _ANALYSE_WORKERS, hashed: bool = False
     ) -> CorpusAnalysis:
         """Analyse call texts for fitting (vectorised; on ``workers`` processes if large).
 
         The analysis depends only on the texts and the analyzer, never on other calls, so
         parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
+        ``hashed``: also hash each text as it is read (``CorpusAnalysis.hashes``), so a cache
+        does not read the corpus a second time for it.
         """
         if workers > 1:
             halves = _in_two_processes(
                 lambda begin, stop: self.analyse_calls(
-                    pick_documents(calls, np.arange(begin, stop)), workers=1
+                    pick_documents(calls, np.arange(begin, stop)), workers=1, hashed=hashed
                 ),
                 len(calls),
             )
             if halves is not None:
                 return CorpusAnalysis.concat(list(halves))
         stems: list[str] = []
-        batches = list(self._analyse_corpus(calls, {}, stems))
+        hashes: list[bytes] | None = [] if hashed else None
+        batches = list(self._analyse_corpus(calls, {}, stems, hashes))
         analysis = CorpusAnalysis.from_batches(stems, batches)
+        if hashes is not None:
+            analysis.hashes = np.array(hashes, dtype="S16")
         # The analyzer's record of surface words (private to it) travels with the analysis,
         # so explanations stay readable when another process or an earlier run analysed.
         surface = self.analyzer._surface

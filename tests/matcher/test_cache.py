@@ -285,3 +285,22 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
     words = cache.call_words(model, ids, docs, wanted)
     assert words[0].get("harbour") == "harbours"
     assert docs.most_alive <= 4  # two chunks: the one read and the one before
+
+
+def test_a_cold_fit_hashes_the_texts_as_its_two_processes_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
+    analysis = TextModel().analyse_calls(CALLS, hashed=True)
+    assert analysis.hashes is not None
+    assert analysis.hashes.tolist() == [cache_module.content_hash(doc) for doc in CALLS]
+    assert analysis.take(np.array([3, 0])).hashes.tolist() == [  # type: ignore[union-attr]
+        cache_module.content_hash(CALLS[3]),
+        cache_module.content_hash(CALLS[0]),
+    ]
+    cache = AnalysisCache(tmp_path)
+    cache.fit_transform(TextModel(), IDS, CALLS)
+    # The next run finds every call unchanged by those hashes, and the edited one changed.
+    docs = [*CALLS[:-1], replace(CALLS[-1], summary="Now also for ports.")]
+    _, stats = cache.fit_transform(TextModel(), IDS, docs)
+    assert (stats.fitted, stats.reused, stats.analysed) == (True, len(CALLS) - 1, 1)
