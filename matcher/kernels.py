@@ -15,8 +15,8 @@ profiles × calls matrix or a Python loop per match.
   transposed copy is ever made.
 * :func:`collect_pairs` and :func:`count_rows`: counting. The stem pairs (bigrams) of a
   corpus go into an open-addressing hash set, and each document's field-weighted sublinear
-  tf is counted with a small sort per field, instead of sorting every occurrence of the
-  corpus at once (about five times faster on 50,000 calls).
+  tf is counted in dense per-column counters, instead of sorting every occurrence of the
+  corpus at once.
 
 All release the GIL (``nogil``), so callers run chunks on two threads. Compiled code is
 cached beside this module (``cache=True``), so only the first process after an install pays
@@ -316,6 +316,7 @@ def count_rows(
     n_stems: int,
     keys: np.ndarray,
     values: np.ndarray,
+    n_columns: int,
     out_indptr: np.ndarray,
     out_indices: np.ndarray,
     out_data: np.ndarray,
@@ -325,10 +326,14 @@ def count_rows(
     Document ``d``'s stems in field ``f`` are ``field_ids[f][starts[d, f]:stops[d, f]]``
     (see :func:`collect_pairs`). A stem id below ``n_stems`` is its own column; an adjacent
     pair of such ids whose code is in the table ``keys``/``values`` (:func:`code_table`) is
-    column ``n_stems + value``. A column's value is the sum over fields, in field order and
-    in float32, of ``weights[f] * (1 + ln count)``. Fills ``out_indptr`` (length documents +
-    1) and the first entries of ``out_indices``/``out_data`` (room for two per id given);
-    returns the number of entries written.
+    column ``n_stems + value``; ``n_columns`` is one more than the largest column. A
+    column's value is the sum over fields, in field order and in float32, of ``weights[f] *
+    (1 + ln count)``. Fills ``out_indptr`` (length documents + 1) and the first entries of
+    ``out_indices``/``out_data`` (room for two per id given); returns the number of entries
+    written.
+
+    Occurrences are counted in dense per-column counters (reset as they are read), so the
+    only sort is of each document's distinct columns, not of all its occurrences.
     """
     n_docs, n_fields = starts.shape
     longest = 1
@@ -340,9 +345,11 @@ def count_rows(
             longest = max(longest, size)
             total += size
         widest = max(widest, total)
-    columns = np.empty(2 * longest, dtype=np.int64)
+    occurrences = np.zeros(n_columns, dtype=np.int32)  # per column, in the current field
+    totals = np.zeros(n_columns, dtype=np.float32)  # per column, in the current document
+    listed = np.zeros(n_columns, dtype=np.int32)  # per column, 1 + the last document using it
+    field_columns = np.empty(2 * longest, dtype=np.int64)
     doc_columns = np.empty(2 * widest, dtype=np.int64)
-    doc_values = np.empty(2 * widest, dtype=np.float32)
     with_pairs = len(keys) > 0
     at = 0
     out_indptr[0] = 0
@@ -357,8 +364,10 @@ def count_rows(
             for t in range(starts[d, f], stops[d, f]):
                 a = ids[t]
                 if a >= 0 and a < n_stems:
-                    columns[n] = a
-                    n += 1
+                    if occurrences[a] == 0:
+                        field_columns[n] = a
+                        n += 1
+                    occurrences[a] += 1
             if with_pairs:
                 for t in range(starts[d, f], stops[d, f] - 1):
                     a = np.int64(ids[t])
@@ -367,33 +376,28 @@ def count_rows(
                         continue
                     col = _look_up(keys, values, a * n_stems + b)
                     if col >= 0:
-                        columns[n] = n_stems + col
-                        n += 1
-            if n == 0:
-                continue
-            ordered = np.sort(columns[:n])
-            run = 1
-            for i in range(1, n + 1):
-                if i < n and ordered[i] == ordered[i - 1]:
-                    run += 1
-                    continue
-                doc_columns[m] = ordered[i - 1]
-                doc_values[m] = (np.float32(1.0) + np.log(np.float32(run))) * weight
-                m += 1
-                run = 1
+                        col += n_stems
+                        if occurrences[col] == 0:
+                            field_columns[n] = col
+                            n += 1
+                        occurrences[col] += 1
+            for i in range(n):
+                col = field_columns[i]
+                value = (np.float32(1.0) + np.log(np.float32(occurrences[col]))) * weight
+                occurrences[col] = 0
+                if listed[col] != d + 1:
+                    listed[col] = d + 1
+                    doc_columns[m] = col
+                    m += 1
+                totals[col] += value
         if m > 0:
-            # Stable, so a column's fields are summed in field order.
-            order = np.argsort(doc_columns[:m], kind="mergesort")
-            previous = -1
-            for i in order:
-                col = doc_columns[i]
-                if col == previous:
-                    out_data[at - 1] += doc_values[i]
-                else:
-                    out_indices[at] = col
-                    out_data[at] = doc_values[i]
-                    at += 1
-                    previous = col
+            ordered = np.sort(doc_columns[:m])
+            for i in range(m):
+                col = ordered[i]
+                out_indices[at] = col
+                out_data[at] = totals[col]
+                totals[col] = 0.0
+                at += 1
         out_indptr[d + 1] = at
     return at
 

@@ -739,6 +739,7 @@ class TextModel:
             vocab.n_stems,
             keys,
             values,
+            len(vocab),
             indptr,
             indices,
             data,
@@ -1049,14 +1050,23 @@ class TextModel:
         every bigram occurrence of the corpus.
         """
         if self.params.min_bigram_df <= 1:
-            keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
             counted = self._weight_array() != 0.0
-            for batch in batches:
-                ids, starts, stops = _segments(batch)
-                keys, count = kernels.collect_pairs(
-                    ids, starts, stops, counted, self.vocabulary.n_stems, keys, count
-                )
-            return np.sort(keys[keys >= 0])
+            n_stems = self.vocabulary.n_stems
+
+            def collect(part: list[_Batch]) -> np.ndarray:
+                keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
+                for batch in part:
+                    ids, starts, stops = _segments(batch)
+                    keys, count = kernels.collect_pairs(
+                        ids, starts, stops, counted, n_stems, keys, count
+                    )
+                return keys[keys >= 0]
+
+            # Each thread collects the pairs of its half of the calls into its own set.
+            half = (len(batches) + 1) // 2
+            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+                found = list(pool.map(collect, [batches[:half], batches[half:]]))
+            return np.union1d(*found).astype(np.int64)
         found: list[np.ndarray] = []
         found_df: list[np.ndarray] = []
         weights = self._field_weights()

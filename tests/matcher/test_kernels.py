@@ -68,7 +68,17 @@ def test_count_rows_equals_weighted_sublinear_counts(seed: int) -> None:
     indices = np.empty(room, dtype=np.int32)
     data = np.empty(room, dtype=np.float32)
     nnz = kernels.count_rows(
-        ids, starts, stops, weights, N_STEMS, keys, values, indptr, indices, data
+        ids,
+        starts,
+        stops,
+        weights,
+        N_STEMS,
+        keys,
+        values,
+        N_STEMS + len(kept),
+        indptr,
+        indices,
+        data,
     )
     assert indptr[-1] == nnz
     for d, doc in enumerate(docs):
@@ -93,6 +103,8 @@ def test_count_rows_without_a_pair_table_counts_single_stems() -> None:
     data = np.empty(10, dtype=np.float32)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
     weights = np.ones(4, dtype=np.float32)
-    nnz = kernels.count_rows(ids, starts, stops, weights, N_STEMS, *empty, indptr, indices, data)
+    nnz = kernels.count_rows(
+        ids, starts, stops, weights, N_STEMS, *empty, N_STEMS, indptr, indices, data
+    )
     assert indices[:nnz].tolist() == [1, 2, 7]
     assert data[:nnz] == pytest.approx([1 + math.log(2), 1 + math.log(2), 1.0])
