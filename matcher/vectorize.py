@@ -1530,7 +1530,17 @@ class TextModel:
                     for term in terms
                     if term in stem_ids
                 ]
-                keep &= np.isin(keys, np.asarray(wanted_keys, dtype=np.int64))
+                # Tokens of a stem someone wants, then (few) a binary search in the wanted
+                # keys: no sort of all the chunk's keys.
+                sought = np.unique(np.asarray(wanted_keys, dtype=np.int64))
+                of_stem = np.zeros(width, dtype=bool)
+                of_stem[sought % width] = True
+                keep &= of_stem[chunk.stem_ids]
+                candidates = np.flatnonzero(keep)
+                if len(candidates):
+                    found = np.searchsorted(sought, keys[candidates])
+                    found = np.minimum(found, len(sought) - 1)
+                    keep[candidates] = sought[found] == keys[candidates]
             at = np.flatnonzero(keep)
             if not len(at):
                 continue
