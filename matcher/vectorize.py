@@ -454,7 +454,7 @@ class CallCounts:
         counts that were just built and are not shared).
         """
         n_stems = len(self.stems)
-        used = np.bincount(self.counts.indices, minlength=self.counts.shape[1]) > 0
+        used = kernels.column_counts(self.counts.indices, self.counts.shape[1]) > 0
         if used.all():
             return self
         keep_stems = used[:n_stems]
@@ -1006,17 +1006,14 @@ class TextModel:
         n_docs = counts.shape[0]
         n_parts = min(_SCORE_THREADS, n_docs)
         bounds = [n_docs * k // n_parts for k in range(n_parts + 1)] if n_docs else [0]
-        parts = [
-            _Part(
-                start,
-                stop,
-                np.bincount(
-                    counts.indices[counts.indptr[start] : counts.indptr[stop]],
-                    minlength=len(self.vocabulary),
-                ),
-            )
-            for start, stop in pairwise(bounds)
-        ]
+
+        def part(span: tuple[int, int]) -> _Part:
+            start, stop = span
+            used = counts.indices[counts.indptr[start] : counts.indptr[stop]]
+            return _Part(start, stop, kernels.column_counts(used, len(self.vocabulary)))
+
+        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            parts = list(pool.map(part, pairwise(bounds)))
         df = sum((part.df for part in parts), np.zeros(len(self.vocabulary), dtype=np.int64))
         self.idf = self._idf(df, n_docs, n_docs - int(fitted.german.sum()))
         # Calls per column of the vectors (the n-gram block's are appended by _fit_ngrams).

@@ -47,6 +47,14 @@ def test_collect_pairs_finds_every_adjacent_pair_and_grows_its_table() -> None:
     assert set(keys[keys >= 0].tolist()) == expected
 
 
+def test_column_counts_equal_bincount_including_unused_columns() -> None:
+    indices = np.random.default_rng(5).integers(0, 40, size=1000).astype(np.int32)
+    counts = kernels.column_counts(indices, 50)
+    assert counts.tolist() == np.bincount(indices, minlength=50).tolist()
+    assert counts[40:].sum() == 0
+    assert kernels.column_counts(indices[:0], 3).tolist() == [0, 0, 0]
+
+
 def test_code_table_maps_codes_to_their_position() -> None:
     codes = np.array([5, 17, 1 << 40, 99, 3], dtype=np.int64)
     keys, values = kernels.code_table(codes)
