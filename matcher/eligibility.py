@@ -32,6 +32,7 @@ re-match checks tens of millions of (profile, call) pairs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -350,13 +351,6 @@ def assess(call: CallFacts, profile: ProfileFacts, now: datetime) -> Assessment:
         tight = lead_ok and call.next_deadline_at < earliest + timedelta(days=TIGHT_MARGIN_DAYS)
     low, high = grant_range(call)
     budget = budget_note(low, high, profile.budget_min_eur, profile.budget_max_eur)
-    factor = 1.0
-    if budget == "budget_fits":
-        factor *= BUDGET_FIT
-    elif budget is not None:
-        factor *= BUDGET_MISFIT
-    if tight:
-        factor *= DEADLINE_TIGHT
     return Assessment(
         eligible=applicant_ok and region_ok and lead_ok,
         unknown=unknown,
@@ -365,5 +359,38 @@ def assess(call: CallFacts, profile: ProfileFacts, now: datetime) -> Assessment:
         lead_ok=lead_ok,
         budget=budget,
         tight=tight,
-        factor=factor,
+        factor=_soft_factor(budget, tight),
+    )
+
+
+def _soft_factor(budget: str | None, tight: bool) -> float:
+    factor = 1.0
+    if budget == "budget_fits":
+        factor *= BUDGET_FIT
+    elif budget is not None:
+        factor *= BUDGET_MISFIT
+    if tight:
+        factor *= DEADLINE_TIGHT
+    return factor
+
+
+# ProfileMask.budget_fit codes and the notes they stand for.
+_BUDGET_NOTES = {1: "budget_fits", -1: "grant_too_small", -2: "grant_too_large", 0: None}
+
+
+@functools.cache
+def eligible_verdict(unknown: bool, budget_fit: int, tight: bool) -> Assessment:
+    """The :func:`assess` of a pair that passed :meth:`CallTable.mask`, from the mask's
+    facts for it (eligibility unknown, ``budget_fit`` code, deadline tight): explaining
+    50,000 ranked pairs reads these instead of applying the rules again."""
+    budget = _BUDGET_NOTES[budget_fit]
+    return Assessment(
+        eligible=True,
+        unknown=unknown,
+        applicant_ok=True,
+        region_ok=True,
+        lead_ok=True,
+        budget=budget,
+        tight=tight,
+        factor=_soft_factor(budget, tight),
     )

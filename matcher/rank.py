@@ -60,6 +60,10 @@ class RankedCall:
     score: float  # similarity × soft factors
     similarity: float
     eligibility_unknown: bool
+    # The ranking's facts for the pair (ProfileMask.budget_fit code, deadline tight), which
+    # the explanation states; None where the ranking did not record them.
+    budget_fit: int | None = None
+    tight: bool | None = None
 
 
 def _plain(html: str) -> str:
@@ -136,8 +140,10 @@ def rank_calls(
         eligible = np.empty((stop - start, n_calls), dtype=bool)
         factor = np.empty((stop - start, n_calls), dtype=np.float32)
         blocked: list[np.ndarray] = []
+        masks = []
         for offset in range(stop - start):
             mask = table.mask(profiles[start + offset])
+            masks.append(mask)
             eligible[offset] = mask.eligible
             factor[offset] = mask.factor
             calls_out = excluded[start + offset] if excluded is not None else ()
@@ -165,25 +171,24 @@ def rank_calls(
             scores,
             similarity,
         )
-        return [
-            [
-                RankedCall(
-                    row=row,
-                    call_id=int(table.call_ids[row]),
-                    score=score,
-                    similarity=sim,
-                    eligibility_unknown=bool(table.unknown[row]),
-                )
-                for row, score, sim in zip(
-                    rows[offset].tolist(),
-                    scores[offset].tolist(),
-                    similarity[offset].tolist(),
+
+        def listed(offset: int, found: np.ndarray) -> list[RankedCall]:
+            used = rows[offset][found]
+            return [
+                RankedCall(row, call_id, score, sim, unknown, fit, tight)
+                for row, call_id, score, sim, unknown, fit, tight in zip(
+                    used.tolist(),
+                    table.call_ids[used].tolist(),
+                    scores[offset][found].tolist(),
+                    similarity[offset][found].tolist(),
+                    table.unknown[used].tolist(),
+                    masks[offset].budget_fit[used].tolist(),
+                    masks[offset].tight[used].tolist(),
                     strict=True,
                 )
-                if row >= 0
             ]
-            for offset in range(stop - start)
-        ]
+
+        return [listed(offset, rows[offset] >= 0) for offset in range(stop - start)]
 
     starts = range(0, len(profiles), settings.chunk_rows)
     if len(starts) == 1:

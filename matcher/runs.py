@@ -27,6 +27,7 @@ from matcher.eligibility import (
     ProfileFacts,
     assess,
     call_facts,
+    eligible_verdict,
     profile_facts,
 )
 from matcher.explain import build_explanation, call_fields
@@ -222,7 +223,9 @@ def match_rows(
                     "explanation": build_explanation(
                         cf,
                         pf,
-                        assess(cf, pf, now),
+                        assess(cf, pf, now)
+                        if hit.budget_fit is None or hit.tight is None
+                        else eligible_verdict(hit.eligibility_unknown, hit.budget_fit, hit.tight),
                         score=hit.score,
                         similarity=hit.similarity,
                         terms=named,

@@ -19,6 +19,7 @@ from matcher.eligibility import (
     assess,
     budget_note,
     call_facts,
+    eligible_verdict,
     regions_allow,
 )
 from storage.models import APPLICANT_TYPES, CallDeadline
@@ -125,6 +126,12 @@ def test_call_table_agrees_with_the_pairwise_rules() -> None:
         assert mask.eligible.tolist() == [v.eligible for v in verdicts]
         assert mask.unknown.tolist() == [v.unknown for v in verdicts]
         np.testing.assert_allclose(mask.factor, [v.factor for v in verdicts], rtol=1e-6)
+        # What an explanation states of a ranked (eligible) pair, from the mask's facts.
+        for row in np.flatnonzero(mask.eligible).tolist():
+            from_mask = eligible_verdict(
+                bool(mask.unknown[row]), int(mask.budget_fit[row]), bool(mask.tight[row])
+            )
+            assert from_mask == verdicts[row]
 
 
 def test_call_facts_take_the_next_deadline_and_its_time_zone(session) -> None:  # type: ignore[no-untyped-def]
