@@ -1431,6 +1431,7 @@ class TextModel:
             occurrences[key] += 1
             alternatives_of[key] = alternatives
         vocab = self.vocabulary
+        idf_of = self.idf.item  # a float per column, without a numpy call per alternative
         covered: set[str] = set()
         for key, count in occurrences.items():
             source_weight = strength * (1.0 + math.log(count))
@@ -1439,7 +1440,7 @@ class TextModel:
                 cols = [vocab[t] for t in _with_bigrams(list(alternative)) if t in vocab]
                 cols = [c for c in cols if c not in own]
                 if cols:
-                    scored.append((cols, float(np.mean(self.idf[cols]))))
+                    scored.append((cols, sum(map(idf_of, cols)) / len(cols)))
             if not scored:
                 continue
             covered.update(key)
