@@ -412,6 +412,70 @@ def count_rows(
     return at
 
 
+# -- the lexicon: token hashes to stem ids, and stem ids by field --------------------------
+
+
+@numba.njit(nogil=True, cache=True)
+def look_up_tokens(
+    hashes: np.ndarray,
+    segments: np.ndarray,
+    salts: np.ndarray,
+    table_keys: np.ndarray,
+    table_values: np.ndarray,
+    bits: int,
+    empty: int,
+    out_keys: np.ndarray,
+    out_slots: np.ndarray,
+    out_values: np.ndarray,
+    misses: np.ndarray,
+) -> int:
+    """Token ``i``'s key ``hashes[i] + salts[segments[i]]`` (its text's language salt), its
+    slot (the top ``bits`` bits of the key) and the value found there, into the ``out_``
+    arrays; a token whose slot holds another key or ``empty`` is a miss: its index goes to
+    ``misses`` and its value is ``empty``. Returns the number of misses."""
+    shift = np.uint64(64 - bits)
+    n_misses = 0
+    for i in range(len(hashes)):
+        key = hashes[i] + salts[segments[i]]
+        slot = np.int64(key >> shift)
+        out_keys[i] = key
+        out_slots[i] = slot
+        value = table_values[slot]
+        if value == empty or table_keys[slot] != key:
+            misses[n_misses] = i
+            n_misses += 1
+            out_values[i] = empty
+        else:
+            out_values[i] = value
+    return n_misses
+
+
+@numba.njit(nogil=True, cache=True)
+def split_fields(
+    stem_ids: np.ndarray, segments: np.ndarray, n_docs: int, n_fields: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-negative ``stem_ids`` of texts ``segments`` (document ``s // n_fields``, field
+    ``s % n_fields``) by field: (ids in document order, field after field; where each field
+    starts in them; per field and document, how many). Negative ids (stop words) are dropped.
+    """
+    lengths = np.zeros((n_fields, n_docs), dtype=np.int32)
+    for i in range(len(stem_ids)):
+        if stem_ids[i] >= 0:
+            s = segments[i]
+            lengths[s % n_fields, s // n_fields] += 1
+    field_starts = np.zeros(n_fields + 1, dtype=np.int64)
+    for f in range(n_fields):
+        field_starts[f + 1] = field_starts[f] + lengths[f].sum()
+    ids = np.empty(field_starts[n_fields], dtype=np.int32)
+    cursor = field_starts[:n_fields].copy()
+    for i in range(len(stem_ids)):
+        if stem_ids[i] >= 0:
+            f = segments[i] % n_fields
+            ids[cursor[f]] = stem_ids[i]
+            cursor[f] += 1
+    return ids, field_starts, lengths
+
+
 # -- tokenising: word tokens of UTF-8 text as 64-bit hashes ----------------------------------
 
 WORD = 1  # classes of code points in the table the tokeniser reads; 0: not classified yet

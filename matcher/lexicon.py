@@ -127,21 +127,36 @@ class Lexicon:
         return value
 
     def ids(self, tokens: Tokens, languages: np.ndarray, names: list[str]) -> np.ndarray:
-        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per token."""
+        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text."""
         salts = np.array([_LANGUAGE_SALT[name] for name in names], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            keys = tokens.hashes + salts[languages]
-        slots = (keys >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
-        values = self._values[slots]
-        miss = np.flatnonzero((values == _EMPTY) | (self._keys[slots] != keys))
-        if len(miss):
+        n = len(tokens.hashes)
+        keys = np.empty(n, dtype=np.uint64)
+        slots = np.empty(n, dtype=np.int64)
+        values = np.empty(n, dtype=np.int32)
+        miss = np.empty(n, dtype=np.int64)
+        n_miss = kernels.look_up_tokens(
+            tokens.hashes,
+            tokens.segments,
+            salts[np.asarray(languages, dtype=np.int64)],
+            self._keys,
+            self._values,
+            _TABLE_BITS,
+            _EMPTY,
+            keys,
+            slots,
+            values,
+            miss,
+        )
+        if n_miss:
+            miss = miss[:n_miss]
             distinct, first, inverse = np.unique(keys[miss], return_index=True, return_inverse=True)
             found = np.empty(len(distinct), dtype=np.int32)
             for j, key in enumerate(distinct.tolist()):
                 value = self._overflow.get(key)
                 if value is None:
                     i = int(miss[first[j]])
-                    value = self._stem_id(tokens.token(i), names[int(languages[i])])
+                    language = names[int(languages[int(tokens.segments[i])])]
+                    value = self._stem_id(tokens.token(i), language)
                     slot = int(slots[i])
                     if self._values[slot] == _EMPTY:
                         self._values[slot] = value

@@ -331,13 +331,19 @@ class _Batch:
 
 @dataclass
 class _Tokens:
-    """One chunk of documents as tokens: each token's document, field and stem id (or -1)."""
+    """One chunk of documents as tokens: each token's text and stem id (or -1).
+
+    Text ``s`` of the chunk is field ``s % len(FIELDS)`` of document ``s // len(FIELDS)``.
+    """
 
     tokens: Tokens
-    docs_of: np.ndarray
-    field_of: np.ndarray
     languages: list[str]
     stem_ids: np.ndarray
+
+    @property
+    def docs_of(self) -> np.ndarray:
+        """Each token's document in the chunk."""
+        return self.tokens.segments // len(FIELDS)
 
 
 @dataclass
@@ -659,13 +665,13 @@ class TextModel:
         # A fresh table per analysis: its ids are those of the stems numbered in ``stems``.
         lexicon = Lexicon(self.analyzer, stem_ids, stems)
         for chunk in self._token_chunks(docs, lexicon, hashes):
-            n = len(chunk.languages)
-            kept = chunk.stem_ids >= 0
+            ids, starts, lengths = kernels.split_fields(
+                chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
+            )
             batch = _Batch(chunk.languages, {}, {})
             for f, name in enumerate(FIELDS):
-                mask = kept & (chunk.field_of == f)
-                batch.ids[name] = chunk.stem_ids[mask].astype(np.int32)
-                batch.lengths[name] = np.bincount(chunk.docs_of[mask], minlength=n).astype(np.int32)
+                batch.ids[name] = ids[starts[f] : starts[f + 1]]
+                batch.lengths[name] = lengths[f]
             yield batch
 
     def _token_chunks(
@@ -684,11 +690,11 @@ class TextModel:
             if hashes is not None:
                 hashes.extend(content_hash(doc) for doc in chunk)
             tokens = hash_tokens([getattr(doc, name) or "" for doc in chunk for name in FIELDS])
-            docs_of = tokens.segments // n_fields
-            field_of = tokens.segments % n_fields
             declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
             if any(not lang for lang in declared):
                 # The guess of Analyzer.language_of: title, summary and 300 description tokens.
+                docs_of = tokens.segments // n_fields
+                field_of = tokens.segments % n_fields
                 markers = markers or self._marker_hashes()
                 first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
                 position = np.arange(len(docs_of)) - first[tokens.segments]
@@ -700,8 +706,8 @@ class TextModel:
                     for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
                 ]
             lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
-            stem_ids = lexicon.ids(tokens, lang_index[docs_of], names)
-            yield _Tokens(tokens, docs_of, field_of, declared, stem_ids)
+            stem_ids = lexicon.ids(tokens, np.repeat(lang_index, n_fields), names)
+            yield _Tokens(tokens, declared, stem_ids)
 
     def _marker_hashes(self) -> tuple[np.ndarray, np.ndarray]:
         """Token hashes of the German and English function words used to guess a language."""

@@ -116,3 +116,16 @@ def test_count_rows_without_a_pair_table_counts_single_stems() -> None:
     )
     assert indices[:nnz].tolist() == [1, 2, 7]
     assert data[:nnz] == pytest.approx([1 + math.log(2), 1 + math.log(2), 1.0])
+
+
+def test_split_fields_groups_the_kept_ids_by_field_in_document_order() -> None:
+    rng = np.random.default_rng(9)
+    n_docs, n_fields = 7, 4
+    segments = np.sort(rng.integers(0, n_docs * n_fields, size=300))
+    stem_ids = rng.integers(-1, 50, size=300).astype(np.int32)  # -1: a stop word
+    ids, starts, lengths = kernels.split_fields(stem_ids, segments, n_docs, n_fields)
+    for f in range(n_fields):
+        mine = (segments % n_fields == f) & (stem_ids >= 0)
+        assert ids[starts[f] : starts[f + 1]].tolist() == stem_ids[mine].tolist()
+        counted = np.bincount(segments[mine] // n_fields, minlength=n_docs)
+        assert lengths[f].tolist() == counted.tolist()

@@ -40,7 +40,7 @@ def test_ids_match_the_stems_of_the_analyzer() -> None:
     stems: list[str] = []
     lexicon = Lexicon(analyzer, stem_ids, stems)
     tokens = hash_tokens(TEXTS)
-    ids = lexicon.ids(tokens, np.zeros(len(tokens.hashes), dtype=np.int64), ["de"])
+    ids = lexicon.ids(tokens, np.zeros(len(TEXTS), dtype=np.int64), ["de"])
     for k, value in enumerate(ids.tolist()):
         stem = analyzer.stem(tokens.token(k), "de")
         assert (value == -1) if stem is None else (stems[value] == stem)
