@@ -138,15 +138,22 @@ def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
     assert "twinning" not in plain  # the corpus' shortest form alone reads otherwise
 
 
-def test_batched_explanations_equal_the_one_pair_path(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("forked", [False, True])
+def test_batched_explanations_equal_the_one_pair_path(
+    monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
     """match_rows explains every match with one pass per profile and one over the calls'
-    texts (in chunks, here of 37 calls); each match's terms must be those of top_terms with
-    the call's own words."""
+    texts (in chunks, here of 37 calls; ``forked``: read by two processes); each match's
+    terms must be those of top_terms with the call's own words, and its eligibility facts
+    those of the pairwise rules."""
     import matcher.vectorize
     from matcher.bench import NOW, build_corpus
+    from matcher.eligibility import assess
     from matcher.runs import match_rows, rank_corpus
 
     monkeypatch.setattr(matcher.vectorize, "_ANALYSE_CHUNK", 37)
+    if forked:
+        monkeypatch.setattr(matcher.vectorize, "_PARALLEL_MIN_CALLS", 2)
 
     corpus = build_corpus(300, 12, seed=7)
     call_docs = list(corpus.call_docs)
@@ -177,3 +184,10 @@ def test_batched_explanations_equal_the_one_pair_path(monkeypatch: pytest.Monkey
             )
             assert row["explanation"]["terms"] == [[t, round(v, 4)] for t, v in one]
             assert 1 <= len(one) <= 4
+            verdict = assess(corpus.call_facts[hit.row], corpus.profile_facts[i], NOW)
+            explained = row["explanation"]
+            assert (explained["budget"], explained["deadline_tight"]) == (
+                verdict.budget,
+                verdict.tight,
+            )
+            assert explained["factor"] == round(verdict.factor, 4)
