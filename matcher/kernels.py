@@ -13,6 +13,8 @@ profiles × calls matrix or a Python loop per match.
   n-gram block) computed from their counts and written straight into the terms × calls
   layout the two kernels above read, on two threads, so no calls × terms matrix and no
   transposed copy is ever made.
+* :func:`look_up_tokens` and :func:`split_fields`: token hashes to stem ids through the
+  lexicon's table, and the ids of a chunk of documents grouped by field.
 * :func:`collect_pairs` and :func:`count_rows`: counting. The stem pairs (bigrams) of a
   corpus go into an open-addressing hash set, and each document's field-weighted sublinear
   tf is counted in dense per-column counters, instead of sorting every occurrence of the
