@@ -140,10 +140,10 @@ def rank_calls(
         eligible = np.empty((stop - start, n_calls), dtype=bool)
         factor = np.empty((stop - start, n_calls), dtype=np.float32)
         blocked: list[np.ndarray] = []
-        masks = []
+        stated = []  # per profile: the mask's budget fit and tight deadline, for explanations
         for offset in range(stop - start):
             mask = table.mask(profiles[start + offset])
-            masks.append(mask)
+            stated.append((mask.budget_fit, mask.tight))
             eligible[offset] = mask.eligible
             factor[offset] = mask.factor
             calls_out = excluded[start + offset] if excluded is not None else ()
@@ -182,8 +182,8 @@ def rank_calls(
                     scores[offset][found].tolist(),
                     similarity[offset][found].tolist(),
                     table.unknown[used].tolist(),
-                    masks[offset].budget_fit[used].tolist(),
-                    masks[offset].tight[used].tolist(),
+                    stated[offset][0][used].tolist(),
+                    stated[offset][1][used].tolist(),
                     strict=True,
                 )
             ]

@@ -393,14 +393,14 @@ class CorpusAnalysis:
                 merged = forms.setdefault(stem, {})
                 for word, count in seen.items():
                     merged[word] = merged.get(word, 0) + count
-        hashed = all(part.hashes is not None for part in parts)
+        hashes = [part.hashes for part in parts if part.hashes is not None]
         return cls(
             list(index),
             [lang for part in parts for lang in part.languages],
             {n: _concat(ids[n]) for n in FIELDS},
             {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
             forms,
-            np.concatenate([p.hashes for p in parts]) if hashed and parts else None,  # type: ignore[misc]
+            np.concatenate(hashes) if parts and len(hashes) == len(parts) else None,
         )
 
     def take(self, rows: np.ndarray) -> CorpusAnalysis:
