@@ -216,13 +216,20 @@ class Analyzer:
 
         Used for dictionary headwords: half a million words in one call to the stemmer.
         """
-        folded = [fold(word) for word in words]
-        stems = self._stemmers[language].stemWords(folded)
+        joined = "\n".join(words)
+        folded = fold(joined).split("\n")
+        if len(folded) != len(words):  # a word with a line break: fold one at a time
+            folded = [fold(word) for word in words]
+        # Each distinct word is stemmed once (a dictionary repeats its headwords).
+        distinct = list(dict.fromkeys(folded))
         stops = stop_words(language)
-        return [
-            "" if word in stops or len(word) < self.min_length else stem
-            for word, stem in zip(folded, stems, strict=True)
-        ]
+        stem_of = {
+            word: "" if word in stops or len(word) < self.min_length else stem
+            for word, stem in zip(
+                distinct, self._stemmers[language].stemWords(distinct), strict=True
+            )
+        }
+        return [stem_of[word] for word in folded]
 
     def terms(self, tokens: list[str], language: str) -> list[str]:
         """Terms of already folded tokens in ``language``, stop words removed, order kept."""

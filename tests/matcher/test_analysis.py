@@ -65,3 +65,12 @@ def test_surface_word_is_readable() -> None:
     analyzer = Analyzer()
     (stem,) = analyzer.analyze("twinning", "en")
     assert analyzer.surface(stem) == "twinning"
+
+
+def test_stem_words_of_many_words_equal_stems_one_at_a_time() -> None:
+    analyzer = Analyzer()
+    words = ["Städtepartnerschaften", "Stadt", "und", "Öl", "Stadt", "", "Ökologie\nneu", "a"]
+    one_by_one = [analyzer.stem_words([word], "de")[0] for word in words]
+    assert analyzer.stem_words(words, "de") == one_by_one
+    assert one_by_one[2] == one_by_one[5] == one_by_one[7] == ""  # stop word, empty, short
+    assert analyzer.stem_words([], "de") == []

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from matcher.analysis import Analyzer
-from matcher.dictionary import DictionaryError, FreeDict, decode_number, parse_translations
+from matcher.dictionary import (
+    DictionaryError,
+    FreeDict,
+    _decode_numbers,
+    decode_number,
+    parse_translations,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "matcher"
 TINY = DATA / "tiny-deu-eng"
@@ -26,6 +32,42 @@ def test_decode_number_reads_dictd_base64() -> None:
     assert decode_number("BA") == 64
     with pytest.raises(DictionaryError):
         decode_number("*")
+
+
+def test_numbers_decoded_at_once_equal_one_at_a_time() -> None:
+    import random
+
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    rng = random.Random(5)
+    texts = ["", "A", "/", "BA"] + [
+        "".join(rng.choice(digits) for _ in range(rng.randint(1, 7))) for _ in range(500)
+    ]
+    assert _decode_numbers(texts).tolist() == [decode_number(t) for t in texts]
+    with pytest.raises(DictionaryError, match="B\\*"):
+        _decode_numbers(["BA", "B*", "C"])
+    with pytest.raises(DictionaryError, match="Bä"):
+        _decode_numbers(["Bä"])
+
+
+def test_index_lines_are_read_like_the_dictd_server_reads_them(tmp_path: Path) -> None:
+    """Headwords with surrounding blanks or a trailing ellipsis count; phrases, the
+    00database entries and malformed lines do not; a headword's entries keep file order."""
+    shutil.copy(TINY.with_suffix(".dict.dz"), tmp_path / "odd.dict.dz")
+    lines = [
+        "00databaseinfo\tA\tB",
+        " Verkehr \tA\tC",
+        "Verkehrs…\tB\tD",
+        "auf höchster Ebene\tC\tE",
+        "kaputt\tD",
+        "Stadt\tE\tF\tG",
+        "",
+    ]
+    (tmp_path / "odd.index").write_text("\n".join(lines), encoding="utf-8")
+    analyzer = Analyzer()
+    dictionary = FreeDict(tmp_path / "odd", _german_keys(analyzer))
+    (key,) = analyzer.stem_words(["Verkehr"], "de")
+    assert len(dictionary) == 1
+    assert dictionary._spans_of(key) == [(0, 2), (1, 3)]
 
 
 def test_translations_skip_examples_notes_and_colloquial_senses() -> None:
