@@ -44,6 +44,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, overload
 
+from matcher.collector import pauses_collector
 from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.vectorize import Document
 from storage.models import APPLICANT_TYPES
@@ -209,6 +210,9 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
+# As in production (runs.compute_matches), a re-match runs with the cyclic garbage collector
+# paused (matcher.collector).
+@pauses_collector
 def _run_matcher(
     corpus: Corpus, top_n: int, dictionary: str | None, cache_folder: str | None = None
 ) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.archive import read_archive, write_archive
+from matcher.collector import pauses_collector
 from matcher.glossary import default_glossary_path
 from matcher.vectorize import (
     FIELDS,
@@ -114,6 +115,7 @@ class AnalysisCache:
         self._hashes = dict(zip(call_ids, hashes.tolist(), strict=True))
         return hashes
 
+    @pauses_collector
     def call_words(
         self,
         model: TextModel,
@@ -193,6 +195,7 @@ class AnalysisCache:
         }
         write_archive(self.words_path, meta, arrays)
 
+    @pauses_collector
     def fit_transform(
         self,
         model: TextModel,

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
 from matcher.cache import AnalysisCache, pick_documents
+from matcher.collector import pauses_collector
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -77,6 +78,7 @@ class Ranking:
     results: list[list[RankedCall]]
 
 
+@pauses_collector
 def rank_corpus(
     call_docs: Sequence[Document],
     calls: Sequence[CallFacts],
@@ -150,6 +152,7 @@ def _feedback_vectors(
     return vectors
 
 
+@pauses_collector
 def match_rows(
     ranking: Ranking,
     call_docs: Sequence[Document],
@@ -237,6 +240,7 @@ def match_rows(
     return rows
 
 
+@pauses_collector
 def compute_matches(
     session: Session,
     *,

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from matcher import kernels
 from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
+from matcher.collector import pauses_collector
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
 from matcher.lexicon import Lexicon, Tokens, hash_tokens, hash_words
@@ -770,6 +771,7 @@ class TextModel:
 
     # -- fitting --------------------------------------------------------------------------
 
+    @pauses_collector
     def analyse_calls(
         self, calls: Sequence[Document], *, workers: int = _ANALYSE_WORKERS, hashed: bool = False
     ) -> CorpusAnalysis:
@@ -820,6 +822,7 @@ class TextModel:
         """:meth:`fit_transform` from calls analysed beforehand (:meth:`analyse_calls`)."""
         return self.fit_transform_counts(self.count_calls(analysis), by_term=by_term)
 
+    @pauses_collector
     def count_calls(self, analysis: CorpusAnalysis) -> CallCounts:
         """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
@@ -839,6 +842,7 @@ class TextModel:
             list(self._stems), self.vocabulary.bigram_codes, counts, german, dict(forms)
         )
 
+    @pauses_collector
     def update_counts(
         self, base: CallCounts, sources: np.ndarray, analysis: CorpusAnalysis
     ) -> CallCounts:
@@ -931,6 +935,7 @@ class TextModel:
         self._unseen_cache = {}
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(stems))
 
+    @pauses_collector
     def fit_transform_counts(self, fitted: CallCounts, *, by_term: bool = False) -> sp.csr_matrix:
         """Fit from a fitted call side (IDF, n-gram block) and return the call vectors.
 
@@ -1228,6 +1233,7 @@ class TextModel:
         extra = self._unseen_word_grams(self._query_terms(batch)) if self._gram_index else None
         return self._vectors(counts, extra_grams=extra)
 
+    @pauses_collector
     def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
         """Profile/query vectors, expanded across languages; one L2-normalised row each."""
         self._require_fit()
@@ -1493,6 +1499,7 @@ class TextModel:
         """
         return self.call_words([doc])[0]
 
+    @pauses_collector
     def call_words(
         self,
         docs: Sequence[Document],
