@@ -215,8 +215,8 @@ class AnalysisCache:
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         # The queries' dictionary lookups can reuse a parsed index kept beside the calls.
         model.index_folder = self.folder
-        model.prepare_dictionary()
         if model.params.bigrams and model.params.min_bigram_df > 1:
+            model.prepare_dictionary()
             analysis, stats = self.analyse(model, call_ids, docs)
             return model.fit_transform_analysed(analysis, by_term=by_term), stats
         signature = fitted_signature(model)
@@ -227,7 +227,12 @@ class AnalysisCache:
             hashes = analysis.hashes
             fitted = model.count_calls(analysis)
             del analysis
+            # Parsing the dictionary (if it must be parsed: a process of its own, 1.5 s of
+            # CPU) starts only now. The analysis and the counting keep both cores busy; the
+            # vectors leave one idle for part of the time.
+            model.prepare_dictionary()
         else:
+            model.prepare_dictionary()
             hashes = self._content_hashes(call_ids, docs)
             base, old_ids, old_hashes = cached
             position = {cid: i for i, cid in enumerate(old_ids.tolist())}

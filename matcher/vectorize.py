@@ -50,6 +50,7 @@ _SCORE_THREADS = 2
 _ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
 _ANALYSE_WORKERS = 2  # processes analysing a large corpus (one is this process)
 _PARALLEL_MIN_CALLS = 4000  # below this, forking costs more than it saves
+_PARALLEL_MIN_QUERIES = 200  # the same for queries (each costs about 1 ms: expansion)
 _VECTOR_CHUNK = 2500  # calls vectorised at once, on _SCORE_THREADS threads
 
 FIELDS = ("title", "summary", "description", "keywords")
@@ -527,13 +528,15 @@ def _forked_slice(begin: int, stop: int) -> Any:
     return _FORK_WORK[0](begin, stop)
 
 
-def _in_two_processes(work: Callable[[int, int], Any], n: int) -> tuple[Any, Any] | None:
+def _in_two_processes(
+    work: Callable[[int, int], Any], n: int, minimum: int | None = None
+) -> tuple[Any, Any] | None:
     """``work(0, n // 2)`` in a forked worker and ``work(n // 2, n)`` here, at the same time.
 
-    None where forking is not possible or not worth it (fewer than _PARALLEL_MIN_CALLS
-    documents); the caller then does the work in this process.
+    None where forking is not possible or not worth it (fewer than ``minimum`` documents,
+    by default _PARALLEL_MIN_CALLS); the caller then does the work in this process.
     """
-    if n < _PARALLEL_MIN_CALLS or not _can_fork():
+    if n < (_PARALLEL_MIN_CALLS if minimum is None else minimum) or not _can_fork():
         return None
     half = n // 2
     _FORK_WORK[:] = [work]
@@ -1234,9 +1237,29 @@ class TextModel:
         return self._vectors(counts, extra_grams=extra)
 
     @pauses_collector
-    def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
-        """Profile/query vectors, expanded across languages; one L2-normalised row each."""
+    def transform_queries(
+        self, queries: Sequence[Document], *, workers: int = _ANALYSE_WORKERS
+    ) -> sp.csr_matrix:
+        """Profile/query vectors, expanded across languages; one L2-normalised row each.
+
+        Each row depends on its own text only, so many queries are split over two processes
+        (the expansion is Python, about 1 ms a query); the glossary and the dictionary are
+        read before the fork, once.
+        """
         self._require_fit()
+        if workers > 1 and len(queries) >= _PARALLEL_MIN_QUERIES and _can_fork():
+            self._phrase_tables()
+            if self.params.dictionary_weight > 0:
+                self._load_dictionary()
+            halves = _in_two_processes(
+                lambda begin, stop: self.transform_queries(
+                    pick_documents(queries, np.arange(begin, stop)), workers=1
+                ),
+                len(queries),
+                _PARALLEL_MIN_QUERIES,
+            )
+            if halves is not None:
+                return sp.csr_matrix(sp.vstack(halves, format="csr"))
         batch = self._analyse(queries, keep=True)
         analysed = self._query_terms(batch)
         counts = self._counts(batch)

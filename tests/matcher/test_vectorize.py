@@ -229,3 +229,37 @@ def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
         assert np.all(np.diff(span) > 0)
     assert (by_term != by_call.T.tocsr()).nnz == 0
     assert by_term.nnz == by_call.nnz > 0
+
+
+def test_queries_on_two_processes_give_the_vectors_of_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many profiles are expanded by two processes; every row must be the one a single
+    process makes (German rows through glossary and dictionary, English rows, in order)."""
+    import matcher.vectorize as vectorize
+
+    queries = [
+        Document(title="Städtepartnerschaft und Jugendaustausch", language="de"),
+        Document(title="Hochwasserschutz in der Stadt", description="Verkehr", language="de"),
+        Document(title="Town twinning for citizens", language="en"),
+        Document(title="Klimaschutz", keywords="Kreislaufwirtschaft; Verkehrswende"),
+    ] * 3
+    model = TextModel(dictionary_path=TINY_DICTIONARY)
+    model.fit(CALLS)
+    serial = model.transform_queries(queries, workers=1)
+    fresh = TextModel(dictionary_path=TINY_DICTIONARY)
+    fresh.fit(CALLS)
+    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_QUERIES", 2)
+    forks: list[bool] = []
+    real = vectorize._in_two_processes
+
+    def counted(*args: object, **kwargs: object) -> object:
+        found = real(*args, **kwargs)  # type: ignore[arg-type]
+        forks.append(found is not None)
+        return found
+
+    monkeypatch.setattr(vectorize, "_in_two_processes", counted)
+    parallel = fresh.transform_queries(queries)
+    assert forks == [True]
+    assert parallel.shape == serial.shape and serial.nnz > 0
+    assert np.allclose(parallel.toarray(), serial.toarray(), atol=1e-7)
