@@ -219,18 +219,20 @@ class FreeDict:
         decoded by numpy, so the only per-line Python is the headword test.
         """
         text = index_path.read_text(encoding="utf-8", errors="replace")
-        heads: list[str] = []
-        keep: list[int] = []
         rows = _INDEX_LINE.findall(text)
         del text
-        for i, (raw, _, _) in enumerate(rows):
-            head = raw.strip().rstrip("…").strip()
-            if head and " " not in head and not head.startswith("00database"):
-                heads.append(head)
-                keep.append(i)
-        offsets = _decode_numbers([rows[i][1] for i in keep])
-        lengths = _decode_numbers([rows[i][2] for i in keep])
-        return key(heads), np.stack([offsets, lengths], axis=1)
+        if not rows:
+            return [], np.zeros((0, 2), dtype=np.int64)
+        raw_heads, raw_offsets, raw_lengths = zip(*rows, strict=True)
+        cleaned = [head.strip().rstrip("…").strip() for head in raw_heads]
+        keep = [
+            i
+            for i, head in enumerate(cleaned)
+            if head and " " not in head and not head.startswith("00database")
+        ]
+        offsets = _decode_numbers([raw_offsets[i] for i in keep])
+        lengths = _decode_numbers([raw_lengths[i] for i in keep])
+        return key([cleaned[i] for i in keep]), np.stack([offsets, lengths], axis=1)
 
     def _set_index(self, keys: list[str], spans: np.ndarray) -> None:
         # Keys numbered in order of first appearance; a stable sort groups each key's spans
