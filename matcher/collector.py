@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,16 @@ _R = TypeVar("_R")
 _lock = threading.Lock()
 _depth = 0
 _resume = False  # whether the outermost pause found the collector on
+
+
+def _after_fork_in_child() -> None:
+    # A process forked to analyse half the calls must not inherit the lock held by another
+    # thread of its parent; it inherits the collector's state and the depth as they were.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

@@ -99,3 +99,22 @@ def test_a_rematch_builds_its_explanations_with_the_collector_paused(
     assert run.outcome == "succeeded", run.parameters
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def _pause_and_leave() -> None:
+    with collector_paused():
+        pass
+
+
+def test_a_process_forked_while_another_thread_holds_the_lock_can_still_pause() -> None:
+    import multiprocessing
+
+    import matcher.collector as collector
+
+    with collector._lock:  # as if another thread were entering a pause at the fork
+        child = multiprocessing.get_context("fork").Process(target=_pause_and_leave)
+        child.start()
+    child.join(10)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
