@@ -66,25 +66,47 @@ def _classify_all(raw: np.ndarray) -> None:
             _CLASSES[point] = kernels.WORD if _is_word_char(chr(point)) else kernels.NOT_WORD
 
 
-def hash_tokens(texts: list[str]) -> Tokens:
+class Workspace:
+    """Arrays reused from one batch of texts to the next, grown when a batch needs more.
+
+    On a virtual machine, the first write to memory the process has not used yet costs
+    about 2 ms per MB; a corpus read in chunks would pay it for every chunk's arrays if each
+    chunk allocated its own (the allocator returns large blocks to the system when they are
+    freed). The arrays a workspace hands out are valid until it is asked for the next batch.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, size: int, dtype: type) -> np.ndarray:
+        """Room for ``size`` items of ``dtype`` under ``name`` (its old contents are gone)."""
+        found = self._arrays.get(name)
+        if found is None or len(found) < size or found.dtype != dtype:
+            found = self._arrays[name] = np.empty(max(size, 1024), dtype=dtype)
+        return found[:size]
+
+
+def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
     """Cut ``texts`` into tokens, each as a hash of its bytes (see :class:`Tokens`).
 
     One compiled pass over the UTF-8 bytes (:func:`matcher.kernels.hash_tokens`); ASCII is
     lower-cased as it is hashed, the rare non-ASCII characters are hashed as they are (a
     token with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token
     boundaries are those of :func:`matcher.analysis.tokenize`: a non-ASCII character is
-    classified once per process, in Python, the first time a text uses it.
+    classified once per process, in Python, the first time a text uses it. With a
+    ``workspace``, the arrays are views of its arrays (valid until its next use).
     """
     joined = _SEPARATOR.join(t.replace(_SEPARATOR, " ") if _SEPARATOR in t else t for t in texts)
     raw = joined.encode("utf-8")
     points = np.frombuffer(raw, dtype=np.uint8)
     # Room for a token per four bytes: real text has one per six or seven.
     room = len(raw) // 4 + 16
+    space = workspace or Workspace()
     while True:
-        hashes = np.empty(room, dtype=np.uint64)
-        segments = np.empty(room, dtype=np.int64)
-        starts = np.empty(room, dtype=np.int64)
-        ends = np.empty(room, dtype=np.int64)
+        hashes = space.array("hashes", room, np.uint64)
+        segments = space.array("segments", room, np.int64)
+        starts = space.array("starts", room, np.int64)
+        ends = space.array("ends", room, np.int64)
         n = kernels.hash_tokens(points, _CLASSES, hashes, segments, starts, ends)
         if n >= 0:
             break
@@ -92,7 +114,10 @@ def hash_tokens(texts: list[str]) -> Tokens:
             _classify_all(points)
         else:
             room = kernels.count_tokens(points, _CLASSES, np.empty(0, dtype=np.int64))[0]
-    hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
+    if workspace is None:  # arrays of their own, not the unused room after them
+        hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
+    else:
+        hashes, segments, starts, ends = (a[:n] for a in (hashes, segments, starts, ends))
     return Tokens(raw, hashes, segments, starts, ends)
 
 
@@ -115,6 +140,8 @@ class Lexicon:
         self._keys = np.zeros(1 << _TABLE_BITS, dtype=np.uint64)
         self._values = np.full(1 << _TABLE_BITS, _EMPTY, dtype=np.int32)
         self._overflow: dict[int, int] = {}
+        # Room for a batch's tokens, reused from batch to batch (see Workspace).
+        self.workspace = Workspace()
 
     def _stem_id(self, token: str, language: str) -> int:
         stem = self.analyzer.stem(token, language)
@@ -127,13 +154,17 @@ class Lexicon:
         return value
 
     def ids(self, tokens: Tokens, languages: np.ndarray, names: list[str]) -> np.ndarray:
-        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text."""
+        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text.
+
+        The ids are a view of the lexicon's :class:`Workspace`, valid until its next batch.
+        """
         salts = np.array([_LANGUAGE_SALT[name] for name in names], dtype=np.uint64)
         n = len(tokens.hashes)
-        keys = np.empty(n, dtype=np.uint64)
-        slots = np.empty(n, dtype=np.int64)
-        values = np.empty(n, dtype=np.int32)
-        miss = np.empty(n, dtype=np.int64)
+        space = self.workspace
+        keys = space.array("keys", n, np.uint64)
+        slots = space.array("slots", n, np.int64)
+        values = space.array("values", n, np.int32)
+        miss = space.array("miss", n, np.int64)
         n_miss = kernels.look_up_tokens(
             tokens.hashes,
             tokens.segments,

@@ -19,10 +19,12 @@ alternative weighted by its IDF among the call corpus.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import multiprocessing
+import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -191,6 +193,13 @@ def _used_stems_only(analysis: CorpusAnalysis) -> CorpusAnalysis:
         analysis.lengths,
         analysis.forms,
     )
+
+
+@functools.cache
+def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
+    """Token hashes of the German and English function words used to guess a language."""
+    german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
+    return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
 
 
 def _can_fork() -> bool:
@@ -550,6 +559,82 @@ def _in_two_processes(
         _FORK_WORK.clear()
 
 
+def _share_chunks(
+    work: Callable[[int], Any], finish: Callable[[], Any], n_chunks: int
+) -> tuple[dict[int, Any], dict[int, Any], Any] | None:
+    """``work(i)`` for chunks ``0 .. n_chunks - 1``, by this process and a forked worker.
+
+    Each takes the next chunk nobody has taken yet, so both finish together however fast
+    each one runs (a forked worker is often the slower one: its first writes copy pages).
+    The worker sends each chunk's result as soon as it has it, a thread here receives them
+    while this process works, and the worker ends by sending ``finish()`` (e.g. the table
+    its results are numbered in). Returns (this process's results by chunk, the worker's
+    results by chunk, the worker's ``finish()``), or None where forking is not possible.
+
+    A worker that fails or dies loses nothing: its results are dropped (they are numbered
+    in its own table) and the chunks it had are done here; a warning says so.
+    """
+    if n_chunks < 2 or not _can_fork():
+        return None
+    context = multiprocessing.get_context("fork")
+    taken = context.Value("q", 0)
+    receiving, sending = context.Pipe(duplex=False)
+
+    def next_chunk() -> int:
+        with taken.get_lock():
+            i = int(taken.value)
+            taken.value = i + 1
+        return i
+
+    def worker() -> None:
+        receiving.close()
+        try:
+            while (i := next_chunk()) < n_chunks:
+                sending.send(("chunk", i, work(i)))
+            sending.send(("done", -1, finish()))
+        except BaseException as exc:  # reported to the parent, which redoes the chunks
+            sending.send(("failed", -1, f"{type(exc).__name__}: {exc}"))
+        finally:
+            sending.close()
+
+    theirs: dict[int, Any] = {}
+    outcome: list[Any] = []
+
+    def receive() -> None:
+        try:
+            while True:
+                kind, i, value = receiving.recv()
+                if kind == "chunk":
+                    theirs[i] = value
+                else:
+                    outcome.append((kind, value))
+                    return
+        except (EOFError, OSError) as exc:
+            outcome.append(("failed", f"the worker ended without its results ({exc!r})"))
+
+    process = context.Process(target=worker, daemon=True)
+    process.start()
+    sending.close()
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    mine: dict[int, Any] = {}
+    try:
+        while (i := next_chunk()) < n_chunks:
+            mine[i] = work(i)
+    finally:
+        receiver.join()
+        receiving.close()
+        process.join()
+    kind, value = outcome[0] if outcome else ("failed", "no answer")
+    if kind == "done":
+        return mine, theirs, value
+    logger.warning("analysis worker failed (%s); its part is done in this process", value)
+    for i in range(n_chunks):
+        if i not in mine:
+            mine[i] = work(i)
+    return mine, {}, None
+
+
 # Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
 # half a million headwords takes about 2 s, so a long-running process (scheduler, web app)
 # does it once, not at every re-match.
@@ -653,70 +738,58 @@ class TextModel:
                 batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
         return batch
 
-    def _analyse_corpus(
-        self,
-        docs: Sequence[Document],
-        stem_ids: dict[str, int],
-        stems: list[str],
-        hashes: list[bytes] | None = None,
-    ) -> Iterator[_Batch]:
-        """:meth:`_analyse` for a whole corpus, vectorised, one batch per chunk of calls.
-
-        Documents go in chunks through :mod:`matcher.lexicon`; only stem ids (int32) are kept,
-        so memory grows with the corpus' tokens, not with its strings, and no array spans the
-        whole corpus. ``hashes``: gets each document's :func:`content_hash`, in order.
-        """
-        # A fresh table per analysis: its ids are those of the stems numbered in ``stems``.
-        lexicon = Lexicon(self.analyzer, stem_ids, stems)
-        for chunk in self._token_chunks(docs, lexicon, hashes):
-            ids, starts, lengths = kernels.split_fields(
-                chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
-            )
-            batch = _Batch(chunk.languages, {}, {})
-            for f, name in enumerate(FIELDS):
-                batch.ids[name] = ids[starts[f] : starts[f + 1]]
-                batch.lengths[name] = lengths[f]
-            yield batch
-
-    def _token_chunks(
+    def _analyse_chunk(
         self, docs: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
-    ) -> Iterator[_Tokens]:
-        """Every token of ``docs`` with its document, field and stem id, a chunk at a time.
+    ) -> _Batch:
+        """:meth:`_analyse` for one chunk of calls, vectorised (:mod:`matcher.lexicon`).
 
-        ``hashes``: gets each document's :func:`content_hash`, in order.
+        The stem ids are numbered in ``lexicon``'s table; only they (int32) are kept, so
+        memory grows with the corpus' tokens, not with its strings. ``hashes``: gets each
+        document's :func:`content_hash`, in order.
+        """
+        chunk = self._token_chunk(docs, lexicon, hashes)
+        ids, starts, lengths = kernels.split_fields(
+            chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
+        )
+        batch = _Batch(chunk.languages, {}, {})
+        for f, name in enumerate(FIELDS):
+            batch.ids[name] = ids[starts[f] : starts[f + 1]]
+            batch.lengths[name] = lengths[f]
+        return batch
+
+    def _token_chunk(
+        self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
+    ) -> _Tokens:
+        """Every token of the documents ``chunk`` with its document, field and stem id.
+
+        The arrays are views of ``lexicon``'s workspace, valid until it reads the next
+        chunk. ``hashes``: gets each document's :func:`content_hash`, in order.
         """
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
-        markers: tuple[np.ndarray, np.ndarray] | None = None
-        for begin in range(0, len(docs), _ANALYSE_CHUNK):
-            chunk = docs[begin : begin + _ANALYSE_CHUNK]
-            n = len(chunk)
-            if hashes is not None:
-                hashes.extend(content_hash(doc) for doc in chunk)
-            tokens = hash_tokens([getattr(doc, name) or "" for doc in chunk for name in FIELDS])
-            declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
-            if any(not lang for lang in declared):
-                # The guess of Analyzer.language_of: title, summary and 300 description tokens.
-                docs_of = tokens.segments // n_fields
-                field_of = tokens.segments % n_fields
-                markers = markers or self._marker_hashes()
-                first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
-                position = np.arange(len(docs_of)) - first[tokens.segments]
-                looked = (field_of < 2) | ((field_of == 2) & (position < 300))
-                de = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[0])], minlength=n)
-                en = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[1])], minlength=n)
-                declared = [
-                    lang or ("" if d == e else "de" if d > e else "en")
-                    for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
-                ]
-            lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
-            stem_ids = lexicon.ids(tokens, np.repeat(lang_index, n_fields), names)
-            yield _Tokens(tokens, declared, stem_ids)
-
-    def _marker_hashes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Token hashes of the German and English function words used to guess a language."""
-        german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
-        return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
+        n = len(chunk)
+        if hashes is not None:
+            hashes.extend(content_hash(doc) for doc in chunk)
+        texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
+        tokens = hash_tokens(texts, lexicon.workspace)
+        declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
+        if any(not lang for lang in declared):
+            # The guess of Analyzer.language_of: title, summary and 300 description tokens.
+            docs_of = tokens.segments // n_fields
+            field_of = tokens.segments % n_fields
+            markers = _marker_hashes()
+            first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
+            position = np.arange(len(docs_of)) - first[tokens.segments]
+            looked = (field_of < 2) | ((field_of == 2) & (position < 300))
+            de = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[0])], minlength=n)
+            en = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[1])], minlength=n)
+            declared = [
+                lang or ("" if d == e else "de" if d > e else "en")
+                for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
+            ]
+        lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
+        stem_ids = lexicon.ids(tokens, np.repeat(lang_index, n_fields), names)
+        return _Tokens(tokens, declared, stem_ids)
 
     def _field_arrays(self, batch: _Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(batch.ids[name], dtype=np.int64)
@@ -782,28 +855,57 @@ class TextModel:
 
         The analysis depends only on the texts and the analyzer, never on other calls, so
         parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
-        ``hashed``: also hash each text as it is read (``CorpusAnalysis.hashes``), so a cache
-        does not read the corpus a second time for it.
+        Two processes share the chunks of calls as they go (:func:`_share_chunks`), each
+        numbering stems in its own table; the worker's chunks are renumbered into this
+        process's table. ``hashed``: also hash each text as it is read
+        (``CorpusAnalysis.hashes``), so a cache does not read the corpus a second time.
         """
-        if workers > 1:
-            halves = _in_two_processes(
-                lambda begin, stop: self.analyse_calls(
-                    pick_documents(calls, np.arange(begin, stop)), workers=1, hashed=hashed
-                ),
-                len(calls),
-            )
-            if halves is not None:
-                return CorpusAnalysis.concat(list(halves))
+        n_chunks = -(-len(calls) // _ANALYSE_CHUNK)
         stems: list[str] = []
-        hashes: list[bytes] | None = [] if hashed else None
-        batches = list(self._analyse_corpus(calls, {}, stems, hashes))
-        analysis = CorpusAnalysis.from_batches(stems, batches)
-        if hashes is not None:
-            analysis.hashes = np.array(hashes, dtype="S16")
-        # The analyzer's record of surface words (private to it) travels with the analysis,
-        # so explanations stay readable when another process or an earlier run analysed.
-        surface = self.analyzer._surface
-        analysis.forms = {stem: dict(surface[stem]) for stem in stems if stem in surface}
+        stem_ids: dict[str, int] = {}
+        lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
+
+        def work(i: int) -> tuple[_Batch, list[bytes] | None]:
+            if not lexicons:
+                lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
+            docs = calls[i * _ANALYSE_CHUNK : (i + 1) * _ANALYSE_CHUNK]
+            hashes: list[bytes] | None = [] if hashed else None
+            return self._analyse_chunk(docs, lexicons[0], hashes), hashes
+
+        def finish() -> tuple[list[str], dict[str, dict[str, int]]]:
+            # The analyzer's record of surface words (private to it) travels with the
+            # analysis, so explanations stay readable when another process analysed.
+            surface = self.analyzer._surface
+            return stems, {stem: dict(surface[stem]) for stem in stems if stem in surface}
+
+        shared = None
+        if workers > 1 and len(calls) >= _PARALLEL_MIN_CALLS:
+            shared = _share_chunks(work, finish, n_chunks)
+        if shared is None:
+            mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
+        else:
+            mine, theirs, their_table = shared
+        forms = finish()[1]
+        if their_table is not None:
+            their_stems, their_forms = their_table
+            remap = np.array(
+                [stem_ids.setdefault(stem, len(stem_ids)) for stem in their_stems],
+                dtype=np.int32,
+            )
+            stems.extend(list(stem_ids)[len(stems) :])
+            for batch, _ in theirs.values():
+                batch.ids = {n: remap[ids] if len(ids) else ids for n, ids in batch.ids.items()}
+            for stem, seen in their_forms.items():
+                merged = forms.setdefault(stem, {})
+                for word, count in seen.items():
+                    merged[word] = merged.get(word, 0) + count
+        done = [mine[i] if i in mine else theirs[i] for i in range(n_chunks)]
+        analysis = CorpusAnalysis.from_batches(stems, [batch for batch, _ in done])
+        analysis.forms = forms
+        if hashed:
+            analysis.hashes = np.array(
+                [digest for _, hashes in done for digest in hashes or ()], dtype="S16"
+            )
         return analysis
 
     def fit(self, calls: Sequence[Document]) -> TextModel:
@@ -1552,7 +1654,7 @@ class TextModel:
         lexicon = Lexicon(self.analyzer, stem_ids, list(self._stems))
         out: list[dict[str, str]] = [{} for _ in docs]
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
-            chunk = next(self._token_chunks(docs[begin : begin + _ANALYSE_CHUNK], lexicon))
+            chunk = self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)
             stems = lexicon.stems  # grown by the chunk's new stems
             width = len(stems) + 1
             keys = chunk.docs_of * width + chunk.stem_ids

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from matcher import vectorize
 from matcher.vectorize import Document, TextModel
 
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
@@ -263,3 +267,78 @@ def test_queries_on_two_processes_give_the_vectors_of_one(
     assert forks == [True]
     assert parallel.shape == serial.shape and serial.nnz > 0
     assert np.allclose(parallel.toarray(), serial.toarray(), atol=1e-7)
+
+
+def _by_stem(analysis: vectorize.CorpusAnalysis) -> dict[str, list[list[str]]]:
+    """Each field's stems per call, as strings (the numbering may differ between runs)."""
+    out: dict[str, list[list[str]]] = {}
+    for name in vectorize.FIELDS:
+        ends = np.cumsum(analysis.lengths[name])
+        words = [analysis.stems[i] for i in analysis.ids[name].tolist()]
+        out[name] = [words[e - n : e] for n, e in zip(analysis.lengths[name], ends, strict=True)]
+    return out
+
+
+def _sharing(
+    monkeypatch: pytest.MonkeyPatch, *, worker_fails: bool = False
+) -> list[tuple[int, int]]:
+    """Analyse in chunks of one call on two processes; returns (own, worker's) chunk counts.
+
+    This process waits a little before its first chunk, so the worker surely takes some.
+    """
+    parent = os.getpid()
+    shares: list[tuple[int, int]] = []
+    real = vectorize._share_chunks
+
+    def share(work: Any, finish: Any, n_chunks: int) -> Any:
+        def slow_start(i: int) -> Any:
+            if os.getpid() == parent and i == 0:
+                time.sleep(0.3)
+            elif os.getpid() != parent and worker_fails:
+                raise RuntimeError("worker broke")
+            return work(i)
+
+        found = real(slow_start, finish, n_chunks)
+        shares.append((len(found[0]), len(found[1])))
+        return found
+
+    monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 1)
+    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
+    monkeypatch.setattr(vectorize, "_share_chunks", share)
+    return shares
+
+
+def test_two_processes_sharing_chunks_give_the_analysis_of_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = [
+        Document(title=f"{doc.title} {n}", description=doc.description)
+        for n in range(4)
+        for doc in CALLS
+    ]
+    serial = TextModel().analyse_calls(calls, workers=1, hashed=True)
+    shares = _sharing(monkeypatch)
+    shared = TextModel().analyse_calls(calls, hashed=True)
+    assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
+    assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
+    assert _by_stem(shared) == _by_stem(serial)
+    assert shared.languages == serial.languages
+    assert shared.hashes is not None and serial.hashes is not None
+    assert shared.hashes.tolist() == serial.hashes.tolist()
+    # The surface words seen per stem (their counts are per process that saw them).
+    assert {s: set(w) for s, w in shared.forms.items()} == {
+        s: set(w) for s, w in serial.forms.items()
+    }
+    assert sorted(shared.stems) == sorted(serial.stems)
+
+
+def test_a_failing_worker_leaves_its_chunks_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    serial = TextModel().analyse_calls(CALLS * 2, workers=1)
+    shares = _sharing(monkeypatch, worker_fails=True)
+    with caplog.at_level(logging.WARNING, logger="matcher.vectorize"):
+        shared = TextModel().analyse_calls(CALLS * 2)
+    assert shares == [(len(CALLS) * 2, 0)]
+    assert "worker broke" in caplog.text
+    assert _by_stem(shared) == _by_stem(serial)
