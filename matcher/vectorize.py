@@ -42,7 +42,7 @@ from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
 from matcher.collector import pauses_collector
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
-from matcher.lexicon import Lexicon, Tokens, hash_tokens, hash_words
+from matcher.lexicon import UNNAMED, Lexicon, Tokens, hash_tokens, hash_words
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
 from storage.config import Settings
 
@@ -202,6 +202,32 @@ def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
     return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
 
 
+def _merge_words(
+    words: list[list[str]], remap: np.ndarray, their_words: list[list[str]]
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Add another table's surface words (stem ``i`` there is stem ``remap[i]`` here) to
+    ``words``; returns the function renumbering that table's (stem ids, variants) here."""
+    words.extend([] for _ in range(len(remap) and int(remap.max()) + 1 - len(words)))
+    offsets = np.zeros(len(their_words) + 1, dtype=np.int64)
+    np.cumsum([len(seen) for seen in their_words], out=offsets[1:])
+    table = np.full(int(offsets[-1]) + 1, UNNAMED, dtype=np.uint8)
+    for i, seen in enumerate(their_words):
+        mine = words[int(remap[i])]
+        number = {word: v for v, word in enumerate(mine)}
+        for v, word in enumerate(seen):
+            if word not in number and len(mine) < UNNAMED:
+                number[word] = len(mine)
+                mine.append(word)
+            table[offsets[i] + v] = number.get(word, UNNAMED)
+
+    def renumber(ids: np.ndarray, variants: np.ndarray) -> np.ndarray:
+        # UNNAMED stays UNNAMED: it indexes past the stem's words, into the padding.
+        at = offsets[ids] + variants
+        return table[np.where(variants == UNNAMED, len(table) - 1, at)]
+
+    return renumber
+
+
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -338,6 +364,7 @@ class _Batch:
     lengths: dict[str, list[int]]
     docs: list[dict[str, list[int]]] | None = None  # per document, for queries
     tokens: list[list[str]] | None = None
+    variants: dict[str, np.ndarray] | None = None  # per field: each id's surface word
 
 
 @dataclass
@@ -350,6 +377,7 @@ class _Tokens:
     tokens: Tokens
     languages: list[str]
     stem_ids: np.ndarray
+    variants: np.ndarray  # which surface word of its stem each token is (Lexicon.words)
 
     @property
     def docs_of(self) -> np.ndarray:
@@ -373,6 +401,12 @@ class CorpusAnalysis:
     forms: dict[str, dict[str, int]] = field(default_factory=dict)
     # Per call, its content_hash (S16), when the analysis was asked to hash the texts it read.
     hashes: np.ndarray | None = None
+    # Per field, beside ``ids``: which surface word of its stem each token is (uint8), and
+    # per stem its surface words by that number (matcher.lexicon.Lexicon.words), so the
+    # words of a call can be named without reading its text again (:meth:`call_words`).
+    # None where the analysis does not have them (read from an older cache file).
+    variants: dict[str, np.ndarray] | None = None
+    words: list[list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.languages)
@@ -380,11 +414,18 @@ class CorpusAnalysis:
     @classmethod
     def from_batches(cls, stems: list[str], batches: Sequence[_Batch]) -> CorpusAnalysis:
         """One analysis from analysed chunks numbered with ``stems``."""
+        variants = None
+        if batches and all(b.variants is not None for b in batches):
+            variants = {
+                n: np.concatenate([b.variants[n] for b in batches])  # type: ignore[index]
+                for n in FIELDS
+            }
         return cls(
             list(stems),
             [lang for batch in batches for lang in batch.languages],
             {n: _concat([np.asarray(b.ids[n], np.int32) for b in batches]) for n in FIELDS},
             {n: _concat([np.asarray(b.lengths[n], np.int32) for b in batches]) for n in FIELDS},
+            variants=variants,
         )
 
     @classmethod
@@ -417,7 +458,7 @@ class CorpusAnalysis:
     def take(self, rows: np.ndarray) -> CorpusAnalysis:
         """The calls at ``rows`` (in that order), with the same stem table."""
         rows = np.asarray(rows, dtype=np.int64)
-        ids, lengths = {}, {}
+        ids, lengths, variants = {}, {}, {}
         for name in FIELDS:
             length = self.lengths[name].astype(np.int64)
             offsets = np.zeros(len(length) + 1, dtype=np.int64)
@@ -428,11 +469,70 @@ class CorpusAnalysis:
                 np.cumsum(picked[:-1], out=first[1:])
             total = int(picked.sum())
             positions = np.arange(total, dtype=np.int64) - np.repeat(first, picked)
-            ids[name] = self.ids[name][np.repeat(offsets[rows], picked) + positions]
+            at = np.repeat(offsets[rows], picked) + positions
+            ids[name] = self.ids[name][at]
             lengths[name] = picked.astype(np.int32)
+            if self.variants is not None:
+                variants[name] = self.variants[name][at]
         languages = [self.languages[i] for i in rows.tolist()]
         hashes = None if self.hashes is None else self.hashes[rows]
-        return CorpusAnalysis(self.stems, languages, ids, lengths, self.forms, hashes)
+        return CorpusAnalysis(
+            self.stems,
+            languages,
+            ids,
+            lengths,
+            self.forms,
+            hashes,
+            variants if self.variants is not None else None,
+            self.words,
+        )
+
+    def call_words(
+        self, rows: np.ndarray, wanted: Sequence[Collection[str]]
+    ) -> list[dict[str, str]]:
+        """``TextModel.call_words`` of the calls at ``rows``, from the analysis, not the texts.
+
+        Per call and wanted stem its text uses: the surface word it uses most for the stem
+        (the first one seen, field after field, on a tie). Needs the analysis' ``variants``
+        and ``words`` (a fresh analysis has them).
+        """
+        if self.variants is None or self.words is None:
+            raise ValueError("this analysis does not keep its surface words")
+        variants = self.variants
+        index = {stem: i for i, stem in enumerate(self.stems)}
+        asked = [sorted({index[t] for t in terms if t in index}) for terms in wanted]
+        want_indptr = np.zeros(len(asked) + 1, dtype=np.int64)
+        np.cumsum([len(ids) for ids in asked], out=want_indptr[1:])
+        want_stems = np.fromiter(
+            (i for ids in asked for i in ids), dtype=np.int64, count=int(want_indptr[-1])
+        )
+        offsets = np.zeros((len(FIELDS), len(self) + 1), dtype=np.int64)
+        for f, name in enumerate(FIELDS):
+            np.cumsum(self.lengths[name], out=offsets[f, 1:])
+        best = np.empty(len(want_stems), dtype=np.int64)
+        kernels.best_variants(
+            np.asarray(rows, dtype=np.int64),
+            offsets,
+            tuple(np.ascontiguousarray(self.ids[n], dtype=np.int32) for n in FIELDS),
+            tuple(np.ascontiguousarray(variants[n], dtype=np.uint8) for n in FIELDS),
+            want_indptr,
+            want_stems,
+            len(self.stems),
+            best,
+        )
+        words, stems = self.words, self.stems
+        out: list[dict[str, str]] = []
+        for j, ids in enumerate(asked):
+            found = best[want_indptr[j] : want_indptr[j + 1]].tolist()
+            # UNNAMED (or no token): left out, the caller falls back to the corpus' word.
+            out.append(
+                {
+                    stems[i]: words[i][v]
+                    for i, v in zip(ids, found, strict=True)
+                    if 0 <= v < len(words[i])
+                }
+            )
+        return out
 
     def batches(self, size: int) -> Iterator[_Batch]:
         """The analysis in chunks of ``size`` calls."""
@@ -748,12 +848,13 @@ class TextModel:
         document's :func:`content_hash`, in order.
         """
         chunk = self._token_chunk(docs, lexicon, hashes)
-        ids, starts, lengths = kernels.split_fields(
-            chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
+        ids, variants, starts, lengths = kernels.split_fields(
+            chunk.stem_ids, chunk.variants, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
         )
-        batch = _Batch(chunk.languages, {}, {})
+        batch = _Batch(chunk.languages, {}, {}, variants={})
         for f, name in enumerate(FIELDS):
             batch.ids[name] = ids[starts[f] : starts[f + 1]]
+            batch.variants[name] = variants[starts[f] : starts[f + 1]]  # type: ignore[index]
             batch.lengths[name] = lengths[f]
         return batch
 
@@ -788,8 +889,10 @@ class TextModel:
                 for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
             ]
         lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
-        stem_ids = lexicon.ids(tokens, np.repeat(lang_index, n_fields), names)
-        return _Tokens(tokens, declared, stem_ids)
+        stem_ids, variants = lexicon.ids_and_variants(
+            tokens, np.repeat(lang_index, n_fields), names
+        )
+        return _Tokens(tokens, declared, stem_ids, variants)
 
     def _field_arrays(self, batch: _Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(batch.ids[name], dtype=np.int64)
@@ -872,11 +975,16 @@ class TextModel:
             hashes: list[bytes] | None = [] if hashed else None
             return self._analyse_chunk(docs, lexicons[0], hashes), hashes
 
-        def finish() -> tuple[list[str], dict[str, dict[str, int]]]:
+        def finish() -> tuple[list[str], dict[str, dict[str, int]], list[list[str]]]:
             # The analyzer's record of surface words (private to it) travels with the
             # analysis, so explanations stay readable when another process analysed.
             surface = self.analyzer._surface
-            return stems, {stem: dict(surface[stem]) for stem in stems if stem in surface}
+            seen = lexicons[0].words if lexicons else {}
+            return (
+                stems,
+                {stem: dict(surface[stem]) for stem in stems if stem in surface},
+                [list(seen.get(i, ())) for i in range(len(stems))],
+            )
 
         shared = None
         if workers > 1 and len(calls) >= _PARALLEL_MIN_CALLS:
@@ -885,15 +993,20 @@ class TextModel:
             mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
         else:
             mine, theirs, their_table = shared
-        forms = finish()[1]
+        _, forms, words = finish()
         if their_table is not None:
-            their_stems, their_forms = their_table
+            their_stems, their_forms, their_words = their_table
             remap = np.array(
                 [stem_ids.setdefault(stem, len(stem_ids)) for stem in their_stems],
                 dtype=np.int32,
             )
             stems.extend(list(stem_ids)[len(stems) :])
+            variant_of = _merge_words(words, remap, their_words)
             for batch, _ in theirs.values():
+                batch.variants = {
+                    n: variant_of(ids, batch.variants[n])  # type: ignore[index]
+                    for n, ids in batch.ids.items()
+                }
                 batch.ids = {n: remap[ids] if len(ids) else ids for n, ids in batch.ids.items()}
             for stem, seen in their_forms.items():
                 merged = forms.setdefault(stem, {})
@@ -902,6 +1015,7 @@ class TextModel:
         done = [mine[i] if i in mine else theirs[i] for i in range(n_chunks)]
         analysis = CorpusAnalysis.from_batches(stems, [batch for batch, _ in done])
         analysis.forms = forms
+        analysis.words = words
         if hashed:
             analysis.hashes = np.array(
                 [digest for _, hashes in done for digest in hashes or ()], dtype="S16"

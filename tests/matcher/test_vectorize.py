@@ -342,3 +342,35 @@ def test_a_failing_worker_leaves_its_chunks_to_this_process(
     assert shares == [(len(CALLS) * 2, 0)]
     assert "worker broke" in caplog.text
     assert _by_stem(shared) == _by_stem(serial)
+
+
+FORMS = [
+    Document(title="Cities and city twinning", description="Twinned cities. CITY twins city."),
+    Document(
+        title="Städtepartnerschaft", description="Städte und Stadt; städte STÄDTE", language="de"
+    ),
+    Document(title="Youth exchanges", description="exchange exchanged exchanges exchange"),
+]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
+    monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    calls = FORMS + CALLS + FORMS[::-1]
+    model = TextModel()
+    model.fit(calls)
+    expected = model.call_words(calls)
+    if processes == 2:
+        shares = _sharing(monkeypatch)
+    analysis = TextModel().analyse_calls(calls, workers=processes)
+    if processes == 2:
+        assert shares and shares[0][1] > 0  # some calls' words come from the worker's table
+    wanted = [{*words, "harbour"} for words in expected]  # a stem the call does not use
+    rows = np.arange(len(calls))[::-1]
+    named = analysis.call_words(rows, [wanted[r] for r in rows])
+    assert named == [expected[r] for r in rows]
+    assert expected[0]["citi"] == "city"  # three times, against two "cities"
+    assert expected[0]["twin"] == "twinning"  # three forms once each: the first seen
+    only = analysis.call_words(np.array([2]), [{"exchang"}])
+    assert only == [{"exchang": "exchanges"}]  # twice each with "exchange": the title first
