@@ -8,8 +8,8 @@ sentences. Eligibility facts (applicant types, regions, deadlines, grant ranges)
 at random with a fixed seed, so every run ranks the same corpus.
 
 Each variant runs in a fresh subprocess (``python -m matcher.bench --variant ...``) so that
-its peak RSS is its own (``peak_rss_mb``; a process forked to analyse or read half of a
-large corpus reports as ``worker_peak_rss_mb``, whose pages it shares with the measured
+its peak RSS is its own (``peak_rss_mb``; a process forked to analyse or read a share of
+a large corpus reports as ``worker_peak_rss_mb``, whose pages it shares with the measured
 process until it writes them):
 
 - ``matcher``: the production pipeline in memory — fit and transform the calls, transform

@@ -7,7 +7,9 @@ the text alone:
   on its own text; used when the fitted side below is missing or invalid.
 * ``words.npz``: for the calls the last re-match listed, the word each call's own text
   uses for the terms that explained its matches (``TextModel.call_words``), so explaining
-  50,000 matches again re-reads only calls that are new to the lists or changed.
+  50,000 matches again re-reads only calls that are new to the lists or changed. After a
+  cold fit, the fit's analysis names the words of the calls it analysed (it keeps each
+  token's surface word), so even the first re-match reads no text twice.
 * ``fitted.npz``: the fitted call side (``vectorize.CallCounts``): the vocabulary and each
   call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
   loads it and skips analysis and counting; one with a few changed calls analyses and

@@ -33,7 +33,7 @@ _resume = False  # whether the outermost pause found the collector on
 
 
 def _after_fork_in_child() -> None:
-    # A process forked to analyse half the calls must not inherit the lock held by another
+    # A process forked to analyse a share of the calls must not inherit the lock held by another
     # thread of its parent; it inherits the collector's state and the depth as they were.
     global _lock
     _lock = threading.Lock()

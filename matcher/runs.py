@@ -166,8 +166,9 @@ def match_rows(
 
     The explaining terms of all pairs come from one compiled pass, and the calls' own words
     for them from one vectorised pass over the matched calls' texts (with a ``cache``, only
-    over calls new to the lists or changed), so explaining 50,000 matches costs seconds, not
-    one tokenisation in Python per match.
+    over calls new to the lists or changed, and not at all for calls the cache's fit has
+    just analysed: their words come from that analysis), so explaining 50,000 matches costs
+    seconds, not one tokenisation in Python per match.
     """
     model, facts = ranking.model, ranking.table.facts
     lengths = [len(ranked) for ranked in ranking.results]
