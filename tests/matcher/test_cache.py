@@ -304,3 +304,20 @@ def test_a_cold_fit_hashes_the_texts_as_its_two_processes_read_them(
     docs = [*CALLS[:-1], replace(CALLS[-1], summary="Now also for ports.")]
     _, stats = cache.fit_transform(TextModel(), IDS, docs)
     assert (stats.fitted, stats.reused, stats.analysed) == (True, len(CALLS) - 1, 1)
+
+
+def test_after_a_cold_fit_the_words_come_from_its_analysis_without_reading_the_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference, wanted = _model_and_every_term()
+    expected = reference.call_words(CALLS, wanted)
+    cache = AnalysisCache(tmp_path)
+    model = TextModel()
+    cache.fit_transform(model, IDS, CALLS)
+    read = _words_read(monkeypatch)
+    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert read == []
+    # The analysis names one re-match's words only; a term the kept words lack is read.
+    asked = [w | {"harbour"} for w in wanted[:2]]
+    assert cache.call_words(model, IDS[:2], CALLS[:2], asked) == expected[:2]
+    assert read == [2]
