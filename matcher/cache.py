@@ -154,23 +154,23 @@ class AnalysisCache:
         if missing and analysed is not None:
             # Calls analysed by this re-match's fit: their words come from that analysis.
             analysis, row_of = analysed
-            rows = [row_of.get(call_ids[i], -1) for i in missing]
-            known = analysis.hashes
-            from_analysis = [
-                k
-                for k, row in enumerate(rows)
-                if row >= 0 and known is not None and known[row] == hashes[missing[k]]
+            fitted = analysis.hashes
+            row = {i: row_of.get(call_ids[i], -1) for i in missing}
+            known = [
+                i
+                for i in missing
+                if row[i] >= 0 and fitted is not None and fitted[row[i]] == hashes[i]
             ]
-            if from_analysis:
+            if known:
                 found = analysis.call_words(
-                    np.asarray([rows[k] for k in from_analysis], dtype=np.int64),
-                    [set(wanted[missing[k]]) | set(out[missing[k]]) for k in from_analysis],
+                    np.asarray([row[i] for i in known], dtype=np.int64),
+                    [set(wanted[i]) | set(out[i]) for i in known],
                 )
-                for k, words in zip(from_analysis, found, strict=True):
-                    out[missing[k]] = words
-                taken = set(from_analysis)
-                missing = [i for k, i in enumerate(missing) if k not in taken]
-                named = len(from_analysis)
+                for i, words in zip(known, found, strict=True):
+                    out[i] = words
+                named = len(known)
+                done = set(known)
+                missing = [i for i in missing if i not in done]
         if missing:
             found = model.call_words(
                 pick_documents(docs, np.asarray(missing, dtype=np.int64)),

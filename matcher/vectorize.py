@@ -455,15 +455,20 @@ class CorpusAnalysis:
             np.concatenate(hashes) if parts and len(hashes) == len(parts) else None,
         )
 
+    def _offsets(self) -> np.ndarray:
+        """Where each call's tokens of each field start in ``ids[field]``: fields × (calls
+        + 1), the last column the field's total."""
+        offsets = np.zeros((len(FIELDS), len(self) + 1), dtype=np.int64)
+        for f, name in enumerate(FIELDS):
+            np.cumsum(self.lengths[name], out=offsets[f, 1:])
+        return offsets
+
     def take(self, rows: np.ndarray) -> CorpusAnalysis:
         """The calls at ``rows`` (in that order), with the same stem table."""
         rows = np.asarray(rows, dtype=np.int64)
         ids, lengths, variants = {}, {}, {}
-        for name in FIELDS:
-            length = self.lengths[name].astype(np.int64)
-            offsets = np.zeros(len(length) + 1, dtype=np.int64)
-            np.cumsum(length, out=offsets[1:])
-            picked = length[rows]
+        for name, offsets in zip(FIELDS, self._offsets(), strict=True):
+            picked = self.lengths[name].astype(np.int64)[rows]
             first = np.zeros(len(rows), dtype=np.int64)
             if len(rows):
                 np.cumsum(picked[:-1], out=first[1:])
@@ -506,13 +511,10 @@ class CorpusAnalysis:
         want_stems = np.fromiter(
             (i for ids in asked for i in ids), dtype=np.int64, count=int(want_indptr[-1])
         )
-        offsets = np.zeros((len(FIELDS), len(self) + 1), dtype=np.int64)
-        for f, name in enumerate(FIELDS):
-            np.cumsum(self.lengths[name], out=offsets[f, 1:])
         best = np.empty(len(want_stems), dtype=np.int64)
         kernels.best_variants(
             np.asarray(rows, dtype=np.int64),
-            offsets,
+            self._offsets(),
             tuple(np.ascontiguousarray(self.ids[n], dtype=np.int32) for n in FIELDS),
             tuple(np.ascontiguousarray(variants[n], dtype=np.uint8) for n in FIELDS),
             want_indptr,
@@ -536,10 +538,7 @@ class CorpusAnalysis:
 
     def batches(self, size: int) -> Iterator[_Batch]:
         """The analysis in chunks of ``size`` calls."""
-        offsets = {}
-        for name in FIELDS:
-            offsets[name] = np.zeros(len(self) + 1, dtype=np.int64)
-            np.cumsum(self.lengths[name], out=offsets[name][1:])
+        offsets = dict(zip(FIELDS, self._offsets(), strict=True))
         for begin in range(0, len(self), size):
             stop = min(begin + size, len(self))
             yield _Batch(
