@@ -163,7 +163,9 @@ class Analyzer:
 
     def __init__(self, *, min_length: int = 2, proposal_words: bool = True) -> None:
         self.min_length = min_length
-        self._stemmers = {lang: Stemmer.Stemmer(name) for lang, name in _STEMMER_NAMES.items()}
+        # Without PyStemmer's own cache (this class keeps one): half a million dictionary
+        # headwords are stemmed three times faster without its evictions.
+        self._stemmers = {lang: Stemmer.Stemmer(name, 0) for lang, name in _STEMMER_NAMES.items()}
         # Stems of proposal boilerplate, per language, dropped like stop words.
         self._generic: dict[str, frozenset[str]] = {"de": frozenset(), "en": frozenset()}
         if proposal_words:

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from matcher.analysis import Analyzer
@@ -42,11 +43,19 @@ def test_numbers_decoded_at_once_equal_one_at_a_time() -> None:
     texts = ["", "A", "/", "BA"] + [
         "".join(rng.choice(digits) for _ in range(rng.randint(1, 7))) for _ in range(500)
     ]
-    assert _decode_numbers(texts).tolist() == [decode_number(t) for t in texts]
+
+    def at_once(texts: list[str]) -> list[int]:
+        fields = [text.encode("utf-8") for text in texts]
+        data = np.frombuffer(b"\t".join(fields), dtype=np.uint8)
+        begins = np.cumsum([0] + [len(field) + 1 for field in fields[:-1]])
+        stops = begins + np.array([len(field) for field in fields], dtype=np.int64)
+        return _decode_numbers(data, begins, stops).tolist()
+
+    assert at_once(texts) == [decode_number(t) for t in texts]
     with pytest.raises(DictionaryError, match="B\\*"):
-        _decode_numbers(["BA", "B*", "C"])
+        at_once(["BA", "B*", "C"])
     with pytest.raises(DictionaryError, match="Bä"):
-        _decode_numbers(["Bä"])
+        at_once(["Bä"])
 
 
 def test_index_lines_are_read_like_the_dictd_server_reads_them(tmp_path: Path) -> None:
@@ -68,6 +77,16 @@ def test_index_lines_are_read_like_the_dictd_server_reads_them(tmp_path: Path) -
     (key,) = analyzer.stem_words(["Verkehr"], "de")
     assert len(dictionary) == 1
     assert dictionary._spans_of(key) == [(0, 2), (1, 3)]
+
+
+def test_last_index_line_counts_without_a_line_break(tmp_path: Path) -> None:
+    shutil.copy(TINY.with_suffix(".dict.dz"), tmp_path / "odd.dict.dz")
+    (tmp_path / "odd.index").write_bytes("Straße\tA\tB\nGrün\tBA\t/".encode())
+    analyzer = Analyzer()
+    dictionary = FreeDict(tmp_path / "odd", _german_keys(analyzer))
+    street, green = analyzer.stem_words(["Straße", "Grün"], "de")
+    assert dictionary._spans_of(street) == [(0, 1)]
+    assert dictionary._spans_of(green) == [(64, 63)]
 
 
 def test_translations_skip_examples_notes_and_colloquial_senses() -> None:
