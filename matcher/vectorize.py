@@ -262,6 +262,12 @@ def _segments(batch: _Batch) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.nda
     return ids, starts, stops
 
 
+def _count_room(batch: _Batch) -> int:
+    """Entries that :func:`matcher.kernels.count_rows` may write for a batch: a column per
+    stem and per stem pair, at most two per token."""
+    return 2 * sum(len(batch.ids[name]) for name in FIELDS)
+
+
 def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
     """The longest head and the longest tail of a German compound that are dictionary keys."""
     parts: list[str] = []
@@ -906,31 +912,40 @@ class TextModel:
 
     def _counts(self, batch: _Batch) -> sp.csr_matrix:
         """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
+        room = _count_room(batch)
+        indptr = np.empty(len(batch.languages) + 1, dtype=np.int64)
+        indices = np.empty(room, dtype=np.int32)
+        data = np.empty(room, dtype=np.float32)
+        nnz = self._count_into(batch, indptr, indices, data)
+        return sp.csr_matrix(
+            (data[:nnz].copy(), indices[:nnz].copy(), indptr),
+            shape=(len(batch.languages), len(self.vocabulary)),
+        )
+
+    def _count_into(
+        self, batch: _Batch, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
+    ) -> int:
+        """:meth:`_counts` written into the given CSR arrays (room for
+        :func:`_count_room` entries); the number of entries written."""
         vocab = self.vocabulary
         ids, starts, stops = _segments(batch)
         keys, values = _NO_TABLE
         if self.params.bigrams and len(vocab.bigram_codes):
             keys, values = vocab.bigram_table()
-        n_docs = len(batch.languages)
-        room = 2 * sum(len(part) for part in ids)
-        indptr = np.empty(n_docs + 1, dtype=np.int64)
-        indices = np.empty(room, dtype=np.int32)
-        data = np.empty(room, dtype=np.float32)
-        nnz = kernels.count_rows(
-            ids,
-            starts,
-            stops,
-            self._weight_array(),
-            vocab.n_stems,
-            keys,
-            values,
-            len(vocab),
-            indptr,
-            indices,
-            data,
-        )
-        return sp.csr_matrix(
-            (data[:nnz].copy(), indices[:nnz].copy(), indptr), shape=(n_docs, len(vocab))
+        return int(
+            kernels.count_rows(
+                ids,
+                starts,
+                stops,
+                self._weight_array(),
+                vocab.n_stems,
+                keys,
+                values,
+                len(vocab),
+                indptr,
+                indices,
+                data,
+            )
         )
 
     def _weight_array(self) -> np.ndarray:
@@ -1139,12 +1154,69 @@ class TextModel:
         return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
 
     def _counts_on_threads(self, batches: list[_Batch]) -> sp.csr_matrix:
-        """:meth:`_counts` of consecutive batches, stacked; batches run on two threads."""
+        """:meth:`_counts` of consecutive batches, stacked; batches run on two threads.
+
+        Each thread counts into a buffer of its own, reused for every batch it takes, and
+        copies the rows to where they belong in the result once the batch before has been
+        counted: the result is written once, by both threads, and no per-batch matrices
+        are stacked afterwards. (On this kind of machine, memory written for the first time
+        costs far more than the copy itself.) The result's arrays have room for every
+        entry the batches could have; the room not written is never touched, so it costs
+        address space, not memory.
+        """
+        width = len(self.vocabulary)
         if not batches:
-            return sp.csr_matrix((0, len(self.vocabulary)), dtype=np.float32)
+            return sp.csr_matrix((0, width), dtype=np.float32)
         self.vocabulary.bigram_table()  # built once, before the threads read it
+        rooms = [_count_room(batch) for batch in batches]
+        sizes = [len(batch.languages) for batch in batches]
+        first_row = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        indptr = np.empty(int(first_row[-1]) + 1, dtype=np.int64)
+        indptr[0] = 0
+        indices = np.empty(sum(rooms), dtype=np.int32)
+        data = np.empty(sum(rooms), dtype=np.float32)
+        begins = [0] * (len(batches) + 1)  # where batch b's entries go, once known
+        known = [1]  # batches whose begin is known
+        failed = threading.Event()
+        ready = threading.Condition()
+        buffers = threading.local()
+
+        def count(b: int) -> None:
+            own = getattr(buffers, "arrays", None)
+            if own is None:
+                most = max(rooms)
+                own = buffers.arrays = (
+                    np.empty(max(sizes) + 1, dtype=np.int64),
+                    np.empty(most, dtype=np.int32),
+                    np.empty(most, dtype=np.float32),
+                )
+            own_indptr, own_indices, own_data = own
+            try:
+                nnz = self._count_into(batches[b], own_indptr, own_indices, own_data)
+                with ready:
+                    ready.wait_for(lambda: known[0] > b or failed.is_set())
+                    if failed.is_set():
+                        return
+                    begin = begins[b]
+                    begins[b + 1] = begin + nnz
+                    known[0] = b + 2
+                    ready.notify_all()
+            except BaseException:
+                with ready:
+                    failed.set()
+                    ready.notify_all()
+                raise
+            indices[begin : begin + nnz] = own_indices[:nnz]
+            data[begin : begin + nnz] = own_data[:nnz]
+            rows = slice(first_row[b] + 1, first_row[b + 1] + 1)
+            np.add(own_indptr[1 : sizes[b] + 1], begin, out=indptr[rows])
+
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
-            return sp.vstack(list(pool.map(self._counts, batches)), format="csr")
+            list(pool.map(count, range(len(batches))))
+        nnz = begins[-1]
+        return sp.csr_matrix(
+            (data[:nnz], indices[:nnz], indptr), shape=(len(indptr) - 1, width), copy=False
+        )
 
     def _set_stems(self, stems: list[str]) -> None:
         self._stems = stems

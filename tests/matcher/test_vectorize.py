@@ -216,6 +216,45 @@ def test_analysis_on_two_processes_gives_the_vectors_of_one(
     assert np.allclose(parallel[:, n_words:].sum(), serial[:, n_words:].sum(), atol=1e-4)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Each thread copies its batches' rows into the one result as soon as the batch before
+    is counted; the result must be the rows of one batch of all calls, empty calls too."""
+    calls = [*CALLS, Document(title=""), *CALLS[::-1], Document(title="Verkehr")]
+    model = TextModel()
+    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", chunk)
+    counts = model.count_calls(model.analyse_calls(calls)).counts
+    analysis = vectorize._used_stems_only(model.analyse_calls(calls))
+    (whole,) = analysis.batches(len(calls))
+    expected = model._counts(whole)
+    assert counts.shape == expected.shape
+    assert np.array_equal(counts.indptr, expected.indptr)
+    assert np.array_equal(counts.indices, expected.indices)
+    assert np.array_equal(counts.data, expected.data)
+
+
+def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = TextModel()
+    analysis = model.analyse_calls(CALLS * 4)
+    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", 1)
+    real = TextModel._count_into
+    seen: list[int] = []
+
+    def flaky(self: TextModel, batch: Any, *arrays: np.ndarray) -> int:
+        seen.append(1)
+        if len(seen) == 3:
+            raise MemoryError("no room")
+        return real(self, batch, *arrays)
+
+    monkeypatch.setattr(TextModel, "_count_into", flaky)
+    with pytest.raises(MemoryError, match="no room"):
+        model.count_calls(analysis)
+
+
 def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
