@@ -698,16 +698,21 @@ def gram_frequencies(
     g_indptr: np.ndarray,
     g_indices: np.ndarray,
     n_grams: int,
+    n_stems: int,
 ) -> np.ndarray:
     """Per n-gram, in how many of the rows ``begin .. end - 1`` of a counts CSR it occurs.
 
     Column ``c`` of the counts has the n-grams ``g_indices[g_indptr[c]:g_indptr[c + 1]]``.
+    Only the stems' columns, ``0 .. n_stems - 1``, have n-grams (the pairs' come after
+    them), and each row's columns are sorted, so a row is read up to its first pair.
     """
     df = np.zeros(n_grams, dtype=np.int64)
     seen = np.full(n_grams, -1, dtype=np.int64)
     for r in range(begin, end):
         for p in range(indptr[r], indptr[r + 1]):
             c = indices[p]
+            if c >= n_stems:
+                break
             for q in range(g_indptr[c], g_indptr[c + 1]):
                 g = g_indices[q]
                 if seen[g] != r:
@@ -730,6 +735,7 @@ def vectors_by_term(
     g_idf: np.ndarray,
     gram_scale: float,
     n_words: int,
+    n_stems: int,
     cursor: np.ndarray,
     out_indices: np.ndarray,
     out_data: np.ndarray,
@@ -739,7 +745,8 @@ def vectors_by_term(
     Per row, as :meth:`matcher.vectorize.TextModel._vectors` computes it: the word block is
     tf × ``idf`` scaled to length ``word_scale``; the n-gram block sums each word's count
     into its n-grams (``g_*``, see :func:`gram_frequencies`), times ``g_idf``, scaled to
-    length ``gram_scale``, in columns from ``n_words`` on. ``cursor[c]`` is the next free
+    length ``gram_scale``, in columns from ``n_words`` on (only the first ``n_stems`` words
+    have n-grams, and they come first in every row). ``cursor[c]`` is the next free
     slot of term row ``c`` and moves on, so rows given in call order leave every term row
     sorted by call; two threads may fill disjoint row ranges with cursors set apart.
     """
@@ -771,6 +778,8 @@ def vectors_by_term(
         m = 0
         for p in range(lo, hi):
             c = indices[p]
+            if c >= n_stems:
+                break
             x = data[p]
             for q in range(g_indptr[c], g_indptr[c + 1]):
                 g = g_indices[q]

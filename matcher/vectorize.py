@@ -1277,6 +1277,7 @@ class TextModel:
                 g_idf,
                 math.sqrt(beta),
                 len(self.vocabulary),
+                self.vocabulary.n_stems,
                 cursor,
                 indices,
                 data,
@@ -1427,6 +1428,7 @@ class TextModel:
                         matrix.indptr,
                         matrix.indices,
                         len(grams),
+                        self.vocabulary.n_stems,
                     ),
                     parts,
                 )
