@@ -263,7 +263,7 @@ class AnalysisCache:
                 self._analysed = (analysis, {cid: i for i, cid in enumerate(call_ids)})
             fitted = model.count_calls(analysis)
             del analysis
-            # Parsing the dictionary (if it must be parsed: a process of its own, 1.5 s of
+            # Parsing the dictionary (if it must be parsed: a process of its own, about 1 s of
             # CPU) starts only now. The analysis and the counting keep both cores busy; the
             # vectors leave one idle for part of the time.
             model.prepare_dictionary()

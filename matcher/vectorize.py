@@ -741,7 +741,7 @@ def _share_chunks(
 
 
 # Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
-# half a million headwords takes about 2 s, so a long-running process (scheduler, web app)
+# half a million headwords takes about 1 s, so a long-running process (scheduler, web app)
 # does it once, not at every re-match.
 _DICTIONARIES: dict[tuple[str, int, int], FreeDict] = {}
 
@@ -1593,7 +1593,7 @@ class TextModel:
 
     def prepare_dictionary(self) -> None:
         """Start parsing the dictionary index in a forked process, so that the parse (about
-        2 s) overlaps the fit instead of following it.
+        1 s) overlaps the fit instead of following it.
 
         Only where it will be needed and is not at hand: a dictionary is configured, this
         process has not read it, and no parsed copy is kept in ``index_folder``. The process
