@@ -1175,8 +1175,8 @@ class TextModel:
         indptr[0] = 0
         indices = np.empty(sum(rooms), dtype=np.int32)
         data = np.empty(sum(rooms), dtype=np.float32)
-        begins = [0] * (len(batches) + 1)  # where batch b's entries go, once known
-        known = [1]  # batches whose begin is known
+        # Where batch b's entries go: None until the batches before it are counted.
+        begins: list[int | None] = [0] + [None] * len(batches)
         failed = threading.Event()
         ready = threading.Condition()
         buffers = threading.local()
@@ -1194,12 +1194,11 @@ class TextModel:
             try:
                 nnz = self._count_into(batches[b], own_indptr, own_indices, own_data)
                 with ready:
-                    ready.wait_for(lambda: known[0] > b or failed.is_set())
-                    if failed.is_set():
-                        return
+                    ready.wait_for(lambda: begins[b] is not None or failed.is_set())
                     begin = begins[b]
+                    if begin is None:  # an earlier batch failed
+                        return
                     begins[b + 1] = begin + nnz
-                    known[0] = b + 2
                     ready.notify_all()
             except BaseException:
                 with ready:
@@ -1213,7 +1212,7 @@ class TextModel:
 
         with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
             list(pool.map(count, range(len(batches))))
-        nnz = begins[-1]
+        nnz = int(begins[-1])  # type: ignore[arg-type]  # every batch was counted
         return sp.csr_matrix(
             (data[:nnz], indices[:nnz], indptr), shape=(len(indptr) - 1, width), copy=False
         )
