@@ -128,12 +128,35 @@ def build_explanation(
 
     ``fields``: :func:`call_fields` of ``call``, when the caller made them already.
     """
-    known = call_fields(call) if fields is None else fields
+    return explanation(
+        profile,
+        verdict,
+        call_fields(call) if fields is None else fields,
+        score=score,
+        similarity=similarity,
+        terms=[[str(term), round(float(weight), 4)] for term, weight in terms],
+        feedback=feedback,
+    )
+
+
+def explanation(
+    profile: ProfileFacts,
+    verdict: Assessment,
+    known: dict[str, Any],
+    *,
+    score: float,
+    similarity: float,
+    terms: list[list[Any]],
+    feedback: tuple[int, int],
+) -> dict[str, Any]:
+    """:func:`build_explanation` from parts made once for many matches: the call's
+    :func:`call_fields` (``known``) and the ``terms`` as ``[word, weight rounded to 4
+    places]`` lists (kept as given, not copied)."""
     return {
         "version": VERSION,
         "score": round(float(score), 4),
         "similarity": round(float(similarity), 4),
-        "terms": [[str(term), round(float(weight), 4)] for term, weight in terms],
+        "terms": terms,
         "applicant_type": profile.applicant_type,
         "eligibility": "unknown" if verdict.unknown else "eligible",
         "regions": list(known["regions"]),

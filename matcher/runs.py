@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from matcher.cache import AnalysisCache, pick_documents
 from matcher.collector import pauses_collector
 from matcher.eligibility import (
+    Assessment,
     CallFacts,
     CallTable,
     ProfileFacts,
@@ -31,7 +32,7 @@ from matcher.eligibility import (
     eligible_verdict,
     profile_facts,
 )
-from matcher.explain import build_explanation, call_fields
+from matcher.explain import call_fields, explanation
 from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
 from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
 from matcher.vectorize import Document, TextModel
@@ -202,21 +203,26 @@ def match_rows(
         found = model.call_words(texts, terms_of)
     words = dict(zip(rows_read, found, strict=True))
     names = [model.term_text(c, words[r]) for r, c in zip(key_rows, key_cols, strict=True)]
-    name_of = np.full(columns.shape, -1, dtype=np.int64)
-    name_of[listed] = inverse
-    pair_names, pair_values = name_of.tolist(), values.tolist()
+    # Every listed (pair, term) as [word, weight]: a pair's terms lead its row of
+    # ``columns`` (padding follows), so in row order each pair's terms are one slice.
+    # Rounded as round(weight, 4) would: a float32 times 10**4 is exact in float64, so
+    # rint and the division give the same nearest double, without a call per weight.
+    weights = np.round(values[listed].astype(np.float64), 4).tolist()
+    named = [[names[k], w] for k, w in zip(inverse.tolist(), weights, strict=True)]
+    ends = np.cumsum(listed.sum(axis=1)).tolist()
     shared = {row: call_fields(facts[row]) for row in set(call_rows.tolist())}
+    # The pairs' verdicts from the ranking's facts take a handful of distinct values.
+    verdicts: dict[tuple[bool, int, bool], Assessment] = {}
     rows: list[dict[str, Any]] = []
     at = 0
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
+        counts = feedback[i] if feedback is not None else (0, 0)
         for rank, hit in enumerate(ranked, start=1):
-            cf = facts[hit.row]
-            named = [
-                (names[k], v)
-                for k, v in zip(pair_names[at], pair_values[at], strict=True)
-                if k >= 0
-            ]
-            at += 1
+            if hit.budget_fit is None or hit.tight is None:
+                verdict = assess(facts[hit.row], pf, now)
+            else:
+                key = (hit.eligibility_unknown, hit.budget_fit, hit.tight)
+                verdict = verdicts.get(key) or verdicts.setdefault(key, eligible_verdict(*key))
             rows.append(
                 {
                     "profile_id": pf.profile_id,
@@ -224,20 +230,18 @@ def match_rows(
                     "score": hit.score,
                     "rank": rank,
                     "eligibility_unknown": hit.eligibility_unknown,
-                    "explanation": build_explanation(
-                        cf,
+                    "explanation": explanation(
                         pf,
-                        assess(cf, pf, now)
-                        if hit.budget_fit is None or hit.tight is None
-                        else eligible_verdict(hit.eligibility_unknown, hit.budget_fit, hit.tight),
+                        verdict,
+                        shared[hit.row],
                         score=hit.score,
                         similarity=hit.similarity,
-                        terms=named,
-                        feedback=feedback[i] if feedback is not None else (0, 0),
-                        fields=shared[hit.row],
+                        terms=named[ends[at - 1] if at else 0 : ends[at]],
+                        feedback=counts,
                     ),
                 }
             )
+            at += 1
     return rows
 
 

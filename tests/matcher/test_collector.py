@@ -88,13 +88,13 @@ def test_a_rematch_builds_its_explanations_with_the_collector_paused(
     make_profile(session, name="Partnerschaften", description="town twinning citizens meet")
     session.commit()
     seen: list[bool] = []
-    real = matcher.runs.build_explanation
+    real = matcher.runs.explanation
 
     def watched(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(matcher.runs, "build_explanation", watched)
+    monkeypatch.setattr(matcher.runs, "explanation", watched)
     run = rematch(session, trigger="manual", now=now)
     assert run.outcome == "succeeded", run.parameters
     assert seen and not any(seen)

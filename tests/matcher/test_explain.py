@@ -191,3 +191,13 @@ def test_batched_explanations_equal_the_one_pair_path(
                 verdict.tight,
             )
             assert explained["factor"] == round(verdict.factor, 4)
+            # The whole explanation, made from parts shared by many matches, is the one
+            # build_explanation makes for this pair alone.
+            assert explained == build_explanation(
+                corpus.call_facts[hit.row],
+                corpus.profile_facts[i],
+                verdict,
+                score=hit.score,
+                similarity=hit.similarity,
+                terms=one,
+            )

@@ -194,7 +194,7 @@ def test_a_failed_rematch_keeps_the_old_matches_and_is_recorded(
     def broken(*args: object, **kwargs: object) -> dict[str, object]:
         raise RuntimeError("explanation broke")
 
-    monkeypatch.setattr(matcher.runs, "build_explanation", broken)
+    monkeypatch.setattr(matcher.runs, "explanation", broken)
     c["twinning"].withdrawn_at = NOW
     run = rematch(session, trigger="crawl", now=NOW)
     session.commit()
