@@ -13,10 +13,12 @@ one or two chunks instead of the whole 100 MB text. A plain ``.dict`` file works
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
+import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +108,9 @@ def _index_lines(
     return data, heads, tab1, tab2, ends
 
 
+_KEPT_CHUNKS = 64  # inflated chunks of about 58 KB kept outside FreeDict.batch()
+
+
 class _DictzipReader:
     """Random access to a dictzip (``.dict.dz``) file, or plain reads of a ``.dict`` file."""
 
@@ -115,6 +120,8 @@ class _DictzipReader:
         self._chunk_length = 0
         self._chunk_offsets: list[int] = []
         self._cache: dict[int, bytes] = {}
+        self._holds = 0  # open holding() contexts: inflated chunks are kept while > 0
+        self._lock = threading.Lock()
         if path.suffix == ".dz":
             self._parse_header()
 
@@ -151,12 +158,29 @@ class _DictzipReader:
             offsets.append(offsets[-1] + size)
         self._chunk_offsets = offsets
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep every chunk inflated meanwhile (not only the last _KEPT_CHUNKS).
+
+        A batch of lookups (a re-match's profiles) reads entries all over the file, so a
+        small cache inflates the same chunks again and again; held, each is inflated once.
+        """
+        with self._lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                if not self._holds and len(self._cache) > _KEPT_CHUNKS:
+                    self._cache.clear()
+
     def _chunk(self, number: int) -> bytes:
         cached = self._cache.get(number)
         if cached is None:
             start, end = self._chunk_offsets[number], self._chunk_offsets[number + 1]
-            cached = zlib.decompressobj(-15).decompress(self._data[start:end])
-            if len(self._cache) > 64:
+            cached = zlib.decompressobj(-15).decompress(memoryview(self._data)[start:end])
+            if len(self._cache) > _KEPT_CHUNKS and not self._holds:
                 self._cache.clear()
             self._cache[number] = cached
         return cached
@@ -309,6 +333,11 @@ class FreeDict:
         if i is None:
             return []
         return [(int(o), int(n)) for o, n in self._spans[self._starts[i] : self._starts[i + 1]]]
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """A context for many lookups: the data file's chunks are inflated once each in it
+        (1,200 chunks, 70 MB, for the 1,000 profiles of the bench), and let go at its end."""
+        return self._data.holding()
 
     def translations(self, key: str) -> list[str]:
         """Renderings of every entry under ``key``, most repeated first, then in order."""

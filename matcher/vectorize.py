@@ -19,6 +19,7 @@ alternative weighted by its IDF among the call corpus.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -1689,30 +1690,34 @@ class TextModel:
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
-        for row, (language, per_field, tokens) in enumerate(analysed):
-            # Unigrams of every field, in order; bigrams are rebuilt from the phrases found.
-            terms = [t for name in FIELDS for t in per_field[name]]
-            # English text into German calls: a German rendering that the English text already
-            # contains is an accidental overlap ("digital", "system"), not a translation.
-            own = {col for t in terms if (col := self.vocabulary.get(t)) is not None}
-            weights: dict[int, float] = {}
-            for source in ("de", "en") if language == "" else (language,):
-                covered: set[str] = set()
-                table = tables.get(source)
-                if table is not None:
-                    covered = self._expand_with(table.find(terms), p.glossary_weight, weights, own)
-                if source != "de":
-                    continue
-                if dictionary is not None:
-                    rest = [t for t in terms if t not in covered]
-                    matches = self._dictionary_matches(dictionary, rest)
-                    self._expand_with(matches, p.dictionary_weight, weights, set())
-                if p.cognate_weight > 0:
-                    self._add_cognates(tokens, set(terms), weights)
-            for col, weight in weights.items():
-                rows.append(row)
-                cols.append(col)
-                vals.append(weight)
+        # Held open, the dictionary inflates each chunk of its data file once for all rows.
+        with dictionary.batch() if dictionary is not None else contextlib.nullcontext():
+            for row, (language, per_field, tokens) in enumerate(analysed):
+                # Unigrams of every field, in order; bigrams are rebuilt from the phrases found.
+                terms = [t for name in FIELDS for t in per_field[name]]
+                # English text into German calls: a German rendering that the English text already
+                # contains is an accidental overlap ("digital", "system"), not a translation.
+                own = {col for t in terms if (col := self.vocabulary.get(t)) is not None}
+                weights: dict[int, float] = {}
+                for source in ("de", "en") if language == "" else (language,):
+                    covered: set[str] = set()
+                    table = tables.get(source)
+                    if table is not None:
+                        covered = self._expand_with(
+                            table.find(terms), p.glossary_weight, weights, own
+                        )
+                    if source != "de":
+                        continue
+                    if dictionary is not None:
+                        rest = [t for t in terms if t not in covered]
+                        matches = self._dictionary_matches(dictionary, rest)
+                        self._expand_with(matches, p.dictionary_weight, weights, set())
+                    if p.cognate_weight > 0:
+                        self._add_cognates(tokens, set(terms), weights)
+                for col, weight in weights.items():
+                    rows.append(row)
+                    cols.append(col)
+                    vals.append(weight)
         return sp.csr_matrix(
             (np.asarray(vals, dtype=np.float64), (rows, cols)),
             shape=(len(analysed), len(self.vocabulary)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +134,62 @@ def test_plain_dict_file_reads_like_the_dictzip(tmp_path: Path) -> None:
     for word in ["Hochwasser", "Schutz", "Verkehr", "Stadt"]:
         (key,) = analyzer.stem_words([word], "de")
         assert plain.translations(key) == zipped.translations(key) != []
+
+
+def _dictzip(data: bytes, chunk_length: int) -> bytes:
+    """``data`` as a dictzip file: a gzip member of deflate chunks of ``chunk_length`` bytes,
+    each one inflatable on its own, with their sizes in the header's "RA" field."""
+    chunks = []
+    for start in range(0, len(data), chunk_length):
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        piece = deflate.compress(data[start : start + chunk_length])
+        chunks.append(piece + deflate.flush(zlib.Z_FULL_FLUSH))
+    field = struct.pack(f"<HHH{len(chunks)}H", 1, chunk_length, len(chunks), *map(len, chunks))
+    extra = b"RA" + struct.pack("<H", len(field)) + field
+    header = b"\x1f\x8b\x08\x04" + bytes(6) + struct.pack("<H", len(extra)) + extra
+    return header + b"".join(chunks) + struct.pack("<II", zlib.crc32(data), len(data))
+
+
+def test_a_batch_of_lookups_inflates_each_chunk_once_and_lets_go_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.dictionary as dictionary_module
+
+    data = gzip.decompress(TINY.with_suffix(".dict.dz").read_bytes())
+    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "small.index")
+    (tmp_path / "small.dict.dz").write_bytes(_dictzip(data, 32))  # entries span chunks
+    analyzer = Analyzer()
+    words = ["Städtepartnerschaft", "Verkehr", "Hochwasser", "Schutz", "Stadt"]
+    keys = analyzer.stem_words(words, "de")
+    expected = FreeDict(TINY, _german_keys(analyzer)).lookup(keys)
+    inflated: list[int] = []
+    real = zlib.decompressobj
+
+    def counting(wbits: int) -> zlib._Decompress:
+        inflated.append(wbits)
+        return real(wbits)
+
+    monkeypatch.setattr(dictionary_module.zlib, "decompressobj", counting)
+    monkeypatch.setattr(dictionary_module, "_KEPT_CHUNKS", 0)  # outside a batch: none kept
+    small = FreeDict(tmp_path / "small", _german_keys(analyzer))
+    with small.batch():
+        assert small.lookup(keys) == expected
+    reader = small._data
+    assert not reader._cache  # the batch's chunks are let go at its end
+
+    def back_and_forth(first: int, second: int) -> int:
+        inflated.clear()
+        for offset in (first, second, first, second, first + 5):
+            reader.read(offset, 10)
+        return len(inflated)
+
+    assert back_and_forth(0, 100) == 5  # no chunk kept: each read inflates
+    with small.batch():
+        assert back_and_forth(32, 200) == 2  # chunks 1 and 6, once each
+        with small.batch():  # batches nest
+            reader.read(32, 10)
+        assert len(inflated) == 2
+    assert not reader._cache
 
 
 def test_missing_dictionary_is_a_clear_error(tmp_path: Path) -> None:
