@@ -191,9 +191,11 @@ def match_rows(
     keys = np.broadcast_to(call_rows[:, None], columns.shape) * width + columns
     distinct, inverse = np.unique(keys[listed], return_inverse=True)
     key_rows, key_cols = (part.tolist() for part in np.divmod(distinct, width))
+    term_of = {col: model.vocabulary.term(col) for col in set(key_cols)}
+    stems_of = {col: term.split(" ") for col, term in term_of.items()}
     wanted: dict[int, set[str]] = {}
     for row, col in zip(key_rows, key_cols, strict=True):
-        wanted.setdefault(row, set()).update(model.vocabulary.term(col).split(" "))
+        wanted.setdefault(row, set()).update(stems_of[col])
     rows_read = sorted(wanted)
     texts = pick_documents(call_docs, np.asarray(rows_read, dtype=np.int64))
     terms_of = [wanted[r] for r in rows_read]
@@ -202,7 +204,9 @@ def match_rows(
     else:
         found = model.call_words(texts, terms_of)
     words = dict(zip(rows_read, found, strict=True))
-    names = [model.term_text(c, words[r]) for r, c in zip(key_rows, key_cols, strict=True)]
+    names = [
+        model.term_text(c, words[r], term_of[c]) for r, c in zip(key_rows, key_cols, strict=True)
+    ]
     # Every listed (pair, term) as [word, weight]: a pair's terms lead its row of
     # ``columns`` (padding follows), so in row order each pair's terms are one slice.
     # Rounded as round(weight, 4) would: a float32 times 10**4 is exact in float64, so

@@ -1958,10 +1958,15 @@ class TextModel:
             list(pool.map(run, [(0, half), (half, n_pairs)]))
         return columns, values
 
-    def term_text(self, col: int, words: Mapping[str, str] | None = None) -> str:
-        """A readable form of word-block column ``col``: the call's own words where known."""
+    def term_text(
+        self, col: int, words: Mapping[str, str] | None = None, term: str | None = None
+    ) -> str:
+        """A readable form of word-block column ``col``: the call's own words where known.
+
+        ``term``: the column's term, when the caller has it already (``vocabulary.term``).
+        """
         words = words or {}
-        term = self.vocabulary.term(col)
+        term = self.vocabulary.term(col) if term is None else term
         if " " not in term:
             return words.get(term) or self.analyzer.surface(term)
         return " ".join(words.get(t) or self.analyzer.surface(t) for t in term.split(" "))
