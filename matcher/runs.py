@@ -220,13 +220,15 @@ def match_rows(
     rows: list[dict[str, Any]] = []
     at = 0
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
-        counts = feedback[i] if feedback is not None else (0, 0)
+        reviews = feedback[i] if feedback is not None else (0, 0)
         for rank, hit in enumerate(ranked, start=1):
             if hit.budget_fit is None or hit.tight is None:
                 verdict = assess(facts[hit.row], pf, now)
             else:
                 key = (hit.eligibility_unknown, hit.budget_fit, hit.tight)
-                verdict = verdicts.get(key) or verdicts.setdefault(key, eligible_verdict(*key))
+                verdict = verdicts.get(key)
+                if verdict is None:
+                    verdict = verdicts[key] = eligible_verdict(*key)
             rows.append(
                 {
                     "profile_id": pf.profile_id,
@@ -241,7 +243,7 @@ def match_rows(
                         score=hit.score,
                         similarity=hit.similarity,
                         terms=named[ends[at - 1] if at else 0 : ends[at]],
-                        feedback=counts,
+                        feedback=reviews,
                     ),
                 }
             )
