@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from matcher.cache import AnalysisCache, pick_documents
 from matcher.collector import pauses_collector
 from matcher.eligibility import (
-    Assessment,
     CallFacts,
     CallTable,
     ProfileFacts,
@@ -215,8 +214,6 @@ def match_rows(
     named = [[names[k], w] for k, w in zip(inverse.tolist(), weights, strict=True)]
     ends = np.cumsum(listed.sum(axis=1)).tolist()
     shared = {row: call_fields(facts[row]) for row in set(call_rows.tolist())}
-    # The pairs' verdicts from the ranking's facts take a handful of distinct values.
-    verdicts: dict[tuple[bool, int, bool], Assessment] = {}
     rows: list[dict[str, Any]] = []
     at = 0
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
@@ -224,11 +221,8 @@ def match_rows(
         for rank, hit in enumerate(ranked, start=1):
             if hit.budget_fit is None or hit.tight is None:
                 verdict = assess(facts[hit.row], pf, now)
-            else:
-                key = (hit.eligibility_unknown, hit.budget_fit, hit.tight)
-                verdict = verdicts.get(key)
-                if verdict is None:
-                    verdict = verdicts[key] = eligible_verdict(*key)
+            else:  # cached: the pairs' verdicts take a handful of distinct values
+                verdict = eligible_verdict(hit.eligibility_unknown, hit.budget_fit, hit.tight)
             rows.append(
                 {
                     "profile_id": pf.profile_id,
