@@ -35,7 +35,7 @@ UNNAMED = 255  # the variant of a stem's 255th and later surface words (Lexicon.
 class Tokens:
     """The tokens of a batch of texts: hash, text index, and span in the folded string."""
 
-    text: bytes  # the texts joined by a separator, UTF-8
+    text: np.ndarray  # uint8: the texts in UTF-8, joined by a separator
     hashes: np.ndarray  # uint64, one per token
     segments: np.ndarray  # int64, index of the text each token comes from
     starts: np.ndarray
@@ -43,7 +43,8 @@ class Tokens:
 
     def token(self, i: int) -> str:
         """The folded string of token ``i``."""
-        return fold(self.text[int(self.starts[i]) : int(self.ends[i])].decode("utf-8", "replace"))
+        word = self.text[int(self.starts[i]) : int(self.ends[i])].tobytes()
+        return fold(word.decode("utf-8", "replace"))
 
 
 # Per Unicode code point: word character or not, as far as classified (see kernels.WORD).
@@ -83,8 +84,33 @@ class Workspace:
         """Room for ``size`` items of ``dtype`` under ``name`` (its old contents are gone)."""
         found = self._arrays.get(name)
         if found is None or len(found) < size or found.dtype != dtype:
-            found = self._arrays[name] = np.empty(max(size, 1024), dtype=dtype)
+            # With room to spare, so a slightly larger next batch does not allocate again.
+            found = self._arrays[name] = np.empty(max(size + size // 4, 1024), dtype=dtype)
         return found[:size]
+
+
+def _utf8(texts: list[str], workspace: Workspace | None) -> np.ndarray:
+    """``texts`` in UTF-8, joined by the separator (uint8; in ``workspace`` when given).
+
+    Encoding the joined string would make a new object of the batch's size for every
+    batch, which the allocator maps afresh (see :class:`Workspace`); each text encoded on
+    its own is small, and the batch's bytes are copied into the workspace's array.
+    """
+    clean = [t.replace(_SEPARATOR, " ") if _SEPARATOR in t else t for t in texts]
+    if workspace is None:
+        return np.frombuffer(_SEPARATOR.join(clean).encode("utf-8"), dtype=np.uint8)
+    pieces = [t.encode("utf-8") for t in clean]
+    size = sum(map(len, pieces)) + max(len(pieces) - 1, 0)
+    out = workspace.array("text", size, np.uint8)
+    view = memoryview(out)
+    at = 0
+    for k, piece in enumerate(pieces):
+        if k:
+            view[at] = 0  # the separator, as _SEPARATOR.encode()
+            at += 1
+        view[at : at + len(piece)] = piece
+        at += len(piece)
+    return out
 
 
 def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
@@ -97,11 +123,9 @@ def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
     classified once per process, in Python, the first time a text uses it. With a
     ``workspace``, the arrays are views of its arrays (valid until its next use).
     """
-    joined = _SEPARATOR.join(t.replace(_SEPARATOR, " ") if _SEPARATOR in t else t for t in texts)
-    raw = joined.encode("utf-8")
-    points = np.frombuffer(raw, dtype=np.uint8)
+    points = _utf8(texts, workspace)
     # Room for a token per four bytes: real text has one per six or seven.
-    room = len(raw) // 4 + 16
+    room = len(points) // 4 + 16
     space = workspace or Workspace()
     while True:
         hashes = space.array("hashes", room, np.uint64)
@@ -119,7 +143,7 @@ def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
         hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
     else:
         hashes, segments, starts, ends = (a[:n] for a in (hashes, segments, starts, ends))
-    return Tokens(raw, hashes, segments, starts, ends)
+    return Tokens(points, hashes, segments, starts, ends)
 
 
 def hash_words(words: list[str]) -> np.ndarray:

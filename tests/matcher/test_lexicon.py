@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matcher.analysis import Analyzer, tokenize
-from matcher.lexicon import Lexicon, hash_tokens
+from matcher.lexicon import Lexicon, Workspace, hash_tokens
 from matcher.vectorize import Document, TextModel
 
 TEXTS = [
@@ -30,8 +30,31 @@ def test_equal_tokens_hash_equal_and_distinct_tokens_apart() -> None:
         by_hash.setdefault(value, set()).add(tokens.token(k).lower())
     assert all(len(words) == 1 for words in by_hash.values())
     spans = zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)
-    raw = {tokens.text[start:end].lower() for start, end in spans}  # ASCII lower-cased
+    raw = {tokens.text[start:end].tobytes().lower() for start, end in spans}  # ASCII lower-cased
     assert len(by_hash) == len(raw)  # "straße" and "strasse" hash apart, fold alike
+
+
+def test_batches_cut_in_a_reused_workspace_equal_batches_cut_alone() -> None:
+    # A long batch, then shorter ones: a batch must never see the bytes of the one before.
+    batches = [
+        [TEXTS[0] * 40, *TEXTS],
+        ["", "kurz", "a\x00b"],
+        ["x"],
+        [],
+        list(reversed(TEXTS)),
+    ]
+    workspace = Workspace()
+    for texts in batches:
+        alone = hash_tokens(texts)
+        reused = hash_tokens(texts, workspace)
+        assert reused.text.tobytes() == alone.text.tobytes() == "\x00".join(
+            t.replace("\x00", " ") for t in texts
+        ).encode("utf-8")
+        for name in ("hashes", "segments", "starts", "ends"):
+            assert np.array_equal(getattr(reused, name), getattr(alone, name))
+        assert [reused.token(k) for k in range(len(reused.hashes))] == [
+            word for text in texts for word in tokenize(text)
+        ]
 
 
 def test_ids_match_the_stems_of_the_analyzer() -> None:
