@@ -112,6 +112,15 @@ class AnalysisCache:
         # (about 1 s for 20,000 calls; the analysis takes some 125 MB meanwhile).
         self._analysed: tuple[CorpusAnalysis, dict[int, int]] | None = None
 
+    def forget_calls(self) -> None:
+        """Drop every layer kept of the calls (analysis, fitted counts, words), as a change
+        of the analysis would; what does not depend on the calls (the dictionary's parsed
+        index, the reference counts) stays."""
+        for path in (self.path, self.fitted_path, self.words_path):
+            path.unlink(missing_ok=True)
+        self._hashes.clear()
+        self._analysed = None
+
     def _content_hashes(self, call_ids: Sequence[int], docs: Sequence[Document]) -> np.ndarray:
         return self._remember(call_ids, np.array([content_hash(doc) for doc in docs], dtype="S16"))
 

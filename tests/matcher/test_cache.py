@@ -129,6 +129,21 @@ def test_profile_edit_rematch_reuses_the_fitted_calls_and_ranks_like_a_cold_fit(
     assert _rankings(model, warm) == _rankings(cold_model, cold)
 
 
+def test_forgetting_the_calls_means_a_cold_fit_and_keeps_other_files(tmp_path: Path) -> None:
+    cache = AnalysisCache(tmp_path)
+    cache.fit_transform(TextModel(), IDS, CALLS)
+    kept = tmp_path / "dictionary_index.npz"  # stands for what does not depend on the calls
+    kept.write_bytes(b"parsed index")
+    cache.forget_calls()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
+    # A new cache object and this one alike analyse every call again.
+    for again in (AnalysisCache(tmp_path), cache):
+        again.forget_calls()
+        _, stats = again.fit_transform(TextModel(), IDS, CALLS)
+        assert (stats.fitted, stats.reused, stats.analysed) == (False, 0, len(CALLS))
+    assert kept.read_bytes() == b"parsed index"
+
+
 def test_changed_new_and_dropped_calls_update_the_fitted_rows_like_a_cold_fit(
     tmp_path: Path,
 ) -> None:
