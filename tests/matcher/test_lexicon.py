@@ -47,9 +47,11 @@ def test_batches_cut_in_a_reused_workspace_equal_batches_cut_alone() -> None:
     for texts in batches:
         alone = hash_tokens(texts)
         reused = hash_tokens(texts, workspace)
-        assert reused.text.tobytes() == alone.text.tobytes() == "\x00".join(
-            t.replace("\x00", " ") for t in texts
-        ).encode("utf-8")
+        assert (
+            reused.text.tobytes()
+            == alone.text.tobytes()
+            == "\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-8")
+        )
         for name in ("hashes", "segments", "starts", "ends"):
             assert np.array_equal(getattr(reused, name), getattr(alone, name))
         assert [reused.token(k) for k in range(len(reused.hashes))] == [
