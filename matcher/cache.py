@@ -26,10 +26,11 @@ a torn file; an unreadable file costs one cold fit, never a failed re-match. The
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,8 +266,11 @@ class AnalysisCache:
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
         cached = self._load_fitted(signature)
+        # The cache files are written on a thread while the vectors are computed (writing
+        # releases the GIL, and the vectors leave a core idle for part of the time).
+        writes: list[Callable[[], None]] = []
         if cached is None:
-            analysis, stats = self.analyse(model, call_ids, docs)
+            analysis, stats = self.analyse(model, call_ids, docs, writes=writes)
             hashes = analysis.hashes
             if analysis.variants is not None:
                 self._analysed = (analysis, {cid: i for i, cid in enumerate(call_ids)})
@@ -293,10 +297,8 @@ class AnalysisCache:
             analysis = model.analyse_calls(pick_documents(docs, fresh))
             fitted = model.update_counts(base, sources, analysis)
             del base, analysis, cached
-        # The file is written while the vectors are computed (the write releases the GIL).
-        saving = threading.Thread(
-            target=self._save_fitted, args=(signature, fitted, ids, hashes), daemon=True
-        )
+        writes.append(functools.partial(self._save_fitted, signature, fitted, ids, hashes))
+        saving = threading.Thread(target=lambda: [write() for write in writes], daemon=True)
         saving.start()
         try:
             return model.fit_transform_counts(fitted, by_term=by_term), stats
@@ -310,13 +312,16 @@ class AnalysisCache:
         docs: Sequence[Document],
         *,
         hashes: np.ndarray | None = None,
+        writes: list[Callable[[], None]] | None = None,
     ) -> tuple[CorpusAnalysis, CacheStats]:
         """The analysis of ``docs`` (in order), reusing cached calls; the cache is updated.
 
         Calls absent from ``call_ids`` are dropped from the cache, so it never outgrows the
         corpus. ``hashes``: the docs' content hashes, when the caller has them already; the
-        result's ``hashes`` are those of ``docs`` either way.
+        result's ``hashes`` are those of ``docs`` either way. ``writes``: the update of the
+        cache file is appended there for the caller to run, instead of run here.
         """
+        write = writes.append if writes is not None else (lambda job: job())
         if len(call_ids) != len(docs):
             raise ValueError(f"{len(call_ids)} call ids for {len(docs)} documents")
         signature = analysis_signature(model)
@@ -326,7 +331,7 @@ class AnalysisCache:
             # Nothing to reuse: the analysis hashes each text as it reads it.
             merged = model.analyse_calls(docs, hashed=True)
             self._remember(call_ids, merged.hashes)
-            self._save(signature, merged, ids, merged.hashes)
+            write(functools.partial(self._save, signature, merged, ids, merged.hashes))
             return merged, CacheStats(analysed=len(ids))
         if hashes is None:
             hashes = self._content_hashes(call_ids, docs)
@@ -353,7 +358,7 @@ class AnalysisCache:
         if len(parts) > 1 or len(reuse):
             merged = merged.take(order)
         merged.hashes = hashes
-        self._save(signature, merged, ids, hashes)
+        write(functools.partial(self._save, signature, merged, ids, hashes))
         return merged, CacheStats(reused=len(reuse), analysed=len(fresh))
 
     def _load(self, signature: str) -> tuple[CorpusAnalysis, np.ndarray, np.ndarray] | None:
