@@ -144,7 +144,7 @@ def calls() -> None:
     """Stored funding calls."""
 
 
-def _export_rows(session: Any, statuses: set[str]) -> Iterator[dict[str, Any]]:
+def _export_rows(session: Any, statuses: set[str], base_url: str) -> Iterator[dict[str, Any]]:
     now = utcnow()
     stmt = (
         select(FundingCall)
@@ -155,7 +155,7 @@ def _export_rows(session: Any, statuses: set[str]) -> Iterator[dict[str, Any]]:
     for call in session.scalars(stmt):
         if statuses and call_status(call, now) not in statuses:
             continue
-        yield call_to_dict(call, now)
+        yield call_to_dict(call, now, base_url=base_url)
 
 
 def _csv_value(name: str, value: Any) -> Any:
@@ -185,11 +185,12 @@ def _csv_value(name: str, value: Any) -> Any:
 @click.pass_context
 def calls_export(ctx: click.Context, fmt: str, statuses: tuple[str, ...], output: IO[str]) -> None:
     """Every stored call, one JSON object a line (or CSV), with its status as of today."""
-    engine = make_engine(get_settings(ctx))
+    settings = get_settings(ctx)
+    engine = make_engine(settings)
     factory = make_session_factory(engine)
     count = 0
     with session_scope(factory) as session:
-        rows = _export_rows(session, set(statuses))
+        rows = _export_rows(session, set(statuses), settings.base_url)
         if fmt == "jsonl":
             for row in rows:
                 output.write(json.dumps(row, ensure_ascii=False) + "\n")

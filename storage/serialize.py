@@ -13,8 +13,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def call_to_dict(call: FundingCall, now: datetime | None = None) -> dict[str, Any]:
-    """The public fields of a call, with its status as of ``now``."""
+def call_page_url(base_url: str, call_id: int) -> str:
+    """The web app's address of a call's page (the route ``/calls/<id>``)."""
+    return f"{base_url.rstrip('/')}/calls/{call_id}"
+
+
+def call_to_dict(
+    call: FundingCall, now: datetime | None = None, *, base_url: str = ""
+) -> dict[str, Any]:
+    """The public fields of a call, with its status as of ``now``; ``page_url`` is the app's
+    page for the call when ``base_url`` is given."""
     return {
         "id": call.id,
         "source": call.source,
@@ -35,6 +43,7 @@ def call_to_dict(call: FundingCall, now: datetime | None = None) -> dict[str, An
                 "stage": d.stage,
                 "label": d.label,
                 "recurring": d.recurring_month_day,
+                "timezone": d.timezone,
             }
             for d in call.deadlines
         ],
@@ -42,6 +51,12 @@ def call_to_dict(call: FundingCall, now: datetime | None = None) -> dict[str, An
         "eligible_applicants": list(call.eligible_applicants),
         "eligibility_inferred": call.eligibility_inferred,
         "budget_eur": call.budget_eur,
+        "grant_min_eur": call.grant_min_eur,
+        "grant_max_eur": call.grant_max_eur,
+        "expected_grants": call.expected_grants,
+        "funding_rate": call.funding_rate,
+        "page_url": call_page_url(base_url, call.id) if base_url else None,
         "first_seen": _iso(call.first_seen_at),
+        "last_seen": _iso(call.last_seen_at),
         "last_changed": _iso(call.last_changed_at),
     }

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from storage.deadlines import call_status, next_deadline
-from storage.queries import CallFilter, search_calls
 from tests.storage.factories import make_call
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -54,54 +53,3 @@ def test_multiple_cutoff_call_stays_open_until_its_last_cutoff(session: Session)
     call = make_call(session, deadline_model="multiple_cutoff", deadlines=[days(-5), days(60)])
     assert call_status(call, NOW) == "open"
     assert next_deadline(call, NOW) == days(60)
-
-
-def test_search_filters_text_status_and_applicant(session: Session) -> None:
-    twinning = make_call(
-        session,
-        title="Town twinning",
-        status="open",
-        deadlines=[days(40)],
-        eligible_applicants=["municipality"],
-    )
-    ngo = make_call(
-        session,
-        title="Civil society fund",
-        status="open",
-        deadlines=[days(20)],
-        eligible_applicants=["ngo"],
-    )
-    unknown = make_call(session, title="Open call", status="open", deadlines=[days(10)])
-    make_call(
-        session,
-        title="Closed twinning",
-        status="closed",
-        deadlines=[days(-10)],
-        next_deadline_at=days(-10),
-    )
-    session.commit()
-
-    calls, total = search_calls(session, CallFilter(statuses=["open"]), now=NOW)
-    assert [c.id for c in calls] == [unknown.id, ngo.id, twinning.id]
-    assert total == 3
-
-    calls, _ = search_calls(session, CallFilter(text="TWINNING", statuses=["open"]), now=NOW)
-    assert [c.id for c in calls] == [twinning.id]
-
-    calls, total = search_calls(
-        session, CallFilter(applicant_type="ngo", statuses=["open"]), now=NOW
-    )
-    assert {c.id for c in calls} == {ngo.id, unknown.id}
-    assert total == 2
-
-
-def test_search_pages_and_counts_all_matches(session: Session) -> None:
-    for i in range(7):
-        make_call(session, status="open", deadlines=[days(10 + i)])
-    session.commit()
-    first, total = search_calls(session, limit=3, offset=0, now=NOW)
-    last, _ = search_calls(session, limit=3, offset=6, now=NOW)
-    assert total == 7
-    assert len(first) == 3
-    assert len(last) == 1
-    assert first[0].next_deadline_at == days(10)
