@@ -1,56 +1,56 @@
-"""The JSON API, version 1."""
+"""The public JSON API, version 1: the search page's calls, as data."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from typing import Any
 
-from storage.models import APPLICANT_TYPES, CALL_STATUSES
-from storage.queries import CallFilter, get_call, search_calls
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from matcher.search import Hit, search_calls
+from storage.queries import get_call
 from storage.serialize import call_to_dict
-from webui.app import db_session
+from webui.db import db_session
+from webui.search.params import parse_search_args
+from webui.search.routes import search_index
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-MAX_PAGE_SIZE = 200
+DEFAULT_PER_PAGE = 50
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, description=f"'{name}' must be a whole number, not {raw!r}")
-    if not low <= value <= high:
-        abort(400, description=f"'{name}' must be between {low} and {high}")
-    return value
+def _item(hit: Hit, base_url: str) -> dict[str, Any]:
+    item = call_to_dict(hit.call, base_url=base_url)
+    if hit.score is not None:
+        item["score"] = round(hit.score, 4)
+    return item
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
 
 
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
-    """Calls, soonest deadline first. Filters: q, status (repeatable), source, applicant."""
-    statuses = request.args.getlist("status")
-    bad = [s for s in statuses if s not in CALL_STATUSES]
-    if bad:
-        abort(400, description=f"unknown status {bad[0]!r}; use one of {', '.join(CALL_STATUSES)}")
-    applicant = request.args.get("applicant", "")
-    if applicant and applicant not in APPLICANT_TYPES:
-        abort(400, description=f"unknown applicant type {applicant!r}")
-    per_page = _int_arg("per_page", 50, 1, MAX_PAGE_SIZE)
-    page = _int_arg("page", 1, 1, 100_000)
-    flt = CallFilter(
-        text=request.args.get("q", "").strip(),
-        statuses=statuses,
-        source=request.args.get("source", ""),
-        applicant_type=applicant,
+    """Calls as the search page finds them: the same parameters and defaults (open and
+    forthcoming; ranked by relevance with ``q``, soonest deadline first without)."""
+    args = parse_search_args(request.args, per_page=DEFAULT_PER_PAGE)
+    if args.errors:
+        abort(400, description="; ".join(args.errors.values()))
+    result = search_calls(
+        db_session(),
+        args.filter,
+        index=search_index,
+        sort=args.sort,
+        page=args.page,
+        per_page=args.per_page,
+        timezone=current_app.config["FOERDERDESK"].timezone,
     )
-    calls, total = search_calls(db_session(), flt, limit=per_page, offset=(page - 1) * per_page)
+    base_url = _base_url()
     return jsonify(
         {
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-            "calls": [call_to_dict(c) for c in calls],
+            "items": [_item(hit, base_url) for hit in result.hits],
+            "total": result.total,
+            "page": result.page,
+            "per_page": result.per_page,
         }
     )
 
@@ -60,10 +60,4 @@ def show_call(call_id: int):  # type: ignore[no-untyped-def]
     call = get_call(db_session(), call_id)
     if call is None:
         abort(404, description=f"no call with id {call_id}")
-    return jsonify(call_to_dict(call))
-
-
-@bp.errorhandler(400)
-@bp.errorhandler(404)
-def json_error(error):  # type: ignore[no-untyped-def]
-    return jsonify({"error": error.name, "message": error.description}), error.code
+    return jsonify(call_to_dict(call, base_url=_base_url()))

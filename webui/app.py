@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.orm import Session
 
+from matcher.runs import default_model_factory
+from matcher.search import SearchIndexHolder
 from storage.config import Settings, ensure_instance, load_settings
-from storage.db import make_engine, make_session_factory
+from webui import api, auth, db, profiles, search
+from webui.errors import register_error_handlers
 
 csrf = CSRFProtect()
 
@@ -37,18 +39,12 @@ def create_app(
     if test_config:
         app.config.update(test_config)
 
-    engine = make_engine(settings)
-    app.extensions["foerderdesk.engine"] = engine
-    app.extensions["foerderdesk.sessions"] = make_session_factory(engine)
+    db.init_app(app, settings)
     csrf.init_app(app)
-
-    @app.teardown_appcontext
-    def close_session(exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db_session", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
+    app.extensions["foerderdesk.search_index"] = SearchIndexHolder(
+        default_model_factory(settings.freedict_path)
+    )
+    register_error_handlers(app)
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]
@@ -65,20 +61,9 @@ def create_app(
             )
         return response
 
-    from webui import api, auth, calls, profiles
-
     auth.login_manager.init_app(app)
-    app.register_blueprint(calls.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(profiles.bp)
     return app
-
-
-def db_session() -> Session:
-    """The session of this request, opened on first use and closed at its end."""
-    from flask import current_app
-
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["foerderdesk.sessions"]()
-    return g.db_session

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from storage.models import USER_ROLES, User, utcnow
 from storage.queries import user_by_email
-from webui.app import db_session
+from webui.db import db_session
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -124,4 +124,4 @@ def login():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     logout_user()
     flash("Sie sind abgemeldet.", "info")
-    return redirect(url_for("calls.index"))
+    return redirect(url_for("search.index"))

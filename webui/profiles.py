@@ -8,8 +8,8 @@ from sqlalchemy import select
 from matcher.explain import explanation_lines
 from storage.matching import latest_match_run, match_counts_by_profile, matches_for_profile
 from storage.models import Profile
-from webui.app import db_session
 from webui.auth import roles_required
+from webui.db import db_session
 
 bp = Blueprint("profiles", __name__, url_prefix="/profiles")
 DESK_ROLES = ("admin", "desk", "staff")

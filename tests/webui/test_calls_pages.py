@@ -27,7 +27,8 @@ def test_index_lists_open_calls_soonest_first(client: FlaskClient, session: Sess
 
 def test_index_without_calls_explains_how_to_get_some(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
-    assert "Keine Ausschreibungen gefunden" in page
+    assert "Keine Ausschreibung passt zu dieser Suche" in page
+    assert "foerderdesk crawl" not in page
 
 
 def test_call_page_shows_sanitised_description(client: FlaskClient, session: Session) -> None:
@@ -59,7 +60,7 @@ def test_api_lists_calls_as_json_with_status_and_deadlines(
     session.commit()
     body = client.get("/api/v1/calls").get_json()
     assert body["total"] == 1
-    item = body["calls"][0]
+    item = body["items"][0]
     assert item["id"] == call.id
     assert item["source_id"] == "CERV-2026-CITIZENS-TOWN-TT"
     assert item["status"] == "open"

@@ -1,41 +1,42 @@
-"""Public pages: search and read the stored calls (no account needed)."""
+"""Public pages: search the stored calls, read one, take them away (no account needed)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
+from matcher.search import (
+    SearchIndex,
+    SearchIndexHolder,
+    SearchResult,
+    highlight,
+    search_calls,
+)
 from storage.deadlines import call_status, next_deadline
-from storage.models import APPLICANT_TYPES
-from storage.queries import CallFilter, get_call, search_calls
+from storage.models import APPLICANT_TYPES, FUNDER_TYPES
+from storage.queries import get_call
 from storage.sanitize import sanitize_html
-from webui.app import db_session
+from webui import formatting, labels
+from webui.db import db_session
+from webui.search.params import parse_search_args
 
-bp = Blueprint("calls", __name__)
+bp = Blueprint("search", __name__, template_folder="templates")
 PER_PAGE = 25
 
-STATUS_LABELS = {
-    "open": "offen",
-    "forthcoming": "demnächst",
-    "closed": "geschlossen",
-    "withdrawn": "zurückgezogen",
-}
-APPLICANT_LABELS = {
-    "municipality": "Kommune",
-    "public_body": "Öffentliche Einrichtung",
-    "ngo": "Verein / NGO",
-    "company": "Unternehmen / KMU",
-    "research": "Hochschule / Forschung",
-    "education": "Bildungseinrichtung",
-    "individual": "Privatperson",
-}
+
+def search_index(session) -> SearchIndex:  # type: ignore[no-untyped-def]
+    """This process's search index, kept current with the stored calls."""
+    holder: SearchIndexHolder = current_app.extensions["foerderdesk.search_index"]
+    return holder.get(session)
 
 
 @bp.app_context_processor
-def labels() -> dict[str, object]:
+def vocabulary() -> dict[str, object]:
+    tz = current_app.config["FOERDERDESK"].timezone
     return {
-        "status_labels": STATUS_LABELS,
-        "applicant_labels": APPLICANT_LABELS,
+        "labels": labels,
+        "fmt": formatting,
+        "local_tz": tz,
         "call_status": call_status,
         "next_deadline": next_deadline,
     }
@@ -43,30 +44,44 @@ def labels() -> dict[str, object]:
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    """The list of calls, open and forthcoming first, with a simple search."""
-    q = request.args.get("q", "").strip()
-    status = request.args.get("status", "open")
-    applicant = request.args.get("applicant", "")
-    if applicant not in APPLICANT_TYPES:
-        applicant = ""
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    statuses = {"open": ["open", "forthcoming"], "all": []}.get(status, [status])
-    flt = CallFilter(text=q, statuses=statuses, applicant_type=applicant)
-    calls, total = search_calls(db_session(), flt, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    return render_template(
-        "calls/index.html",
-        calls=calls,
-        total=total,
-        q=q,
-        status=status,
-        applicant=applicant,
-        page=page,
-        pages=pages,
+    """The search page: open and forthcoming calls, ranked by a query when there is one."""
+    args = parse_search_args(request.args, per_page=PER_PAGE)
+    session = db_session()
+    result = search_calls(
+        session,
+        args.filter,
+        index=search_index,
+        sort=args.sort,
+        page=args.page,
+        per_page=PER_PAGE,
+        facets=True,
+        timezone=current_app.config["FOERDERDESK"].timezone,
     )
+    model = search_index(session).model if args.filter.text and result.hits else None
+
+    def marked(text: str, hit, language: str):  # type: ignore[no-untyped-def]
+        return highlight(text, hit.terms, model, language) if model else [(text, False)]
+
+    return render_template(
+        "search/index.html", args=args, result=result, marked=marked, options=_options(result)
+    )
+
+
+def _options(result: SearchResult) -> dict[str, list[tuple[str, str]]]:
+    """The choices of each filter as (value, label): fixed vocabularies in their order,
+    programmes and sources as the calls name them, most calls first."""
+
+    def by_count(name: str) -> list[tuple[str, str]]:
+        counted = result.facets.get(name, {})
+        return [(v, v) for v in sorted(counted, key=lambda v: (-counted[v], v))]
+
+    return {
+        "applicant": [(a, labels.APPLICANT[a]) for a in APPLICANT_TYPES],
+        "funder_type": [(f, labels.FUNDER_TYPE[f]) for f in FUNDER_TYPES],
+        "programme": by_count("programme"),
+        "source": by_count("source"),
+        "language": list(labels.LANGUAGE.items()),
+    }
 
 
 @bp.get("/calls/<int:call_id>")
@@ -76,7 +91,7 @@ def show(call_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     # Sanitised when stored; cleaned again here so that no stored row can reach a reader raw.
     return render_template(
-        "calls/show.html",
+        "search/show.html",
         call=call,
         description=Markup(sanitize_html(call.description)),  # noqa: S704
         conditions=Markup(sanitize_html(call.conditions)),  # noqa: S704
