@@ -20,7 +20,7 @@ install: $(BIN)/foerderdesk
 demo: install
 	$(BIN)/foerderdesk demo --port $(PORT)
 
-## lint: ruff and the import contract (the dependency rule of DESIGN.md)
+## lint: ruff and the import contract (the dependency rule in the README's Architecture)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

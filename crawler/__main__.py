@@ -30,7 +30,7 @@ def _parse_setting(text: str) -> tuple[str, object]:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source")
-@click.option("--mirror", default="", help="Send every request to this mirror (DESIGN.md).")
+@click.option("--mirror", default="", help="Send every request to this mirror (README: Mirrors).")
 @click.option(
     "-s", "--set", "scrapy_overrides", multiple=True, help="Scrapy setting KEY=VALUE (tests)."
 )

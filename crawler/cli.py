@@ -65,7 +65,7 @@ def _child_environment(settings: Settings) -> dict[str, str]:
 
 @click.command("crawl")
 @click.argument("sources", nargs=-1)
-@click.option("--mirror", default="", help="Send every request to this mirror URL (DESIGN.md).")
+@click.option("--mirror", default="", help="Send every request to this mirror (README: Mirrors).")
 @click.option("--status", "show_status", is_flag=True, help="Show the last crawl runs and exit.")
 @click.option("--limit", default=20, show_default=True, help="Runs shown by --status.")
 @click.option("--no-match", is_flag=True, help="Do not re-match afterwards, even if calls changed.")

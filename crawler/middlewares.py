@@ -1,6 +1,6 @@
 """Downloader middlewares: mirrors and retries with backoff.
 
-Mirrors (DESIGN.md): with a mirror ``URL`` configured (``--mirror URL`` or
+Mirrors (README, "Mirrors"): with a mirror ``URL`` configured (``--mirror URL`` or
 ``FOERDERDESK_CRAWL_MIRROR``), every request to ``https://HOST/PATH?QUERY`` goes to
 ``URL/HOST/PATH?QUERY`` instead, with the same method, headers and body. The spiders do not
 know: the demo, the tests and anyone checking a spider offline use this one mechanism.

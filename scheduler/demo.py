@@ -4,28 +4,41 @@ It does what an operator would do by hand, in order: upgrade the database, impor
 Hannover example profiles, crawl the bundled snapshot of the real sources through the mirror
 mechanism with the real spiders, re-match, and serve the web app. Crawls and the web server
 run as subprocesses, exactly as the scheduler runs them in production.
+
+The terminal gets one line per step and one per source crawled; what the subprocesses say
+(Scrapy's log, the matcher's, the web server's) goes to ``instance/logs/demo.log``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import click
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
-from storage.db import standalone_session
+from storage.db import make_engine, make_session_factory, session_scope, standalone_session
 from storage.migrate import upgrade
+from storage.models import CrawlRun, MatchRun, utcnow
 from storage.profiles import import_profiles
 
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
+LOG_NAME = "demo.log"
 
 
 def free_port() -> int:
@@ -35,23 +48,51 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise a one-line error unless ``host:port`` can be bound right now.
+
+    Binds the way the web server (waitress) will, with SO_REUSEADDR, so a connection of an
+    earlier run still in TIME_WAIT does not count as taken, while a listening server does.
+    """
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot serve on {where}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as sock:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} is already in use on {host} (another demo or server?); "
+                    f"stop it or pick another port: make demo PORT={port + 1}"
+                ) from None
+            raise click.ClickException(f"cannot serve on {where}: {exc.strerror}") from None
+
+
+def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
     """Wait until something accepts connections on ``port``; raise if nothing does in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.5):
             return
         time.sleep(0.1)
-    raise click.ClickException(f"nothing answered on 127.0.0.1:{port} within {timeout:.0f} s")
+    raise click.ClickException(f"nothing answered on {host}:{port} within {timeout:.0f} s")
 
 
 @contextlib.contextmanager
-def snapshot_mirror(settings: Settings) -> Iterator[str]:
+def snapshot_mirror(settings: Settings, log: IO[str] | None = None) -> Iterator[str]:
     """Serve the crawler's bundled snapshot as a mirror on a free port; yield its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        foerderdesk_command(settings, "mirror", "serve", "--port", str(port))
-    )
+        foerderdesk_command(settings, "mirror", "serve", "--port", str(port)),
+        stdout=log, stderr=subprocess.STDOUT if log else None,
+    )  # fmt: skip
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -90,26 +131,158 @@ def demo_login(settings: Settings) -> str:
     return password
 
 
-def prepare(settings: Settings, *, crawl: bool = True) -> str:
+# --- what the terminal shows -----------------------------------------------------------------
+def _seconds(value: float | None) -> str:
+    value = value or 0.0
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def crawl_summary(run: CrawlRun) -> str:
+    """One line for one crawl run, e.g. ``eu_funding_tenders: 612 new, 0 updated, ...``."""
+    name = f"{run.source.slug}:"
+    took = _seconds(run.duration_seconds)
+    if run.outcome == "failed":
+        return f"    {name:20} FAILED — {run.reason or 'no reason recorded'} ({took})"
+    if run.outcome == "running":
+        return f"    {name:20} did not finish (the crawl process stopped; see the log)"
+    counts = (
+        f"{run.calls_new} new, {run.calls_updated} updated, "
+        f"{sum((run.dropped or {}).values())} dropped"
+    )
+    if run.calls_withdrawn:
+        counts += f", {run.calls_withdrawn} withdrawn"
+    line = f"    {name:20} {counts} ({took})"
+    if run.outcome == "partial":
+        line += f" — partial: {run.reason or 'some pages failed'}; nothing withdrawn"
+    return line
+
+
+def match_summary(run: MatchRun | None) -> str:
+    """One line for the re-match the demo ran."""
+    if run is None:
+        return "    the matcher did not run (see the log)"
+    if run.outcome != "succeeded":
+        error = (run.parameters or {}).get("error", "unknown error")
+        return f"    FAILED — {error}; the previous matches are kept"
+    return (
+        f"    {run.matches_count} matches for {run.profiles_count} profiles "
+        f"from {run.calls_count} rankable calls ({_seconds(run.duration_seconds)})"
+    )
+
+
+def _finished_runs(engine: Engine, since: datetime, *, all_: bool = False) -> list[CrawlRun]:
+    stmt = (
+        select(CrawlRun)
+        .where(CrawlRun.started_at >= since)
+        .options(selectinload(CrawlRun.source))
+        .order_by(CrawlRun.id)
+    )
+    if not all_:
+        stmt = stmt.where(CrawlRun.outcome != "running")
+    with session_scope(make_session_factory(engine)) as session:
+        return list(session.scalars(stmt))
+
+
+def _shown_path(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _log_step(log: IO[str], title: str) -> None:
+    log.write(f"\n===== {utcnow():%Y-%m-%d %H:%M:%S} UTC  {title}\n")
+    log.flush()
+
+
+# --- the steps -------------------------------------------------------------------------------
+def crawl_snapshot(settings: Settings, log: IO[str]) -> bool:
+    """Crawl the bundled snapshot, one terminal line per source as it finishes; True if
+    every source succeeded."""
+    engine = make_engine(settings)
+    since = utcnow()
+    shown: set[int] = set()
+
+    def echo_new(*, all_: bool = False) -> None:
+        for run in _finished_runs(engine, since, all_=all_):
+            if run.id not in shown:
+                shown.add(run.id)
+                click.echo(crawl_summary(run))
+
+    try:
+        _log_step(log, "crawl of the bundled snapshot")
+        with snapshot_mirror(settings, log) as mirror:
+            process = subprocess.Popen(
+                foerderdesk_command(settings, "crawl", "--mirror", mirror, "--no-match"),
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            while process.poll() is None:
+                time.sleep(0.5)
+                with contextlib.suppress(OperationalError):  # the crawl is writing: next time
+                    echo_new()
+        echo_new(all_=True)
+    finally:
+        engine.dispose()
+    if process.returncode != 0 or not shown:
+        click.echo("    some sources failed (see the log); the calls that were stored are kept")
+        return False
+    return True
+
+
+def rematch(settings: Settings, log: IO[str]) -> None:
+    """Re-rank every profile (output to the log), then print one summary line."""
+    since = utcnow()
+    _log_step(log, "match")
+    subprocess.call(foerderdesk_command(settings, "match"), stdout=log, stderr=subprocess.STDOUT)
+    with standalone_session(settings) as session:
+        run = session.scalars(
+            select(MatchRun).where(MatchRun.started_at >= since).order_by(MatchRun.id.desc())
+        ).first()
+        click.echo(match_summary(run))
+
+
+def prepare(settings: Settings, log: IO[str], *, crawl: bool = True, steps: int = 4) -> str:
     """Database, profiles, calls from the snapshot, matches: everything but serving."""
-    click.echo("1/4 database: upgrading to the newest schema")
+    click.echo(f"1/{steps} database: upgrading to the newest schema")
     upgrade(settings.sqlalchemy_url)
-    click.echo("2/4 profiles: importing the Hannover examples")
+    click.echo(f"2/{steps} profiles: importing the Hannover examples")
     with standalone_session(settings) as session:
         for path in sorted(EXAMPLE_PROFILES.glob("*.yaml")):
             result = import_profiles(session, path)
             click.echo(f"    {path.name}: {len(result.created)} new, {len(result.updated)} updated")
     if crawl:
-        click.echo("3/4 calls: crawling the bundled snapshot through a local mirror")
-        with snapshot_mirror(settings) as mirror:
-            status = subprocess.call(
-                foerderdesk_command(settings, "crawl", "--mirror", mirror, "--no-match")
-            )
-        if status != 0:
-            click.echo("    some sources failed; the calls that were stored are kept", err=True)
-    click.echo("4/4 matches: ranking the calls for every profile")
-    subprocess.call(foerderdesk_command(settings, "match"))
+        click.echo(f"3/{steps} calls: crawling the bundled snapshot through a local mirror")
+        crawl_snapshot(settings, log)
+    else:
+        click.echo(f"3/{steps} calls: not crawled (--no-crawl); the stored calls are kept")
+    click.echo(f"4/{steps} matches: ranking the calls for every profile")
+    rematch(settings, log)
     return demo_login(settings)
+
+
+def serve(settings: Settings, log: IO[str], host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start the web app (its output to the log) and return once it accepts connections."""
+    _log_step(log, f"serve on {host}:{port}")
+    process = subprocess.Popen(
+        foerderdesk_command(settings, "serve", "--host", host, "--port", str(port)),
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    probe = host
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_unspecified:  # serving on every interface
+            probe = "127.0.0.1"
+    try:
+        wait_for_port(port, timeout=30, host=probe)
+    except click.ClickException:
+        process.terminate()
+        process.wait(timeout=10)
+        raise
+    if process.poll() is not None:
+        raise click.ClickException(f"the web app stopped at once (exit {process.returncode})")
+    return process
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command()
@@ -119,13 +292,41 @@ def prepare(settings: Settings, *, crawl: bool = True) -> str:
 @click.option("--no-serve", is_flag=True, help="Prepare the data and stop.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_crawl: bool, no_serve: bool) -> None:
-    """Set up the offline demo (database, profiles, calls, matches) and serve it."""
+    """Set up the offline demo (database, profiles, calls, matches) and serve it.
+
+    Refuses at once if HOST:PORT is taken. Subprocess output goes to instance/logs/demo.log.
+    """
+    if not no_serve:
+        ensure_port_free(host, port)  # before any work: a taken port is the common mistake
     settings = get_settings(ctx)
-    password = prepare(settings, crawl=not no_crawl)
-    click.echo(f"service-desk login: {DEMO_USER} / {password}")
-    if no_serve:
-        return
-    click.echo(f"ready: open http://{host}:{port}/")
-    raise SystemExit(
-        subprocess.call(foerderdesk_command(settings, "serve", "--host", host, "--port", str(port)))
-    )
+    log_path = settings.instance_path / "logs" / LOG_NAME
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        click.echo(f"details (Scrapy, matcher, web server) are logged to {_shown_path(log_path)}")
+        try:
+            password = prepare(settings, log, crawl=not no_crawl, steps=4 if no_serve else 5)
+        except click.ClickException as exc:
+            raise click.ClickException(f"{exc.message} (see {_shown_path(log_path)})") from None
+        login = f"(desk login: {DEMO_USER} / {password})"
+        if no_serve:
+            command = "foerderdesk serve"
+            if settings.instance_path.resolve() != Path("instance").resolve():
+                command = f"foerderdesk --instance {settings.instance_path} serve"
+            click.echo(f"ready: start the web app with `{command}`  {login}")
+            return
+        click.echo(f"5/5 web app: starting on {host}:{port} (Ctrl+C stops it)")
+        try:
+            process = serve(settings, log, host, port)
+        except click.ClickException as exc:
+            raise click.ClickException(f"{exc.message} (see {_shown_path(log_path)})") from None
+        click.echo(f"ready: open http://{host}:{port}/  {login}")
+        signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the web app with us
+        try:
+            code = process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait(timeout=10)
+            click.echo("stopped")
+            return
+    if code != 0:
+        raise click.ClickException(f"the web app stopped (exit {code}); see {log_path}")
