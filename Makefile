@@ -14,7 +14,17 @@ $(BIN)/foerderdesk: pyproject.toml
 	$(BIN)/foerderdesk bench match --calls 200 --profiles 5 >/dev/null
 	touch $@
 
-install: $(BIN)/foerderdesk
+# The German catalog, compiled whenever its text changes (the .mo files are not in git).
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard webui/translations/*/LC_MESSAGES/messages.po))
+%.mo: %.po $(BIN)/foerderdesk
+	$(BIN)/pybabel compile -i $< -o $@ >/dev/null
+
+# axe-core for the browser tests, exactly as package-lock.json pins it (a stamp, like the venv).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/foerderdesk $(CATALOGS) node_modules/.installed
 
 ## demo: create the venv, the SQLite database and the offline data, then serve on :5000
 demo: install

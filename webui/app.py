@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from matcher.runs import default_model_factory
 from matcher.search import SearchIndexHolder
 from storage.config import Settings, ensure_instance, load_settings
-from webui import api, auth, db, profiles, search
+from webui import api, auth, db, i18n, profiles, search
 from webui.errors import register_error_handlers
 
 csrf = CSRFProtect()
@@ -41,6 +41,7 @@ def create_app(
 
     db.init_app(app, settings)
     csrf.init_app(app)
+    i18n.init_app(app)
     app.extensions["foerderdesk.search_index"] = SearchIndexHolder(
         default_model_factory(settings.freedict_path)
     )

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,12 +19,13 @@ from wtforms.validators import DataRequired, Length, Regexp
 from storage.models import USER_ROLES, User, utcnow
 from storage.queries import user_by_email
 from webui.db import db_session
+from webui.redirects import same_site_path
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Bitte melden Sie sich an."
+login_manager.login_message = _l("Please sign in.")
 
 MIN_PASSWORD_LENGTH = 12
 # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -89,19 +91,15 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "E-Mail",
+        _l("Email"),
         validators=[DataRequired(), Length(max=320), Regexp(r"^[^@\s]+@[^@\s]+$")],
     )
-    password = PasswordField("Passwort", validators=[DataRequired(), Length(max=500)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=500)])
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("profiles.index")
+    return same_site_path(target, url_for("profiles.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -115,7 +113,7 @@ def login():  # type: ignore[no-untyped-def]
             login_user(DeskUser(user))
             return redirect(_safe_next(request.args.get("next")))
         log.warning("failed login for %r from %s", form.email.data, request.remote_addr)
-        flash("E-Mail oder Passwort ist falsch.", "error")
+        flash(_("Email or password is wrong."), "error")
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
@@ -123,5 +121,5 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
     logout_user()
-    flash("Sie sind abgemeldet.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("search.index"))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 # What each error means to a visitor, and what they can do about it.
 MESSAGES = {
-    400: ("Ungültige Anfrage", "Die Anfrage enthielt Angaben, die wir nicht verstehen."),
-    403: ("Kein Zugriff", "Diese Seite ist für Ihre Rolle nicht freigegeben."),
-    404: ("Seite nicht gefunden", "Diese Seite gibt es nicht (mehr). Vielleicht hilft die Suche."),
-    405: ("Nicht erlaubt", "Diese Seite kann so nicht aufgerufen werden."),
-    429: ("Zu viele Anfragen", "Bitte warten Sie einen Moment und versuchen Sie es noch einmal."),
-    500: ("Interner Fehler", "Etwas ist schiefgegangen. Der Fehler wurde protokolliert."),
+    400: (_l("Bad request"), _l("The request contained details we do not understand.")),
+    403: (_l("No access"), _l("This page is not open to your role.")),
+    404: (_l("Page not found"), _l("This page does not exist (any more). The search may help.")),
+    405: (_l("Not allowed"), _l("This page cannot be called this way.")),
+    429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
+    500: (_l("Internal error"), _l("Something went wrong. The error has been logged.")),
 }
 
 

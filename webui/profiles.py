@@ -10,6 +10,7 @@ from storage.matching import latest_match_run, match_counts_by_profile, matches_
 from storage.models import Profile
 from webui.auth import roles_required
 from webui.db import db_session
+from webui.i18n import current_language
 
 bp = Blueprint("profiles", __name__, url_prefix="/profiles")
 DESK_ROLES = ("admin", "desk", "staff")
@@ -40,5 +41,5 @@ def show(slug: str):  # type: ignore[no-untyped-def]
         "profiles/show.html",
         profile=profile,
         matches=matches,
-        lines={m.id: explanation_lines(m.explanation, "de") for m in matches},
+        lines={m.id: explanation_lines(m.explanation, current_language()) for m in matches},
     )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from storage.config import Settings
 from webui import create_app
+
+TRANSLATIONS = Path(__file__).parents[2] / "webui" / "translations"
 
 
 @pytest.fixture
@@ -24,3 +29,16 @@ def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def compiled_catalogs() -> None:
+    """Compile a translation whose text is newer than its compiled file (``make`` does this
+    too; a direct ``pytest`` run should not test stale German)."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source:
+                catalog = read_po(source)
+            with mo.open("wb") as target:
+                write_mo(target, catalog)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from storage.call_filters import DEFAULT_STATUSES, SORTS, CallFilter
@@ -26,6 +27,17 @@ class SearchArgs:
     page: int = 1
     per_page: int = 25
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def more_filters_active(self) -> bool:
+        """Whether a filter beyond the query and who may apply is set (the page then shows
+        the folded filters open)."""
+        flt = self.filter
+        return bool(
+            flt.funder_type or flt.programme or flt.source or flt.language
+            or flt.deadline_from or flt.deadline_to or flt.min_grant_eur is not None
+            or tuple(flt.statuses) != DEFAULT_STATUSES
+        )  # fmt: skip
 
     def query_string(self, **changes: object) -> dict[str, object]:
         """The parameters as they would be written in a link, with ``changes`` applied."""
@@ -63,10 +75,14 @@ def _number(args: Mapping[str, str], name: str, default: int | None, low: int, h
     try:
         value = int(raw)
     except ValueError:
-        errors[name] = f"'{name}' must be a whole number, not {raw[:40]!r}"
+        errors[name] = _(
+            "'%(name)s' must be a whole number, not %(value)r", name=name, value=raw[:40]
+        )
         return default
     if not low <= value <= high:
-        errors[name] = f"'{name}' must be between {low} and {high}"
+        errors[name] = _(
+            "'%(name)s' must be between %(low)s and %(high)s", name=name, low=low, high=high
+        )
         return default
     return value
 
@@ -78,7 +94,9 @@ def _date(args: Mapping[str, str], name: str, errors: dict[str, str]) -> date | 
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors[name] = f"'{name}' must be a date as YYYY-MM-DD, not {raw[:40]!r}"
+        errors[name] = _(
+            "'%(name)s' must be a date as YYYY-MM-DD, not %(value)r", name=name, value=raw[:40]
+        )
         return None
 
 
@@ -86,7 +104,12 @@ def _choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...],
             errors: dict[str, str]) -> str:  # fmt: skip
     raw = _clean(args.get(name, ""))
     if raw and raw not in allowed:
-        errors[name] = f"unknown {name} {raw[:40]!r}; use one of {', '.join(allowed)}"
+        errors[name] = _(
+            "unknown %(name)s %(value)r; use one of %(allowed)s",
+            name=name,
+            value=raw[:40],
+            allowed=", ".join(allowed),
+        )
         return ""
     return raw
 
@@ -102,8 +125,11 @@ def parse_search_args(args: MultiDict[str, str], *, per_page: int = 25) -> Searc
         statuses = list(CALL_STATUSES)
     unknown = [s for s in statuses if s not in CALL_STATUSES]
     if unknown:
-        errors["status"] = (
-            f"unknown status {unknown[0][:40]!r}; use one of {', '.join(CALL_STATUSES)}"
+        errors["status"] = _(
+            "unknown %(name)s %(value)r; use one of %(allowed)s",
+            name="status",
+            value=unknown[0][:40],
+            allowed=", ".join(CALL_STATUSES),
         )
         statuses = [s for s in statuses if s in CALL_STATUSES]
     flt = CallFilter(

@@ -16,7 +16,7 @@ from storage.deadlines import call_status, next_deadline
 from storage.models import APPLICANT_TYPES, FUNDER_TYPES
 from storage.queries import get_call
 from storage.sanitize import sanitize_html
-from webui import formatting, labels
+from webui import change_history, formatting, labels
 from webui.db import db_session
 from webui.search.params import parse_search_args
 
@@ -39,6 +39,7 @@ def vocabulary() -> dict[str, object]:
         "local_tz": tz,
         "call_status": call_status,
         "next_deadline": next_deadline,
+        "describe_change": change_history.describe,
     }
 
 
