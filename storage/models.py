@@ -167,6 +167,9 @@ class CrawlRun(Base):
     calls_withdrawn: Mapped[int] = mapped_column(Integer, default=0)
     dropped: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason -> count
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    details_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    details_skipped: Mapped[int] = mapped_column(Integer, default=0)  # unchanged records
+    details_missing: Mapped[int] = mapped_column(Integer, default=0)  # failed; stored anyway
     duration_seconds: Mapped[float | None] = mapped_column(Float)
 
     source: Mapped[Source] = relationship(back_populates="crawl_runs")
@@ -212,6 +215,20 @@ class FundingCall(Base):
     funding_rate: Mapped[float | None] = mapped_column(Float)  # percent of eligible costs
     eligible_applicants: Mapped[list[str]] = mapped_column(default=list)
     eligibility_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Per applicant type: "stated" (the call's own text says so) or "inferred" (a rule).
+    eligibility_evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    eligibility_rule: Mapped[str] = mapped_column(String(200), default="")  # the rule's id
+    # Consortium: None where the call does not say.
+    min_partners: Mapped[int | None] = mapped_column(Integer)
+    min_countries: Mapped[int | None] = mapped_column(Integer)
+    single_applicant: Mapped[bool | None] = mapped_column(Boolean)
+    eligible_countries: Mapped[list[str]] = mapped_column(default=list)  # ISO 3166 codes
+    germany_eligible: Mapped[bool | None] = mapped_column(Boolean)
+    # Details pages: a topic whose details failed is stored from its search record and
+    # fetched again; an unchanged search record (same hash) needs no new details request.
+    details_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_fetched_at: Mapped[datetime | None]
+    record_hash: Mapped[str] = mapped_column(String(64), default="")
     regions: Mapped[list[str]] = mapped_column(default=list)
     keywords: Mapped[list[str]] = mapped_column(default=list)
     attribution: Mapped[str] = mapped_column(String(500), default="")
