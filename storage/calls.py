@@ -98,9 +98,19 @@ class CallRecord:
     funding_rate: float | None = None
     eligible_applicants: list[str] = field(default_factory=list)
     eligibility_inferred: bool = False
+    eligibility_evidence: dict[str, str] = field(default_factory=dict)  # type -> stated/inferred
+    eligibility_rule: str = ""
+    min_partners: int | None = None
+    min_countries: int | None = None
+    single_applicant: bool | None = None
+    eligible_countries: list[str] = field(default_factory=list)
+    germany_eligible: bool | None = None
     regions: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     attribution: str = ""
+    # The details page failed: stored from the search record, fetched again next run.
+    details_missing: bool = False
+    record_hash: str = ""  # of the search record, to skip unchanged details next time
 
     def content_hash(self) -> str:
         """A stable hash of everything the source said; equal hashes mean nothing changed."""
@@ -163,9 +173,18 @@ _COPIED_FIELDS = (
     "funding_rate",
     "eligible_applicants",
     "eligibility_inferred",
+    "eligibility_evidence",
+    "eligibility_rule",
+    "min_partners",
+    "min_countries",
+    "single_applicant",
+    "eligible_countries",
+    "germany_eligible",
     "regions",
     "keywords",
     "attribution",
+    "details_missing",
+    "record_hash",
 )
 
 
