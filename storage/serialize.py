@@ -50,6 +50,12 @@ def call_to_dict(
         "next_deadline": _iso(next_deadline(call, now)),
         "eligible_applicants": list(call.eligible_applicants),
         "eligibility_inferred": call.eligibility_inferred,
+        "eligibility_evidence": dict(call.eligibility_evidence or {}),
+        "min_partners": call.min_partners,
+        "min_countries": call.min_countries,
+        "single_applicant": call.single_applicant,
+        "eligible_countries": list(call.eligible_countries or []),
+        "germany_eligible": call.germany_eligible,
         "budget_eur": call.budget_eur,
         "grant_min_eur": call.grant_min_eur,
         "grant_max_eur": call.grant_max_eur,
@@ -59,4 +65,5 @@ def call_to_dict(
         "first_seen": _iso(call.first_seen_at),
         "last_seen": _iso(call.last_seen_at),
         "last_changed": _iso(call.last_changed_at),
+        "details_missing": call.details_missing,
     }

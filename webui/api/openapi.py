@@ -124,8 +124,10 @@ def _schemas() -> dict[str, Schema]:
             "id", "source", "source_id", "url", "title", "summary", "programme",
             "call_identifier", "funder", "funder_type", "language", "status", "deadline_model",
             "deadlines", "next_deadline", "eligible_applicants", "eligibility_inferred",
+            "eligibility_evidence", "min_partners", "min_countries", "single_applicant",
+            "eligible_countries", "germany_eligible",
             "budget_eur", "grant_min_eur", "grant_max_eur", "expected_grants", "funding_rate",
-            "page_url", "first_seen", "last_seen", "last_changed",
+            "page_url", "first_seen", "last_seen", "last_changed", "details_missing",
         ],
         "properties": {
             "id": {"type": "integer", "description": "This service's id of the call."},
@@ -151,6 +153,26 @@ def _schemas() -> dict[str, Schema]:
             "eligibility_inferred": {
                 "type": "boolean",
                 "description": "True when `eligible_applicants` was read from the text."},
+            "eligibility_evidence": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "enum": ["stated", "inferred"]},
+                "description": "Per applicant type: `stated` by the call's own text, or "
+                               "`inferred` from the programme's rules."},
+            "min_partners": {"type": ["integer", "null"], "minimum": 1,
+                             "description": "Fewest partners a consortium needs; null if "
+                                            "not stated."},
+            "min_countries": {"type": ["integer", "null"], "minimum": 1,
+                              "description": "Fewest countries a consortium spans; null if "
+                                             "not stated."},
+            "single_applicant": {"type": ["boolean", "null"],
+                                 "description": "Whether one organisation may apply alone; "
+                                                "null if not stated."},
+            "eligible_countries": {"type": "array", "items": {"type": "string"},
+                                   "description": "ISO 3166 codes of the eligible countries, "
+                                                  "where stated."},
+            "germany_eligible": {"type": ["boolean", "null"],
+                                 "description": "Whether applicants from Germany are "
+                                                "eligible; null if not stated."},
             "budget_eur": euros | {"description": "Total budget of the call in euros."},
             "grant_min_eur": euros | {"description": "Smallest grant per project in euros."},
             "grant_max_eur": euros | {"description": "Largest grant per project in euros."},
@@ -162,6 +184,10 @@ def _schemas() -> dict[str, Schema]:
             "first_seen": moment,
             "last_seen": moment,
             "last_changed": moment,
+            "details_missing": {"type": "boolean",
+                                "description": "True while the source's details page for the "
+                                               "call could not be read; fetched again on the "
+                                               "next crawl."},
             "score": {"type": "number", "minimum": 0,
                       "description": "Relevance to `q`; only in answers to a search with `q`."},
         },
@@ -204,11 +230,15 @@ def _example_call() -> Schema:
                        "recurring": None, "timezone": "Europe/Brussels"}],
         "next_deadline": "2026-10-01T10:00:00+00:00",
         "eligible_applicants": ["ngo", "public_body"], "eligibility_inferred": False,
+        "eligibility_evidence": {"ngo": "stated", "public_body": "stated"},
+        "min_partners": 2, "min_countries": 2, "single_applicant": False,
+        "eligible_countries": [], "germany_eligible": True,
         "budget_eur": 2_500_000, "grant_min_eur": None, "grant_max_eur": 60_000,
         "expected_grants": None, "funding_rate": 80.0,
         "page_url": "https://foerderdesk.example.org/calls/42",
         "first_seen": "2025-11-20T06:00:12+00:00", "last_seen": "2026-02-02T06:00:09+00:00",
-        "last_changed": "2025-12-01T06:00:31+00:00", "score": 0.4127,
+        "last_changed": "2025-12-01T06:00:31+00:00", "details_missing": False,
+        "score": 0.4127,
     }  # fmt: skip
 
 
