@@ -51,3 +51,14 @@ def user_by_email(session: Session, email: str) -> User | None:
 def get_source(session: Session, slug: str) -> Source | None:
     """The source with ``slug``, or None."""
     return session.scalar(select(Source).where(Source.slug == slug))
+
+
+def last_finished_run(session: Session, source_slug: str) -> CrawlRun | None:
+    """The newest finished crawl run of a source (a running one says nothing yet), or None."""
+    return session.scalar(
+        select(CrawlRun)
+        .join(Source, CrawlRun.source_id == Source.id)
+        .where(Source.slug == source_slug, CrawlRun.outcome != "running")
+        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+        .limit(1)
+    )

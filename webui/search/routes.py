@@ -14,7 +14,7 @@ from matcher.search import (
 )
 from storage.deadlines import call_status, next_deadline
 from storage.models import APPLICANT_TYPES, FUNDER_TYPES
-from storage.queries import get_call
+from storage.queries import get_call, last_finished_run
 from storage.sanitize import sanitize_html
 from webui import change_history, formatting, labels
 from webui.db import db_session
@@ -87,7 +87,8 @@ def _options(result: SearchResult) -> dict[str, list[tuple[str, str]]]:
 
 @bp.get("/calls/<int:call_id>")
 def show(call_id: int):  # type: ignore[no-untyped-def]
-    call = get_call(db_session(), call_id)
+    session = db_session()
+    call = get_call(session, call_id)
     if call is None:
         abort(404)
     # Sanitised when stored; cleaned again here so that no stored row can reach a reader raw.
@@ -96,4 +97,5 @@ def show(call_id: int):  # type: ignore[no-untyped-def]
         call=call,
         description=Markup(sanitize_html(call.description)),  # noqa: S704
         conditions=Markup(sanitize_html(call.conditions)),  # noqa: S704
+        source_run=last_finished_run(session, call.source),
     )
