@@ -1,23 +1,22 @@
-"""Similar calls: the same machinery, call against calls."""
+"""Similar calls: a call's nearest neighbours in the search index, open ones only."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.orm import Session
 
-from matcher.similar import build_call_index, similar_calls
+from matcher.search import build_search_index
+from matcher.similar import similar_calls
 from tests.storage.factories import make_call
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-DUE = datetime(2026, 9, 19, 15, 0, tzinfo=UTC)
+DUE = NOW + timedelta(days=90)
 
 
 def _corpus(session: Session) -> dict[str, int]:
-    def call(title: str, text: str, **values: object) -> int:
-        values.setdefault("deadlines", [DUE])
-        return make_call(session, title=title, description_text=text, **values).id  # type: ignore[arg-type]
+    def call(title: str, text: str, due: datetime = DUE) -> int:
+        return make_call(session, title=title, description_text=text, deadlines=[due]).id
 
     ids = {
         "twin": call("Town twinning", "Citizens of twinned towns meet in town twinning."),
@@ -25,46 +24,40 @@ def _corpus(session: Session) -> dict[str, int]:
         "twin_closed": call(
             "Town twinning 2025",
             "Citizens of twinned towns meet in town twinning.",
-            deadlines=[NOW - timedelta(days=40)],
+            due=NOW - timedelta(days=40),
         ),
+        "quantum": call("Quantum computing", "Quantum computers for European towns."),
         "robots": call("Robots in factories", "Manufacturing companies deploy robots."),
-        "de": call(
-            "Städtepartnerschaften",
-            "Begegnungen von Bürgerinnen und Bürgern in Städtepartnerschaften.",
-            language="de",
-        ),
     }
     session.flush()
     return ids
 
 
-def test_similar_calls_find_the_like_and_never_the_call_itself(session: Session) -> None:
+def test_a_twinning_call_is_nearest_to_the_other_open_twinning_call(session: Session) -> None:
     ids = _corpus(session)
-    found = [s.call_id for s in similar_calls(session, ids["twin"], now=NOW)]
-    # The other open twinning calls, the German one included (through the glossary).
-    assert set(found[:2]) == {ids["twin2"], ids["de"]}
-    assert ids["twin"] not in found
-    assert ids["robots"] not in found
-    assert ids["twin_closed"] not in found  # closed calls are not suggested by default
+    index = build_search_index(session)
+    found = [c.id for c in similar_calls(session, index, ids["twin"], now=NOW)]
+    # Not itself, not the closed twin, not the robots (nothing in common); the quantum call
+    # shares only "towns", so it comes after the other twinning call.
+    assert found == [ids["twin2"], ids["quantum"]]
 
 
-def test_closed_calls_can_be_asked_about_and_included(session: Session) -> None:
+def test_closed_calls_are_never_suggested_but_can_be_the_starting_point(
+    session: Session,
+) -> None:
     ids = _corpus(session)
-    index = build_call_index(session, now=NOW)
-    from_closed = [s.call_id for s in similar_calls(index, ids["twin_closed"], now=NOW)]
-    assert from_closed[0] in {ids["twin"], ids["twin2"]}
-    with_closed = [s.call_id for s in similar_calls(index, ids["twin"], include_closed=True)]
-    assert ids["twin_closed"] in with_closed
-    assert similar_calls(index, ids["twin"], n=1)[0].terms  # the words they share
+    index = build_search_index(session)
+    assert ids["twin_closed"] not in [
+        c.id for c in similar_calls(session, index, ids["twin"], limit=10, now=NOW)
+    ]
+    from_closed = similar_calls(session, index, ids["twin_closed"], limit=1, now=NOW)
+    assert [c.id for c in from_closed] == [ids["twin"]]  # the same text, open
 
 
-def test_a_german_call_finds_english_ones(session: Session) -> None:
+def test_a_call_not_in_the_index_has_no_similar_calls(session: Session) -> None:
     ids = _corpus(session)
-    found = [s.call_id for s in similar_calls(session, ids["de"], now=NOW)]
-    assert found and found[0] in {ids["twin"], ids["twin2"]}
-
-
-def test_unknown_call_is_a_clear_error(session: Session) -> None:
-    _corpus(session)
-    with pytest.raises(KeyError):
-        similar_calls(session, 999_999, now=NOW)
+    index = build_search_index(session)
+    late = make_call(session, title="Town twinning too", deadlines=[DUE])
+    assert similar_calls(session, index, late.id, now=NOW) == []
+    assert similar_calls(session, index, 999_999, now=NOW) == []
+    assert similar_calls(session, index, ids["twin"], limit=0, now=NOW) == []

@@ -56,3 +56,33 @@ def test_freshness_and_a_failed_source_are_shown(client: FlaskClient, session: S
     session.commit()
     later = client.get(f"/calls/{call.id}").get_data(as_text=True)
     assert "nicht vollständig gelungen" not in later and "Detailseite" not in later
+
+
+def test_similar_open_calls_are_offered(client: FlaskClient, session: Session) -> None:
+    twinning = make_call(session, title="Town twinning for citizens of twinned towns",
+                         summary="Citizens of twinned towns meet.", deadlines=[SOON])  # fmt: skip
+    other = make_call(session, title="Networks of twinned towns",
+                      summary="Twinned towns build networks of citizens.",
+                      deadlines=[SOON])  # fmt: skip
+    closed = make_call(session, title="Twinned towns meet again (closed)",
+                       summary="Citizens of twinned towns.",
+                       deadlines=[datetime.now(UTC) - timedelta(days=3)])  # fmt: skip
+    make_call(session, title="Quantum computing pilot lines", deadlines=[SOON])
+    session.commit()
+
+    page = client.get(f"/calls/{twinning.id}").get_data(as_text=True)
+    similar = page.split("Ähnliche offene Ausschreibungen", 1)[1]
+    assert f"/calls/{other.id}" in similar
+    assert f'/calls/{closed.id}"' not in similar and "Quantum" not in similar
+
+
+def test_a_cut_summary_is_not_repeated_and_a_topic_names_its_call(
+    client: FlaskClient, session: Session
+) -> None:
+    call = make_call(session, title="Topic", deadlines=[SOON], source_id="CERV-2026-TT-01",
+                     call_identifier="CERV-2026-TT", summary="Citizens of twinned towns meet…",
+                     description_text="Citizens of twinned towns meet in the town.")  # fmt: skip
+    session.commit()
+    page = client.get(f"/calls/{call.id}").get_data(as_text=True)
+    assert 'class="summary"' not in page
+    assert "CERV-2026-TT-01 (in der Ausschreibungsrunde CERV-2026-TT)" in page

@@ -12,6 +12,7 @@ from matcher.search import (
     highlight,
     search_calls,
 )
+from matcher.similar import similar_calls
 from storage.deadlines import call_status, next_deadline
 from storage.models import APPLICANT_TYPES, FUNDER_TYPES
 from storage.queries import get_call, last_finished_run
@@ -22,6 +23,7 @@ from webui.search.params import parse_search_args
 
 bp = Blueprint("search", __name__, template_folder="templates")
 PER_PAGE = 25
+SIMILAR = 5  # similar open calls under a call
 
 
 def search_index(session) -> SearchIndex:  # type: ignore[no-untyped-def]
@@ -98,4 +100,5 @@ def show(call_id: int):  # type: ignore[no-untyped-def]
         description=Markup(sanitize_html(call.description)),  # noqa: S704
         conditions=Markup(sanitize_html(call.conditions)),  # noqa: S704
         source_run=last_finished_run(session, call.source),
+        similar=similar_calls(session, search_index(session), call.id, limit=SIMILAR),
     )
