@@ -45,3 +45,13 @@ class FundingCallItem:
     regions: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     attribution: str = ""
+    # Sources that fetch a details page per call (EU topics): a hash of the search record,
+    # and what became of the details this run (DETAILS_STATES).
+    record_hash: str = ""
+    details: str = "fetched"
+
+
+# "fetched": the item carries its details; "missing": the details request failed, the item
+# holds the search record alone and is fetched again next run; "skipped": the search record
+# is unchanged and the stored details are fresh, so they stand (the item carries none).
+DETAILS_STATES = ("fetched", "missing", "skipped")

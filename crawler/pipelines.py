@@ -21,18 +21,31 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.items import DETAILS_STATES
 from crawler.normalize import NormalizationError
-from crawler.normalize.applicants import infer_applicants, map_applicants
 from crawler.normalize.dates import parse_date, parse_deadline
-from crawler.normalize.money import parse_amount_eur, parse_funding_rate
-from crawler.normalize.text import clean_html, detect_language, html_to_text, repair_mojibake
+from crawler.normalize.eligibility import decide_eligibility
+from crawler.normalize.identifiers import short_identifier
+from crawler.normalize.money import (
+    find_grant_phrase,
+    parse_amount_eur,
+    parse_amount_range,
+    parse_funding_rate,
+    read_money,
+)
+from crawler.normalize.text import (
+    clean_html,
+    detect_language,
+    html_to_text,
+    is_boilerplate,
+    make_summary,
+    repair_mojibake,
+)
 from storage.calls import CallRecord, DeadlineRecord, mark_seen, upsert_call
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.models import DEADLINE_MODELS, FUNDER_TYPES, LANGUAGES
 
 logger = logging.getLogger(__name__)
-
-SUMMARY_LENGTH = 400
 
 # How sources name their deadline models, onto storage.models.DEADLINE_MODELS.
 _DEADLINE_MODEL_NAMES = {
@@ -81,6 +94,18 @@ def _text(value: Any) -> str:
     return repair_mojibake(str(value)).strip() if value not in (None, "") else ""
 
 
+def _setting(defaults: dict[str, Any], key: str) -> str:
+    """A source-wide value from the sources file (its entry, then its settings)."""
+    value = defaults.get(key) or (defaults.get("settings") or {}).get(key) or ""
+    return _text(value)
+
+
+def _funder(data: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """Who gives the money; when neither the call nor the source says, the source's name
+    (the page links "<funder>: see the call", never the slug)."""
+    return _text(data.get("funder")) or _setting(defaults, "funder") or _setting(defaults, "name")
+
+
 def _amount(value: Any, field_name: str, source_id: str) -> int | None:
     if value in (None, "", 0, "0"):
         return None  # the EU portal writes 0 for "not stated"
@@ -92,6 +117,42 @@ def _amount(value: Any, field_name: str, source_id: str) -> int | None:
         )
         return None
     return amount or None
+
+
+def _grant_range(min_raw: Any, max_raw: Any, source_id: str) -> tuple[int | None, int | None]:
+    """The lowest and highest grant: figures as they are, a phrase of the source's as the
+    range it states ("1.000 bis 20.000 Euro" → both ends, "ab 5.000 €" → the lowest)."""
+    low = _amount(min_raw, "minimum grant", source_id)
+    if low is not None or not isinstance(max_raw, str) or not max_raw.strip():
+        return low, _amount(max_raw, "maximum grant", source_id)
+    try:
+        low, high = parse_amount_range(find_grant_phrase(max_raw) or max_raw)
+    except NormalizationError as exc:
+        logger.warning("%s: grant %r not understood (%s); left empty", source_id, max_raw, exc)
+        return None, None
+    return low or None, high or None
+
+
+def _money(data: dict[str, Any], text: str, where: str) -> dict[str, Any]:
+    """Budget, grant range and funding rate: what the source states as figures or phrases
+    first, then what its description and conditions say in prose (``read_money``)."""
+    low, high = _grant_range(data.get("grant_min_raw"), data.get("grant_max_raw"), where)
+    rate = None
+    if data.get("funding_rate_raw") not in (None, ""):
+        try:
+            rate = parse_funding_rate(data["funding_rate_raw"])
+        except NormalizationError as exc:
+            logger.warning("%s: funding rate not understood: %s", where, exc)
+    budget = _amount(data.get("budget_raw"), "budget", where)
+    if text and (budget is None or rate is None or (low is None and high is None)):
+        prose = read_money(text)
+        budget = budget if budget is not None else prose.budget_eur
+        rate = rate if rate is not None else prose.funding_rate
+        if low is None and high is None:
+            low, high = prose.grant_min_eur, prose.grant_max_eur
+    if low is not None and high is not None and low > high:
+        low = None  # a minimum above the maximum is a mis-read; the maximum is the headline
+    return {"budget_eur": budget, "grant_min_eur": low, "grant_max_eur": high, "funding_rate": rate}
 
 
 def _deadline_model(hint: str, deadlines: list[DeadlineRecord], rolling: bool) -> str:
@@ -119,12 +180,15 @@ def normalize_item(item: Any, *, source_defaults: dict[str, Any] | None = None) 
         raise Dropped("missing_source", f"item {source_id!r} names no source")
     if not source_id:
         raise Dropped("missing_source_id", f"{source}: item without source_id")
-    title = html_to_text(_text(data.get("title")))
+    title = " ".join(html_to_text(_text(data.get("title"))).split())
     if not title:
         raise Dropped("missing_title", f"{source}/{source_id}: item without title")
     url = str(data.get("url") or "").strip()
     if not url.startswith(("http://", "https://")):
         raise Dropped("bad_url", f"{source}/{source_id}: url {url!r}")
+    details = str(data.get("details") or "fetched")
+    if details not in DETAILS_STATES:
+        raise Dropped("bad_details_state", f"{source}/{source_id}: details {details!r}")
 
     deadlines: list[DeadlineRecord] = []
     rolling = False
@@ -165,8 +229,14 @@ def normalize_item(item: Any, *, source_defaults: dict[str, Any] | None = None) 
     conditions_html = str(data.get("conditions_html") or "")
     description = clean_html(description_html) if description_html else ""
     description_text = html_to_text(description_html) if description_html else ""
+    if description_text and is_boilerplate(description_text):
+        description = description_text = ""  # "described in the call document" says nothing
     conditions = clean_html(conditions_html) if conditions_html else ""
-    summary = html_to_text(_text(data.get("summary"))) or description_text[:SUMMARY_LENGTH]
+    conditions_text = html_to_text(conditions_html) if conditions_html else ""
+    if conditions_text and is_boilerplate(conditions_text):
+        conditions = conditions_text = ""
+    summary = make_summary(description_text, html_to_text(_text(data.get("summary"))))
+    money = _money(data, f"{description_text}\n{conditions_text}", f"{source}/{source_id}")
 
     language = str(data.get("language") or "").lower()
     if language not in LANGUAGES:
@@ -177,21 +247,21 @@ def normalize_item(item: Any, *, source_defaults: dict[str, Any] | None = None) 
     if funder_type not in FUNDER_TYPES:
         raise Dropped("bad_funder_type", f"{source}/{source_id}: {funder_type!r}")
 
-    applicants_raw = [str(t) for t in data.get("applicants_raw") or [] if t]
-    inferred = False
-    if applicants_raw:
-        applicants = map_applicants(applicants_raw)
-    else:
-        basis = str(data.get("eligibility_text") or "") or html_to_text(conditions_html)
-        applicants = infer_applicants(basis) if basis else []
-        inferred = bool(applicants)
-
-    funding_rate = None
-    if data.get("funding_rate_raw") not in (None, ""):
-        try:
-            funding_rate = parse_funding_rate(data["funding_rate_raw"])
-        except NormalizationError as exc:
-            logger.warning("%s/%s: funding rate not understood: %s", source, source_id, exc)
+    eligibility_text = str(data.get("eligibility_text") or "")
+    if eligibility_text in conditions_html:
+        eligibility_text = ""  # the EU spider's conditions again: read once
+    eligibility_basis = dict.fromkeys(
+        part for part in (html_to_text(eligibility_text), conditions_text, description_text) if part
+    )
+    eligibility = decide_eligibility(
+        text="\n\n".join(eligibility_basis),
+        source_terms=[str(t) for t in data.get("applicants_raw") or [] if t],
+        identifier=source_id,
+        call_identifier=_text(data.get("call_identifier")),
+        programme=_text(data.get("programme")) or _setting(defaults, "programme"),
+        type_of_action=_text(data.get("type_of_action")),
+        title=title,
+    )
 
     expected = data.get("expected_grants")
     status_source = str(data.get("status_source") or "")
@@ -205,26 +275,33 @@ def normalize_item(item: Any, *, source_defaults: dict[str, Any] | None = None) 
         description_text=description_text,
         conditions=conditions,
         language=language,
-        funder=_text(data.get("funder"))[:300],
+        funder=_funder(data, defaults)[:300],
         funder_type=funder_type,
-        programme=_text(data.get("programme"))[:300],
-        call_identifier=_text(data.get("call_identifier"))[:300],
+        programme=(_text(data.get("programme")) or _setting(defaults, "programme"))[:300],
+        call_identifier=(_text(data.get("call_identifier")) or short_identifier(source_id))[:300],
         type_of_action=_text(data.get("type_of_action"))[:300],
         status_source=status_source[:64],
         status_hint=_status_hint(status_source),
         opening_date=opening_date,
         deadline_model=deadline_model,
         deadlines=deadlines,
-        budget_eur=_amount(data.get("budget_raw"), "budget", source_id),
-        grant_min_eur=_amount(data.get("grant_min_raw"), "minimum grant", source_id),
-        grant_max_eur=_amount(data.get("grant_max_raw"), "maximum grant", source_id),
         expected_grants=int(expected) if expected else None,
-        funding_rate=funding_rate,
-        eligible_applicants=applicants,
-        eligibility_inferred=inferred,
+        **money,
+        eligible_applicants=eligibility.applicants,
+        eligibility_inferred=eligibility.inferred,
+        eligibility_evidence=eligibility.evidence,
+        eligibility_rule=eligibility.rule[:200],
+        min_partners=eligibility.min_partners,
+        min_countries=eligibility.min_countries,
+        single_applicant=eligibility.single_applicant,
+        eligible_countries=eligibility.eligible_countries,
+        germany_eligible=eligibility.germany_eligible,
         regions=[str(r) for r in data.get("regions") or []],
         keywords=list(dict.fromkeys(str(k) for k in data.get("keywords") or [] if k)),
         attribution=_text(data.get("attribution"))[:500],
+        details_missing=details == "missing",
+        details_fetched=details == "fetched",
+        record_hash=str(data.get("record_hash") or "")[:64],
     )
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from crawler.settings import build_scrapy_settings
 from crawler.sources import SourceEntry
+from storage.call_details import known_details
 from storage.calls import CrawlCounts, finish_crawl_run, start_crawl_run, sync_source
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
@@ -53,6 +54,9 @@ def counts_from_stats(stats: dict[str, Any]) -> CrawlCounts:
         dropped=dropped,
         errors=int(stats.get("log_count/ERROR", 0))
         + int(stats.get("foerderdesk/lost_in_batch", 0)),
+        details_fetched=int(stats.get("foerderdesk/details_fetched", 0)),
+        details_skipped=int(stats.get("foerderdesk/details_skipped", 0)),
+        details_missing=int(stats.get("foerderdesk/details_missing", 0)),
     )
 
 
@@ -94,6 +98,8 @@ def run_source(
         _close_stale_runs(session, source.id, utcnow())
         run = start_crawl_run(session, source, mirror=mirror)
         run_id = run.id
+        # What the store knows of each call's details: the spider skips unchanged ones.
+        known = known_details(session, entry.slug)
 
     scrapy_settings = build_scrapy_settings(
         settings, source_settings=entry.settings, mirror=mirror, overrides=overrides
@@ -105,7 +111,7 @@ def run_source(
     try:
         process = CrawlerProcess(scrapy_settings, install_root_handler=True)
         crawler = process.create_crawler(entry.spider)
-        process.crawl(crawler, source=entry.slug, config=dict(entry.settings))
+        process.crawl(crawler, source=entry.slug, config=dict(entry.settings), known=known)
         process.start()
         assert crawler.stats is not None
         stats = crawler.stats.get_stats()
@@ -129,12 +135,19 @@ def run_source(
 def summary_line(run: CrawlRun) -> str:
     """One line a person reads at the end of a crawl."""
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(run.dropped.items())) or "none"
+    details = ""
+    if run.details_fetched or run.details_skipped or run.details_missing:
+        details = (
+            f"{run.details_fetched or 0} details fetched, {run.details_skipped or 0} details "
+            f"skipped as unchanged, {run.details_missing or 0} details missing (retried next "
+            "run), "
+        )
     return (
         f"{run.source.slug if run.source else run.source_id}: {run.outcome}"
         f"{' (' + run.reason + ')' if run.reason else ''} — {run.requests} requests, "
         f"{run.items_seen} items, {run.calls_new} new, {run.calls_updated} updated, "
         f"{run.calls_unchanged} unchanged, {run.calls_withdrawn} withdrawn, dropped: {dropped}, "
-        f"{run.errors} errors, {run.duration_seconds or 0:.1f} s"
+        f"{details}{run.errors} errors, {run.duration_seconds or 0:.1f} s"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -111,10 +111,14 @@ class CallRecord:
     # The details page failed: stored from the search record, fetched again next run.
     details_missing: bool = False
     record_hash: str = ""  # of the search record, to skip unchanged details next time
+    # False: this record carries no fresh details (skipped as unchanged, or failed), so the
+    # stored details stand (see DETAILS_FIELDS). Not content: left out of the content hash.
+    details_fetched: bool = True
 
     def content_hash(self) -> str:
         """A stable hash of everything the source said; equal hashes mean nothing changed."""
         data = asdict(self)
+        del data["details_fetched"]  # how the record was fetched, not what the source said
         payload = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -188,9 +192,58 @@ _COPIED_FIELDS = (
 )
 
 
+# What a source's details page adds to its search record (EU: TopicDetails' description
+# and conditions, and what the pipeline reads out of them). A record without fresh details
+# keeps the stored values of these, so an unchanged or failed details page blanks nothing.
+DETAILS_FIELDS = (
+    "summary",
+    "description",
+    "description_text",
+    "conditions",
+    "eligible_applicants",
+    "eligibility_inferred",
+    "eligibility_evidence",
+    "eligibility_rule",
+    "min_partners",
+    "min_countries",
+    "single_applicant",
+    "eligible_countries",
+    "germany_eligible",
+)
+# Figures the search record may state (EU budgetOverview) or the details' prose may
+# ("up to EUR 60 000"): without fresh details, the record's figure, else the stored one.
+DETAILS_OR_RECORD_FIELDS = (
+    "budget_eur",
+    "grant_min_eur",
+    "grant_max_eur",
+    "expected_grants",
+    "funding_rate",
+)
+
+
+def _with_stored_details(call: FundingCall, record: CallRecord) -> CallRecord:
+    """``record`` with the stored details of ``call`` where the record brings none.
+
+    Skipped details (unchanged search record) always keep the stored ones. Failed details
+    keep them only if details ever arrived; a call that never had any takes the newer
+    search record's text.
+    """
+    if record.details_fetched:
+        return record
+    if record.details_missing and call.details_fetched_at is None:
+        return record
+    kept = {name: getattr(call, name) for name in DETAILS_FIELDS}
+    for name in DETAILS_OR_RECORD_FIELDS:
+        if getattr(record, name) is None:
+            kept[name] = getattr(call, name)
+    return replace(record, **kept)
+
+
 def _apply(call: FundingCall, record: CallRecord, now: datetime) -> None:
     for name in _COPIED_FIELDS:
         setattr(call, name, getattr(record, name))
+    if record.details_fetched:
+        call.details_fetched_at = now
     call.deadlines = [
         CallDeadline(
             due_at=d.due_at,
@@ -254,8 +307,11 @@ def upsert_call(
         return "new"
 
     call.last_seen_at = now
+    record = _with_stored_details(call, record)
     was_withdrawn = call.withdrawn_at is not None
     if call.content_hash == record.content_hash() and not was_withdrawn:
+        if record.details_fetched:
+            call.details_fetched_at = now  # fetched again and the same: fresh for N days
         # Same source content; only time may have moved the derived fields (a cut-off
         # passed, a call closed). If it did not, there is nothing to write.
         next_due = compute_next_deadline(record.deadlines, record.deadline_model, now)
@@ -378,6 +434,9 @@ class CrawlCounts:
     calls_unchanged: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    details_fetched: int = 0
+    details_skipped: int = 0  # the search record was unchanged: the stored details stand
+    details_missing: int = 0  # the details request failed: stored from the search record
 
 
 def finish_crawl_run(
@@ -404,6 +463,9 @@ def finish_crawl_run(
     run.calls_unchanged = counts.calls_unchanged
     run.dropped = dict(counts.dropped)
     run.errors = counts.errors
+    run.details_fetched = counts.details_fetched
+    run.details_skipped = counts.details_skipped
+    run.details_missing = counts.details_missing
     run.calls_withdrawn = 0
     if outcome == "succeeded":
         run.calls_withdrawn = withdraw_unseen(

@@ -7,6 +7,14 @@ for grants (types 1, 2, 8) that are forthcoming (31094501) or open (31094502), f
 server actually returns, then fetch each topic's TopicDetails JSON for its conditions (who
 may apply) and support information. Programme names come from the facet endpoint.
 
+Details are the heavy part (one request per topic), so they are fetched only when due (see
+:func:`storage.call_details.details_due`): a new topic, a changed search record (its hash), details
+missing since a failed request, or details older than ``details_max_age_days``. Otherwise the
+item carries the search record alone (``details="skipped"``) and the stored details stand. A
+details request that fails (404, 500 after retries, a time-out, a body that is not
+TopicDetails) still yields the topic from its search record, ``details="missing"``, so it is
+stored, kept from withdrawal, and fetched again next run.
+
 Traps handled here (see the research notes): every metadata value is a list of strings;
 ``budgetOverview`` is JSON inside a string and lists every action of the call, so only the
 entries of this topic count and a pot shared by sibling topics is not a topic budget; the
@@ -16,6 +24,7 @@ records for years, so the status is derived from the dates later, not copied.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
@@ -28,6 +37,8 @@ from twisted.python.failure import Failure
 
 from crawler.items import FundingCallItem
 from crawler.spiders import SourceSpider
+from storage.call_details import DEFAULT_DETAILS_MAX_AGE_DAYS, details_due
+from storage.models import utcnow
 
 SEARCH_URL = "https://api.tech.ec.europa.eu/search-api/prod/rest/search"
 FACET_URL = "https://api.tech.ec.europa.eu/search-api/prod/rest/facet"
@@ -46,6 +57,9 @@ CASCADE_PAGE_URL = (
 BOUNDARY = "----foerderdeskFormBoundary7MA4YWxkTrZu0gW"
 ATTRIBUTION = "© European Union; European Commission, Funding & Tenders Portal (CC BY 4.0)"
 STATUS_WORDS = {"31094501": "forthcoming", "31094502": "open", "31094503": "closed"}
+# Parts of a search result that move without the topic changing: the relevance score and
+# the API's version number.
+VOLATILE_RESULT_KEYS = frozenset({"weight", "apiVersion"})
 # Used only when the facet endpoint does not answer (codes from public code lists).
 PROGRAMME_FALLBACK = {
     "43108390": "Horizon Europe",
@@ -87,6 +101,13 @@ def multipart_body(parts: dict[str, Any], boundary: str = BOUNDARY) -> bytes:
         ]
     lines.append(f"--{boundary}--")
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def search_record_hash(result: dict[str, Any]) -> str:
+    """A hash of a topic's search record: equal hashes mean its details need no new request."""
+    stable = {k: v for k, v in result.items() if k not in VOLATILE_RESULT_KEYS}
+    payload = json.dumps(stable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _first(metadata: dict[str, Any], key: str, default: str = "") -> str:
@@ -131,18 +152,29 @@ def topic_budget(identifier: str, overview: dict[str, Any] | None) -> dict[str, 
 
     def total(entry: dict[str, Any]) -> int:
         amounts = (entry.get("budgetYearMap") or {}).values()
-        return sum(int(float(str(v))) for v in amounts if str(v).strip() not in {"", "None"})
+        return sum(_whole(v) or 0 for v in amounts)
 
     budget = sum(total(e) for e in mine)
     sibling_totals = {total(e) for e in others}
     if budget and budget not in sibling_totals:
         result["budget"] = budget
-    for key, field in (("min", "minContribution"), ("max", "maxContribution")):
-        values = [e.get(field) for e in mine if e.get(field)]
-        result[key] = values[0] if values else None
-    expected = sum(int(e.get("expectedGrants") or 0) for e in mine)
+    # Several actions of one topic (e.g. RIA and IA): the range spans them all. 0 means
+    # "not stated".
+    lows = [_whole(e.get("minContribution")) for e in mine]
+    highs = [_whole(e.get("maxContribution")) for e in mine]
+    result["min"] = min((v for v in lows if v), default=None)
+    result["max"] = max((v for v in highs if v), default=None)
+    expected = sum(_whole(e.get("expectedGrants")) or 0 for e in mine)
     result["expected"] = expected or None
     return result
+
+
+def _whole(value: Any) -> int | None:
+    """A ``budgetOverview`` figure (a number, or a number as a string) in whole units."""
+    try:
+        return round(float(str(value).strip())) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def stage_deadlines(dates: list[str], model: str) -> list[dict[str, Any]]:
@@ -175,6 +207,10 @@ class EuFundingTendersSpider(SourceSpider):
         self.period = str(self.config.get("programme_period", "2021 - 2027"))
         self.page_size = int(self.config.get("page_size", 100))
         self.max_pages = int(self.config.get("max_pages", 60))
+        self.details_max_age_days = float(
+            self.config.get("details_max_age_days", DEFAULT_DETAILS_MAX_AGE_DAYS)
+        )
+        self.now = utcnow()  # one clock for the whole run's "details too old?" checks
         self.programmes: dict[str, str] = {}
         self.seen_ids: set[str] = set()
         self.results_seen = 0
@@ -259,8 +295,11 @@ class EuFundingTendersSpider(SourceSpider):
         )
         yield self.search_request(1)
 
-    def parse_search(self, response: Response, page: int) -> Iterator[scrapy.Request]:
-        """One search page: a topic-details request per new topic, and the next page."""
+    def parse_search(
+        self, response: Response, page: int
+    ) -> Iterator[scrapy.Request | FundingCallItem]:
+        """One search page: a details request per topic whose details are due (an item from
+        the search record alone for the others), and the next page."""
         try:
             data = self._json(response, f"search page {page}")
             results = data["results"]
@@ -292,6 +331,17 @@ class EuFundingTendersSpider(SourceSpider):
             if _first(metadata, "type") not in self.types:
                 self.crawler.stats.inc_value("foerderdesk/dropped/not_a_grant")
                 continue
+            due = details_due(
+                self.known.get(identifier),
+                search_record_hash(result),
+                max_age_days=self.details_max_age_days,
+                now=self.now,
+            )
+            if not due:
+                # Still yielded: the topic is seen (not withdrawn) and its dates are current.
+                yield self.topic_item(result, {}, "skipped")
+                continue
+            self.crawler.stats.inc_value(f"foerderdesk/details_due/{due}")
             yield scrapy.Request(
                 TOPIC_DETAILS_URL.format(identifier=quote(identifier, safe="")),
                 callback=self.parse_topic,
@@ -310,18 +360,38 @@ class EuFundingTendersSpider(SourceSpider):
         identifier = _first(result.get("metadata") or {}, "identifier")
         try:
             details = self._json(response, f"topic details of {identifier}")["TopicDetails"]
+            if not isinstance(details, dict):
+                raise TypeError(f"TopicDetails is a {type(details).__name__}, not an object")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            # Without details the conditions are unknown: storing the call now would blank
-            # good stored conditions. Skip it; the run becomes partial and withdraws nothing.
+            # The search record alone; the store keeps any details it has (none are blanked)
+            # and the run is partial, so nothing is withdrawn.
             self.logger.error("topic details of %s not understood: %s", identifier, exc)
+            yield self.topic_item(result, {}, "missing")
             return
-        yield self.build_item(result, details)
+        yield self.topic_item(result, details, "fetched")
 
-    def topic_failed(self, failure: Failure) -> None:
-        """A topic whose details could not be fetched is left for the next run."""
+    def topic_failed(self, failure: Failure) -> Iterator[FundingCallItem]:
+        """Details not fetched (404, 500 after retries, time-out): the search record alone."""
         request = getattr(failure, "request", None)
         identifier = request.meta.get("identifier") if request is not None else "?"
         self.logger.error("topic details of %s not fetched: %s", identifier, failure.value)
+        result = request.cb_kwargs.get("result") if request is not None else None
+        if result:
+            yield self.topic_item(result, {}, "missing")
+
+    def topic_item(
+        self, result: dict[str, Any], details: dict[str, Any], state: str
+    ) -> FundingCallItem:
+        """The item for one topic, stamped with its record hash and its details ``state``
+        (``fetched``, ``missing`` or ``skipped``; see :mod:`crawler.items`), and counted."""
+        item = self.build_item(result, details)
+        item.record_hash = search_record_hash(result)
+        item.details = state
+        if state == "skipped":
+            # The stored details stand (storage.calls.DETAILS_FIELDS): nothing to clean again.
+            item.description_html = item.conditions_html = item.eligibility_text = ""
+        self.crawler.stats.inc_value(f"foerderdesk/details_{state}")
+        return item
 
     # --- the item -------------------------------------------------------------------------
     def build_item(self, result: dict[str, Any], details: dict[str, Any]) -> FundingCallItem:

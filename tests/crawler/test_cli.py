@@ -146,3 +146,24 @@ def test_calls_export_jsonl_and_csv_with_status_filter(
     table = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["source_id"] for r in table] == ["CLOSED-1", "GONE-1"]
     assert table[0]["eligible_applicants"] == "municipality"
+
+
+def test_details_counts_reach_the_run_and_its_summary_line(session: Session) -> None:
+    from crawler.runs import summary_line
+
+    counts = counts_from_stats(
+        {
+            "item_scraped_count": 629,
+            "foerderdesk/details_fetched": 3,
+            "foerderdesk/details_skipped": 624,
+            "foerderdesk/details_missing": 2,
+        }
+    )
+    assert (counts.details_fetched, counts.details_skipped, counts.details_missing) == (3, 624, 2)
+    source = sync_source(session, {"slug": "eu_funding_tenders", "funder_type": "eu"})
+    run = finish_crawl_run(session, start_crawl_run(session, source), "partial", counts)
+    line = summary_line(run)
+    assert "3 details fetched, 624 details skipped as unchanged, 2 details missing" in line
+    assert "details" not in summary_line(
+        finish_crawl_run(session, start_crawl_run(session, source), "succeeded", CrawlCounts())
+    )

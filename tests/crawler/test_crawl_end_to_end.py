@@ -40,6 +40,13 @@ def mirror(snapshot: Path) -> Iterator[str]:
 
 def crawl(database_url: str, tmp_path: Path, mirror: str, *settings: str) -> int:
     """Run one crawl process, as ``foerderdesk crawl`` does; its exit code."""
+    return crawl_process(database_url, tmp_path, mirror, *settings).returncode
+
+
+def crawl_process(
+    database_url: str, tmp_path: Path, mirror: str, *settings: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one crawl process; the finished process (exit code, summary line on stdout)."""
     env = dict(os.environ)
     env.update(
         {
@@ -52,8 +59,7 @@ def crawl(database_url: str, tmp_path: Path, mirror: str, *settings: str) -> int
     command = [sys.executable, "-m", "crawler", "eu_funding_tenders", "--mirror", mirror]
     for setting in ("FOERDERDESK_BACKOFF_BASE=0", "RETRY_TIMES=1", *settings):
         command += ["-s", setting]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    return done.returncode
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
 def last_run(session: Session) -> CrawlRun:
@@ -70,6 +76,19 @@ def faults(snapshot: Path, *rules: dict) -> None:
     (snapshot / "_faults.json").write_text(json.dumps(list(rules)))
 
 
+def _details_of(calls: dict[str, FundingCall]) -> dict[str, tuple]:
+    return {
+        k: (
+            c.description,
+            c.conditions,
+            c.eligible_applicants,
+            c.content_hash,
+            c.details_fetched_at,
+        )
+        for k, c in calls.items()
+    }
+
+
 def test_good_crawl_stores_every_topic_and_a_second_run_changes_nothing(
     engine: Engine, session: Session, database_url: str, tmp_path: Path, mirror: str
 ) -> None:
@@ -77,12 +96,21 @@ def test_good_crawl_stores_every_topic_and_a_second_run_changes_nothing(
     run = last_run(session)
     assert (run.outcome, run.calls_new, run.errors) == ("succeeded", ALL_IDS, 0)
     assert run.requests >= ALL_IDS + 3  # facet, 3 pages (robots.txt too), one per topic
+    assert (run.details_fetched, run.details_skipped, run.details_missing) == (ALL_IDS, 0, 0)
+    first_requests = run.requests
     calls = stored(session)
     assert len(calls) == ALL_IDS
-    assert calls["EuropeAid/186246/DD/ACT/NG"].programme.startswith("EU External Action")
+    europeaid = calls["EuropeAid/186246/DD/ACT/NG"]  # "/" in the identifier, quoted
+    assert europeaid.programme.startswith("EU External Action")
+    assert not europeaid.details_missing and europeaid.details_fetched_at is not None
+    assert all(c.details_fetched_at and c.record_hash for c in calls.values())
     assert calls["LIFE-2026-STRAT-CLIMA-SIP-two-stage"].deadline_model == "two_stage"
+    before = _details_of(calls)
+    seen = {k: (c.last_seen_at, c.last_changed_at) for k, c in calls.items()}
 
-    assert crawl(database_url, tmp_path, mirror) == 0
+    # Incremental: the same snapshot again needs no details request at all.
+    second = crawl_process(database_url, tmp_path, mirror)
+    assert second.returncode == 0
     run = last_run(session)
     assert (run.outcome, run.calls_new, run.calls_unchanged, run.calls_withdrawn) == (
         "succeeded",
@@ -90,6 +118,72 @@ def test_good_crawl_stores_every_topic_and_a_second_run_changes_nothing(
         ALL_IDS,
         0,
     )
+    assert (run.details_fetched, run.details_skipped, run.details_missing) == (0, ALL_IDS, 0)
+    assert run.requests == 5  # robots.txt, facet, 3 search pages
+    assert first_requests - run.requests == ALL_IDS + 1  # + the details host's robots.txt
+    assert f"{ALL_IDS} details skipped as unchanged" in second.stdout
+    after = stored(session)
+    assert _details_of(after) == before
+    # freshness: seen again at the source, not changed
+    assert all(c.last_seen_at > seen[k][0] for k, c in after.items())
+    assert all(c.last_changed_at == seen[k][1] for k, c in after.items())
+    assert all(c.withdrawn_at is None for c in after.values())
+
+
+def test_failed_details_are_stored_from_the_search_record_and_completed_by_a_later_run(
+    engine: Engine, session: Session, database_url: str, tmp_path: Path, snapshot: Path, mirror: str
+) -> None:
+    faults(
+        snapshot,
+        {"match": "topicDetails/ERC-2026-POC", "status": 500},
+        {"match": "topicDetails/CEF-T-2026-MILMOB-WORKS", "status": 404},
+    )
+    first = crawl_process(database_url, tmp_path, mirror)
+    assert first.returncode == 3  # partial: nothing withdrawn
+    run = last_run(session)
+    assert (run.outcome, run.calls_new, run.calls_withdrawn) == ("partial", ALL_IDS, 0)
+    assert (run.details_fetched, run.details_missing) == (ALL_IDS - 2, 2)
+    assert "2 details missing" in first.stdout
+    calls = stored(session)
+    assert len(calls) == ALL_IDS  # nothing lost
+    for key in ("ERC-2026-POC", "CEF-T-2026-MILMOB-WORKS"):
+        call = calls[key]
+        assert call.details_missing and call.details_fetched_at is None
+        assert call.title and call.deadlines and call.call_identifier  # the search record's
+        assert call.conditions == ""  # the search record has none
+    assert not calls["CERV-2026-CITIZENS-TOWN-TT"].details_missing
+
+    (snapshot / "_faults.json").unlink()  # the details answer again
+    assert crawl(database_url, tmp_path, mirror) == 0
+    run = last_run(session)
+    assert (run.outcome, run.calls_withdrawn) == ("succeeded", 0)
+    assert (run.details_fetched, run.details_skipped, run.details_missing) == (2, ALL_IDS - 2, 0)
+    assert run.calls_updated == 2
+    calls = stored(session)
+    for key in ("ERC-2026-POC", "CEF-T-2026-MILMOB-WORKS"):
+        call = calls[key]
+        assert not call.details_missing and call.details_fetched_at is not None
+        assert call.conditions  # completed from its details
+
+
+def test_a_changed_search_record_has_its_details_fetched_again(
+    engine: Engine, session: Session, database_url: str, tmp_path: Path, snapshot: Path, mirror: str
+) -> None:
+    assert crawl(database_url, tmp_path, mirror) == 0
+    before = _details_of(stored(session))
+    pages = snapshot / "eu_ft_sedia"
+    page = json.loads((pages / "search_page_1.json").read_text())
+    page["results"][1]["metadata"]["deadlineDate"] = ["2026-12-01T00:00:00.000+0000"]
+    (pages / "search_page_1.json").write_text(json.dumps(page))
+    assert crawl(database_url, tmp_path, mirror) == 0
+    run = last_run(session)
+    assert (run.details_fetched, run.details_skipped) == (1, ALL_IDS - 1)
+    assert (run.calls_updated, run.calls_unchanged) == (1, ALL_IDS - 1)
+    after = _details_of(stored(session))
+    assert after["ERC-2026-POC"][-1] > before["ERC-2026-POC"][-1]  # details fetched again
+    assert {k: v for k, v in after.items() if k != "ERC-2026-POC"} == {
+        k: v for k, v in before.items() if k != "ERC-2026-POC"
+    }
 
 
 def test_captcha_page_fails_the_run_and_changes_no_stored_call(
@@ -134,11 +228,11 @@ def test_http_500_is_retried_and_a_lasting_500_is_partial(
     assert crawl(database_url, tmp_path, mirror) == 0  # one retry was enough
     assert len(stored(session)) == ALL_IDS
 
-    faults(snapshot, {"match": "ERC-2026-POC", "status": 500})
+    faults(snapshot, {"match": "pageNumber=3", "status": 500})
     assert crawl(database_url, tmp_path, mirror) == 3
     run = last_run(session)
     assert (run.outcome, run.calls_withdrawn) == ("partial", 0)
-    assert stored(session)["ERC-2026-POC"].withdrawn_at is None
+    assert all(c.withdrawn_at is None for c in stored(session).values())
 
 
 def test_timeouts_leave_the_store_correct_and_a_later_run_recovers(
@@ -147,10 +241,10 @@ def test_timeouts_leave_the_store_correct_and_a_later_run_recovers(
     faults(snapshot, {"match": "CERV-2026-DAPHNE-CHILDREN", "delay": 3})
     assert crawl(database_url, tmp_path, mirror, "DOWNLOAD_TIMEOUT=1") == 3
     run = last_run(session)
-    assert run.outcome == "partial"
+    assert (run.outcome, run.details_missing) == ("partial", 1)
     calls = stored(session)
-    assert len(calls) == ALL_IDS - 1  # all but the one that timed out
-    assert "CERV-2026-DAPHNE-CHILDREN" not in calls
+    assert len(calls) == ALL_IDS  # the one that timed out from its search record
+    assert calls["CERV-2026-DAPHNE-CHILDREN"].details_missing
 
     (snapshot / "_faults.json").unlink()
     url, stop = serve_snapshot_in_background(snapshot)  # a fresh server: no faults left
@@ -158,7 +252,10 @@ def test_timeouts_leave_the_store_correct_and_a_later_run_recovers(
         assert crawl(database_url, tmp_path, url) == 0
     finally:
         stop()
-    assert len(stored(session)) == ALL_IDS
+    assert last_run(session).details_fetched == 1  # only the one that timed out
+    calls = stored(session)
+    assert len(calls) == ALL_IDS
+    assert not calls["CERV-2026-DAPHNE-CHILDREN"].details_missing
 
 
 def test_duplicate_across_pages_is_stored_once_and_counted(

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from scrapy import Request
 from scrapy.exceptions import CloseSpider
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
+from twisted.internet.error import TimeoutError
+from twisted.python.failure import Failure
 
 from crawler.items import FundingCallItem
 from crawler.pipelines import normalize_item
 from crawler.spiders.eu_funding_tenders import (
     BOUNDARY,
     EuFundingTendersSpider,
+    search_record_hash,
     stage_deadlines,
     topic_budget,
 )
+from storage.call_details import KnownDetails
 from tests.crawler.conftest import EU_DATA, EU_MIRROR, json_response
 
 PAGES = EU_MIRROR / "eu_ft_sedia"
@@ -264,3 +271,161 @@ def test_invariants_on_every_mirror_topic(eu_spider: EuFundingTendersSpider) -> 
             "education",
             "individual",
         }
+
+
+# --- details: failures, incremental skipping, identifiers ---------------------------------
+def _detail_requests(spider: EuFundingTendersSpider, n: int = 1) -> list[Request]:
+    outputs = list(spider.parse_search(json_response(spider.search_request(n), _page(n)), n))
+    return _split(outputs)[0]
+
+
+def _items(outputs: list) -> list[FundingCallItem]:
+    return [o for o in outputs if isinstance(o, FundingCallItem)]
+
+
+def _known_fresh(spider: EuFundingTendersSpider, *pages: int) -> dict[str, KnownDetails]:
+    """The store's view after a good run a day ago: every topic of ``pages`` fresh."""
+    return {
+        r["metadata"]["identifier"][0]: KnownDetails(
+            search_record_hash(r), spider.now - timedelta(days=1), details_missing=False
+        )
+        for n in pages
+        for r in _page(n)["results"]
+    }
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_details_answering_an_http_error_yield_the_topic_from_its_search_record(
+    eu_spider: EuFundingTendersSpider, status: int
+) -> None:
+    request = _detail_requests(eu_spider)[0]
+    result = request.cb_kwargs["result"]
+    failure = Failure(HttpError(json_response(request, "injected fault", status=status)))
+    failure.request = request  # as Scrapy hands it to an errback
+    (item,) = _items(list(request.errback(failure)))
+    assert item.details == "missing"
+    assert item.source_id == "CERV-2026-CITIZENS-TOWN-TT"
+    assert item.title == "Call Town Twinning 2026"
+    assert item.deadlines == [{"raw": "2026-09-23T00:00:00.000+0000", "stage": "", "label": ""}]
+    assert item.status_source == "open"
+    assert item.conditions_html == ""  # nothing invented: the search record has none
+    assert item.record_hash == search_record_hash(result)
+    assert eu_spider.crawler.stats.get_value("foerderdesk/details_missing") == 1
+
+    record = normalize_item(item)
+    assert record.details_missing and not record.details_fetched
+    assert record.record_hash == item.record_hash
+
+
+def test_details_timing_out_yield_the_topic_from_its_search_record(
+    eu_spider: EuFundingTendersSpider,
+) -> None:
+    request = _detail_requests(eu_spider)[1]
+    failure = Failure(TimeoutError("Getting took longer than 1.0 seconds."))
+    failure.request = request
+    (item,) = _items(list(request.errback(failure)))
+    assert (item.source_id, item.details) == ("ERC-2026-POC", "missing")
+
+
+@pytest.mark.parametrize("body", ['{"TopicDetails": {"ti', '{"message": "no such topic"}', "[]"])
+def test_details_that_are_not_topic_details_yield_the_search_record(
+    eu_spider: EuFundingTendersSpider, body: str
+) -> None:
+    request = _detail_requests(eu_spider)[0]
+    (item,) = _items(list(request.callback(json_response(request, body), **request.cb_kwargs)))
+    assert item.details == "missing"
+    assert item.title == "Call Town Twinning 2026"
+
+
+def test_details_that_arrive_are_marked_fetched(eu_spider: EuFundingTendersSpider) -> None:
+    request = _detail_requests(eu_spider)[0]
+    response = json_response(request, _details("CERV-2026-CITIZENS-TOWN-TT"))
+    (item,) = _items(list(request.callback(response, **request.cb_kwargs)))
+    assert item.details == "fetched"
+    assert item.conditions_html
+    assert item.record_hash == search_record_hash(request.cb_kwargs["result"])
+    assert eu_spider.crawler.stats.get_value("foerderdesk/details_fetched") == 1
+
+
+def test_unchanged_topics_are_not_requested_again_but_still_yielded(
+    eu_spider: EuFundingTendersSpider,
+) -> None:
+    eu_spider.known = _known_fresh(eu_spider, 1, 2, 3)
+    requested, yielded = [], []
+    for n in (1, 2, 3):
+        outputs = list(
+            eu_spider.parse_search(json_response(eu_spider.search_request(n), _page(n)), n)
+        )
+        requested += _split(outputs)[0]
+        yielded += _items(outputs)
+    assert requested == []
+    assert len(yielded) == 8  # every topic is seen, so nothing is withdrawn
+    assert {i.details for i in yielded} == {"skipped"}
+    # no details text to clean: the stored details stand
+    assert all(i.description_html == i.conditions_html == "" for i in yielded)
+    assert all(i.title and i.deadlines for i in yielded)
+    assert eu_spider.crawler.stats.get_value("foerderdesk/details_skipped") == 8
+
+
+def test_a_changed_search_record_has_its_details_requested(
+    eu_spider: EuFundingTendersSpider,
+) -> None:
+    eu_spider.known = _known_fresh(eu_spider, 1)
+    page = _page(1)
+    page["results"][1]["metadata"]["deadlineDate"] = ["2026-12-01T00:00:00.000+0000"]
+    outputs = list(eu_spider.parse_search(json_response(eu_spider.search_request(1), page), 1))
+    assert [r.meta["identifier"] for r in _split(outputs)[0]] == ["ERC-2026-POC"]
+    assert [i.source_id for i in _items(outputs)] == [
+        "CERV-2026-CITIZENS-TOWN-TT",
+        "LIFE-2026-STRAT-CLIMA-SIP-two-stage",
+    ]
+    assert eu_spider.crawler.stats.get_value("foerderdesk/details_due/changed") == 1
+
+
+def test_volatile_parts_of_a_search_record_do_not_change_its_hash() -> None:
+    result = _page(1)["results"][0]
+    moved = json.loads(json.dumps(result))
+    moved["weight"] = 17.5
+    moved["apiVersion"] = "2.152"
+    assert search_record_hash(moved) == search_record_hash(result)
+    moved["metadata"]["status"] = ["31094503"]
+    assert search_record_hash(moved) != search_record_hash(result)
+
+
+def test_missing_or_old_details_are_requested_and_max_age_0_requests_all(
+    eu_spider: EuFundingTendersSpider,
+) -> None:
+    known = _known_fresh(eu_spider, 1)
+    known["CERV-2026-CITIZENS-TOWN-TT"] = replace(
+        known["CERV-2026-CITIZENS-TOWN-TT"], details_missing=True
+    )
+    known["ERC-2026-POC"] = replace(
+        known["ERC-2026-POC"], details_fetched_at=eu_spider.now - timedelta(days=8)
+    )
+    eu_spider.known = known
+    assert [r.meta["identifier"] for r in _detail_requests(eu_spider)] == [
+        "CERV-2026-CITIZENS-TOWN-TT",
+        "ERC-2026-POC",
+    ]
+
+    crawler = get_crawler(EuFundingTendersSpider)
+    always = EuFundingTendersSpider.from_crawler(
+        crawler, config={"details_max_age_days": 0}, known=_known_fresh(eu_spider, 1)
+    )
+    assert len(_detail_requests(always)) == 3
+
+
+def test_identifier_with_slashes_is_quoted_in_the_details_url(
+    eu_spider: EuFundingTendersSpider,
+) -> None:
+    (request,) = [
+        r for r in _detail_requests(eu_spider, 2) if r.meta["identifier"].startswith("EuropeAid")
+    ]
+    assert request.url == (
+        "https://ec.europa.eu/info/funding-tenders/opportunities/data/topicDetails/"
+        "EuropeAid%2F186246%2FDD%2FACT%2FNG.json"
+    )
+    # the saved details of that topic answer it, and the item keeps the real identifier
+    response = json_response(request, _details("EuropeAid/186246/DD/ACT/NG"))
+    (item,) = _items(list(request.callback(response, **request.cb_kwargs)))
+    assert (item.source_id, item.details) == ("EuropeAid/186246/DD/ACT/NG", "fetched")

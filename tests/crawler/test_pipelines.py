@@ -133,3 +133,38 @@ def test_source_status_is_kept_where_dates_are_silent_and_overruled_where_not(  
     session.expire_all()
     status = {c.source_id: c.status for c in session.scalars(select(FundingCall))}
     assert status == {"SOON": "forthcoming", "STALE": "closed", "OPEN": "open"}
+
+
+def test_details_states_reach_the_store_and_skipped_details_blank_nothing(  # type: ignore[no-untyped-def]
+    crawler, session: Session
+) -> None:
+    conditions = "<p>Eligible: municipalities and non-profit organisations (NGOs).</p>"
+    fetched = _item("T-1", conditions_html=conditions, eligibility_text=conditions,
+                    record_hash="h1", details="fetched")  # fmt: skip
+    _through(crawler, [fetched, _item("T-2", record_hash="h2", details="missing")]).close_spider()
+    session.expire_all()
+    calls = {c.source_id: c for c in session.scalars(select(FundingCall))}
+    assert (calls["T-1"].details_missing, calls["T-1"].record_hash) == (False, "h1")
+    assert calls["T-1"].details_fetched_at is not None
+    assert (calls["T-2"].details_missing, calls["T-2"].details_fetched_at) == (True, None)
+    stored = (calls["T-1"].description, calls["T-1"].conditions, calls["T-1"].eligible_applicants)
+
+    # the next run: T-1 unchanged (skipped, no details text), T-2's details arrive
+    skipped = _item("T-1", description_html="", record_hash="h1", details="skipped")
+    crawler.stats.clear_stats()
+    again = NormalizePipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    for item in (skipped, _item("T-2", conditions_html=conditions, record_hash="h2")):
+        again[1].process_item(again[0].process_item(item))
+    again[1].close_spider()
+    session.expire_all()
+    calls = {c.source_id: c for c in session.scalars(select(FundingCall))}
+    assert (calls["T-1"].description, calls["T-1"].conditions,
+            calls["T-1"].eligible_applicants) == stored  # fmt: skip
+    assert crawler.stats.get_value("foerderdesk/calls_unchanged") == 1
+    assert calls["T-2"].details_missing is False
+    assert calls["T-2"].conditions
+
+
+def test_unknown_details_state_is_dropped(crawler, session: Session) -> None:  # type: ignore[no-untyped-def]
+    _through(crawler, [_item("T-1", details="maybe")]).close_spider()
+    assert crawler.stats.get_value("foerderdesk/dropped/bad_details_state") == 1
