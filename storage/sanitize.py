@@ -7,8 +7,8 @@ import nh3
 
 ALLOWED_TAGS = {
     "p", "br", "ul", "ol", "li", "strong", "b", "em", "i", "u", "sup", "sub", "a", "abbr",
-    "h2", "h3", "h4", "h5", "table", "thead", "tbody", "tr", "th", "td", "blockquote", "span",
-    "div", "dl", "dt", "dd", "hr",
+    "h2", "h3", "h4", "h5", "h6", "table", "caption", "thead", "tbody", "tfoot", "tr", "th",
+    "td", "blockquote", "span", "div", "dl", "dt", "dd", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"colspan", "rowspan"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}

@@ -28,6 +28,21 @@ from crawler.normalize.text import html_to_text
 from crawler.spiders import SourceSpider
 
 _CALL_ID = re.compile(r"\b[A-Z][A-Z0-9+]{1,15}-\d{4}-[A-Z0-9-]*[A-Z0-9]\b")
+# Aggregator posts name the funder in their first sentence: "The European Urban Initiative
+# is seeking proposals …", "The Dutch Council for Refugees (DCR) has launched …".
+_NAME = r"[A-ZÄÖÜ][\w&'’.-]*"
+_FUNDER_SENTENCE = re.compile(
+    rf"(?:^|[.!?]\s+)(?:The\s+|Die\s+|Der\s+|Das\s+)?"
+    rf"(?P<name>{_NAME}(?:\s+(?:{_NAME}|of|for|and|on|the|für|und|der|des))*?)"
+    r"\s+(?:\([A-Z][\w&.-]{1,15}\)\s+)?(?:is|are|has|have|will|invites|welcomes|sucht|fördert)\s+"
+    r"(?:now\s+)?(?:seeking|inviting|accepting|calling|launched|launching|announced|opened|"
+    r"open(?:ing)?|offering|providing|Projekte|Anträge|Bewerbungen|applications|proposals)",
+)
+# "… the second Call for Proposals of EUI – Innovative Actions is …": the programme named.
+_PROGRAMME = re.compile(
+    rf"Call\s+for\s+(?:Proposals|Applications)\s+(?:of|under|for)\s+(?:the\s+)?"
+    rf"(?P<name>{_NAME}(?:\s*[–-]\s*|\s+)(?:{_NAME}(?:\s+{_NAME}){{0,4}})?)",
+)
 
 
 class FeedSpider(SourceSpider):
@@ -93,6 +108,7 @@ class FeedSpider(SourceSpider):
         deadlines = [{"raw": d.raw, "stage": "", "label": "Deadline"} for d in (dated or found)]
         keep_full = bool(self.config.get("full_text", False))
         call_id = _CALL_ID.search(f"{title} {text}")
+        prose = _strip_deadline_prefix(text or excerpt)
         return FundingCallItem(
             source=self.source,
             source_id=str(entry.get("id") or url),
@@ -101,7 +117,8 @@ class FeedSpider(SourceSpider):
             summary=_strip_deadline_prefix(excerpt),
             description_html=full_html if keep_full else excerpt_html,
             language=language,
-            funder=str(self.config.get("funder") or ""),
+            funder=str(self.config.get("funder") or "") or funder_named(prose),
+            programme=str(self.config.get("programme") or "") or programme_named(prose, title),
             call_identifier=call_id.group(0) if call_id else "",
             deadlines=deadlines,
             budget_raw=find_budget_phrase(text),
@@ -118,6 +135,22 @@ class FeedSpider(SourceSpider):
         if any(word in folded for word in exclude):
             return False
         return not include or any(word in folded for word in include)
+
+
+def funder_named(text: str) -> str:
+    """The funder an aggregator's post names in a sentence like "The European Urban
+    Initiative is seeking proposals", or ``""``."""
+    found = _FUNDER_SENTENCE.search(text[:600])
+    return " ".join(found.group("name").split()) if found else ""
+
+
+def programme_named(text: str, title: str) -> str:
+    """The programme a post names ("Call for Proposals of EUI – Innovative Actions"), else
+    the post's title, which names the call or fund."""
+    found = _PROGRAMME.search(f"{title}. {text[:1000]}")
+    if found:
+        return " ".join(found.group("name").split()).rstrip(" –-")
+    return title
 
 
 def _is_html(response: Response) -> bool:

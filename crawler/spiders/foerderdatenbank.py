@@ -110,6 +110,11 @@ _GRANT_CUE = re.compile(
 _RATE_CUE = re.compile(
     r"förderquote|fördersatz|zuschuss|zuwendung|gefördert|ausgaben|kosten", re.IGNORECASE
 )
+_PART_OF_PROGRAMME = re.compile(
+    r"im\s+Rahmen\s+(?:des|der)\s+(?:Förder|Bundes|Landes)?(?:programms?|initiative)\s+"
+    r"[„\"“»]([^“”\"«]{3,150})[“”\"«]",
+    re.IGNORECASE,
+)
 _NOT_A_GRANT = re.compile(r"umsatz|bilanzsumme|beschäftigte|mitarbeit|kapital", re.IGNORECASE)
 
 
@@ -235,9 +240,12 @@ class FoerderdatenbankSpider(SourceSpider):
             description_html=description_html,
             conditions_html=conditions_html,
             language="de",
-            funder=", ".join(facts.get("Foerdergeber", [])),
+            # No Fördergeber named: the programme's contact point is the one who funds it
+            # (the MBG Thüringen for its own Beteiligungen).
+            funder=", ".join(facts.get("Foerdergeber") or facts.get("Ansprechpunkt") or []),
             funder_type=_FUNDER_TYPE_BY_PATH.get(level, ""),
-            programme="",
+            programme=programme_name(title),
+            call_identifier=source_id.rsplit("/", 1)[-1],
             type_of_action=", ".join(facts.get("Foerderart", [])),
             status_source="gelistet",
             deadlines=deadlines,
@@ -304,6 +312,14 @@ def _body(response: Response) -> tuple[str, str, str]:
         return "\n".join(description), "\n".join(conditions), summary
     block = response.css("div.content div.rich--text") or response.css("div.rich--text")
     return (block[0].get() if block else ""), "", ""
+
+
+def programme_name(title: str) -> str:
+    """The programme a Förderdatenbank entry belongs to: the one its title names ("… im
+    Rahmen des Förderprogramms „Existenzgründungen aus der Wissenschaft“"), else the entry
+    itself, whose title is the programme's name."""
+    named = _PART_OF_PROGRAMME.search(title)
+    return named.group(1).strip() if named else title
 
 
 def _absolute(response: Response, href: str) -> str:

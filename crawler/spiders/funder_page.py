@@ -11,9 +11,9 @@ text:
 ``summary``, ``amount``, ``rate``, ``applicants`` (selector) or ``applicant_terms`` (fixed
 list, e.g. Aktion Mensch: NGOs only), ``closed_markers`` (words meaning "expired"),
 ``default_deadline`` (e.g. ``laufend`` for foundations that fund any time), ``funder``,
-``programme``, ``regions``, ``min_items`` (fewer calls than this = the page changed shape),
-``detail`` (``description``, ``conditions``, ``deadline``, ``amount``, ``rate``,
-``applicants``: selectors on the call's own page).
+``programme`` (default: each call's title), ``regions``, ``min_items`` (fewer calls than
+this = the page changed shape), ``detail`` (``description``, ``conditions``, ``deadline``,
+``amount``, ``rate``, ``applicants``: selectors on the call's own page).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 
 from crawler.items import FundingCallItem
 from crawler.normalize.dates import find_deadlines
+from crawler.normalize.identifiers import short_identifier
 from crawler.normalize.money import find_budget_phrase, find_grant_phrase
 from crawler.normalize.text import html_to_text
 from crawler.spiders import SourceSpider
@@ -106,7 +107,10 @@ class FunderPageSpider(SourceSpider):
             description_html=container.get(),
             language=str(config.get("language") or ""),
             funder=str(config.get("funder") or ""),
-            programme=str(config.get("programme") or ""),
+            # A funder page lists its programmes: without a programme named for the whole
+            # source, each call's title is its programme's name ("Kleinprojektefonds …").
+            programme=str(config.get("programme") or title),
+            call_identifier=short_identifier(url),
             status_source="closed" if closed else "",
             deadlines=self._deadlines(deadline_text, text),
             budget_raw=find_budget_phrase(_value(container, config.get("budget"))),

@@ -44,7 +44,7 @@ def test_html_to_text_gives_one_line_per_block() -> None:
         "<h3>Ziel</h3><p>Förderung&nbsp;von <abbr title='Kommunen'>Kom.</abbr></p>"
         "<ul><li>a &amp; b</li><li>c</li></ul><style>p{}</style>"
     )
-    assert html_to_text(html) == "Ziel\nFörderung von Kom.\na & b\nc"
+    assert html_to_text(html) == "Ziel:\nFörderung von Kom.\na & b\nc"
 
 
 @pytest.mark.parametrize(
