@@ -98,7 +98,9 @@ _TERMS: dict[str, str] = {
 # Prose patterns, German and English, per applicant type (searched in folded text).
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "municipality": re.compile(
-        r"\b(?:municipalit(?:y|ies)|local (?:and regional )?authorit(?:y|ies)|towns?\b|"
+        r"\b(?:municipalit(?:y|ies)|local (?:(?:and|or) regional )?authorit(?:y|ies)|towns?\b|"
+        r"regional (?:and|or) local authorit(?:y|ies)|municipal (?:authorit(?:y|ies)|"
+        r"administrations?|governments?|councils?)|"
         r"cities\b|city (?:council|administration)s?|local governments?|urban authorit(?:y|ies)|"
         r"kommun(?:e|en|alverwaltung\w*)\b|gemeinden?\b|landkreise?\b|staedte\b|"
         r"gebietskoerperschaft\w*)"
@@ -106,7 +108,11 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "public_body": re.compile(
         r"\b(?:public (?:bodies|body|authorit(?:y|ies)|entit(?:y|ies)|administrations?|"
         r"institutions?|sector bodies)|oeffentliche\w* (?:einrichtung\w*|stelle\w*|hand)|"
-        r"behoerden?\b|koerperschaft\w* des oeffentlichen rechts)"
+        r"behoerden?\b|koerperschaft\w* des oeffentlichen rechts|"
+        r"(?:national|regional|competent|governmental|state) (?:public )?authorit(?:y|ies)|"
+        r"police authorit(?:y|ies)|law enforcement (?:authorit(?:y|ies)|agenc(?:y|ies))|"
+        r"border (?:(?:and|or) coast guard )?authorit(?:y|ies)|public procurers?|"
+        r"ministr(?:y|ies)\b)"
     ),
     "ngo": re.compile(
         r"(?:\bnon ?profit|\bnot for profit|\bngos?\b|\bnon governmental|\bcivil society|"
