@@ -6,7 +6,7 @@ SQLite file, so that the filters run as the SQL they are in production. A share 
 is closed, forthcoming or withdrawn, so that the status filter has something to remove.
 
 The search is measured as the search page calls it: ``search_calls`` with the index from a
-:class:`~matcher.search.SearchIndexHolder` (which checks the calls' version on every call),
+:class:`~matcher.search.SearchIndexHolder` (which checks the calls' version every few seconds),
 first page of 25, with the filter counts (``facets=True``), a session per call. Each query is
 timed with and without filters; warm-up queries of other words are run first and not timed.
 ``without_facets`` times the same calls without the counts, as the JSON API makes them.

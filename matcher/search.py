@@ -2,18 +2,20 @@
 
 The query is read as the matcher reads a profile (``TextModel.transform_queries``): stems,
 umlaut folding, compounds and the German–English glossary, so "Jugendaustausch Polen" finds
-English Erasmus+ calls. Filters are SQL (``storage.call_filters``), shared with the pages
-that list calls without a query; the index only ranks.
+English Erasmus+ calls. With a query, the filters, their counts and the order are worked
+out on the facts the index keeps of each call (``matcher.search_facts``, storage's
+definitions over arrays); without one they are SQL (``storage.call_filters``).
 
 The index follows the calls: :class:`SearchIndexHolder` rebuilds it when the stored calls
-change (their number or their newest change), so a crawl's calls are searchable without a
-restart.
+change (their number or their newest change), looked at every few seconds rather than on
+every request, so a crawl's calls are searchable shortly after it without a restart.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,12 +27,12 @@ from sqlalchemy.orm import Session
 
 from matcher.rank import call_document
 from matcher.runs import ModelFactory, default_model_factory
+from matcher.search_facts import CallFacts
 from matcher.vectorize import Document, TextModel
 from storage.call_filters import (
     CallFilter,
     calls_in_order,
     facet_counts,
-    filtered_call_ids,
     sorted_calls,
 )
 from storage.matching import load_live_calls
@@ -38,17 +40,59 @@ from storage.models import FundingCall, utcnow
 
 MIN_SCORE = 0.02  # below this a call shares no more than a stray n-gram with the query
 MATCHED_TERMS = 8
+VERSION_CHECK_SECONDS = 5.0  # how long a crawl's changes may take to become searchable
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+
+
+class TermRows:
+    """The calls' vectors by term (terms × calls), their weights in half precision and their
+    call numbers in 16 bits where there are few enough calls: a quarter of the float32 matrix
+    less per web worker each. A query widens only the rows of its own terms to float32."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        self.shape = matrix.shape
+        self.indptr = matrix.indptr.astype(np.int64)
+        small = matrix.shape[1] <= np.iinfo(np.uint16).max + 1
+        self.indices = matrix.indices.astype(np.uint16 if small else np.int32)
+        self.data = matrix.data.astype(np.float16)
+
+    def rows(self, terms: np.ndarray) -> sp.csr_matrix:
+        """The rows of ``terms`` (sorted, distinct) as a float32 len(terms) × calls matrix."""
+        starts = self.indptr[terms]
+        lengths = self.indptr[terms + 1] - starts
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        take = np.arange(indptr[-1]) - np.repeat(indptr[:-1] - starts, lengths)
+        data, indices = self.data[take].astype(np.float32), self.indices[take].astype(np.int32)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(terms), self.shape[1]))
+
+
+def _compact(query: sp.csr_matrix, limit: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A one-row query on its own terms below column ``limit`` only, and those terms."""
+    query = sp.csr_matrix(query[:1], dtype=np.float32)
+    query.sum_duplicates()
+    keep = query.indices < limit
+    terms = query.indices[keep].astype(np.int64)
+    weights = query.data[keep]
+    order = np.argsort(terms)
+    terms, weights = terms[order], weights[order]
+    compact = sp.csr_matrix(
+        (weights, np.arange(len(terms), dtype=np.int32), np.array([0, len(terms)])),
+        shape=(1, len(terms)),
+    )
+    return compact, terms
 
 
 @dataclass
 class SearchIndex:
-    """A text model fitted on the stored calls and their vectors (terms × calls)."""
+    """A text model fitted on the stored calls, their vectors (terms × calls) and the facts
+    the filters read, row for row."""
 
     model: TextModel
-    by_term: sp.csr_matrix
+    by_term: TermRows
     call_ids: np.ndarray
     version: tuple[int, str]
+    facts: CallFacts
 
     def __post_init__(self) -> None:
         self.row_of = {int(cid): row for row, cid in enumerate(self.call_ids.tolist())}
@@ -61,17 +105,22 @@ class SearchIndex:
         """The query's cosine similarity with every indexed call, by row."""
         if self.by_term.shape[1] == 0:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray((query @ self.by_term).toarray()[0], dtype=np.float32)
+        compact, terms = _compact(query, self.by_term.shape[0])
+        return np.asarray((compact @ self.by_term.rows(terms)).toarray()[0], dtype=np.float32)
 
     def matched_terms(self, query: sp.csr_matrix, call_ids: list[int]) -> dict[int, set[str]]:
         """The terms (stems) each call shares with the query, its strongest first."""
         rows = [self.row_of[cid] for cid in call_ids if cid in self.row_of]
-        found = self.model.top_columns(query, self.by_term, [0] * len(rows), rows, MATCHED_TERMS)
+        # The word block alone, renumbered in order, so the model reads a small matrix.
+        compact, terms = _compact(query, len(self.model.vocabulary))
+        found = self.model.top_columns(
+            compact, self.by_term.rows(terms), [0] * len(rows), rows, MATCHED_TERMS
+        )
         out: dict[int, set[str]] = {}
         for row, columns in zip(rows, found, strict=True):
             stems: set[str] = set()
             for col, _ in columns:
-                stems.update(self.model.vocabulary.term(col).split(" "))
+                stems.update(self.model.vocabulary.term(int(terms[col])).split(" "))
             out[int(self.call_ids[row])] = stems
         return out
 
@@ -93,30 +142,46 @@ def build_search_index(session: Session, model_factory: ModelFactory | None = No
     model = (model_factory or default_model_factory())()
     docs = [call_document(c) for c in calls]
     by_term = model.fit_transform(docs, by_term=True) if docs else sp.csr_matrix((0, 0))
-    ids = np.fromiter((c.id for c in calls), dtype=np.int64, count=len(calls))
-    return SearchIndex(model, sp.csr_matrix(by_term, dtype=np.float32), ids, version)
+    facts = CallFacts(calls)
+    matrix = TermRows(sp.csr_matrix(by_term, dtype=np.float32))
+    return SearchIndex(model, matrix, facts.ids, version, facts)
 
 
 class SearchIndexHolder:
     """One search index per process, rebuilt when the stored calls have changed.
 
-    Requests that arrive during a rebuild wait for it rather than each building their own.
+    The calls' version is asked at most every ``check_every`` seconds: asking costs a pass
+    over the calls, too much for every request. Requests that arrive during a rebuild wait
+    for it rather than each building their own.
     """
 
-    def __init__(self, model_factory: ModelFactory | None = None) -> None:
+    def __init__(
+        self,
+        model_factory: ModelFactory | None = None,
+        *,
+        check_every: float = VERSION_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._factory = model_factory
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
+        self._check_every = check_every
+        self._clock = clock
+        self._checked = 0.0
 
     def get(self, session: Session) -> SearchIndex:
-        """The index for the calls as they are stored now."""
-        version = calls_version(session)
+        """The index for the calls as they were stored at most ``check_every`` seconds ago."""
         index = self._index
+        if index is not None and self._clock() - self._checked < self._check_every:
+            return index
+        version = calls_version(session)
         if index is not None and index.version == version:
+            self._checked = self._clock()
             return index
         with self._lock:
             if self._index is None or self._index.version != version:
                 self._index = build_search_index(session, self._factory)
+            self._checked = self._clock()
             return self._index
 
 
@@ -163,7 +228,9 @@ def search_calls(
     query_text = flt.text.strip()
     sort = sort or ("relevance" if query_text else "deadline")
     offset = (page - 1) * per_page
-    if not query_text:
+    # The index holds no withdrawn calls: a search that asks for them, or a caller without an
+    # index, is answered by SQL; every other search filters and counts on the index's facts.
+    if not query_text and (index is None or "withdrawn" in flt.statuses):
         calls, total = sorted_calls(
             session, flt, sort="newest" if sort == "newest" else "deadline",
             limit=per_page, offset=offset, now=now, timezone=timezone,
@@ -174,44 +241,33 @@ def search_calls(
     idx = index(session) if callable(index) else index or build_search_index(session)
     if len(idx.call_ids) == 0:
         return SearchResult([], 0, page, per_page, sort)
-    query = idx.query_vector(query_text)
-    scores = idx.scores(query)
-    allowed = np.fromiter(filtered_call_ids(session, flt, now, timezone=timezone), dtype=np.int64)
-    rows = np.fromiter((idx.row_of.get(int(c), -1) for c in allowed), dtype=np.int64)
-    keep = rows >= 0
-    allowed, rows = allowed[keep], rows[keep]
-    matched = scores[rows] >= MIN_SCORE if len(rows) else np.zeros(0, dtype=bool)
-    allowed, rows = allowed[matched], rows[matched]
-    ranked_ids = _order(session, allowed, scores[rows], sort)
-    page_ids = ranked_ids[offset : offset + per_page]
-    terms = idx.matched_terms(query, page_ids)
-    score_of = dict(zip(allowed.tolist(), scores[rows].tolist(), strict=True))
-    hits = [
-        Hit(call, score_of[call.id], frozenset(terms.get(call.id, ())))
-        for call in calls_in_order(session, page_ids)
-    ]
-    counted = {}
-    if facets:
-        # Counted over every call the text matches, so a choice's count is what it would leave.
-        text_matches = set(idx.call_ids[scores >= MIN_SCORE].tolist()) if len(scores) else set()
-        counted = facet_counts(session, flt, within=text_matches, now=now, timezone=timezone)
-    return SearchResult(hits, len(ranked_ids), page, per_page, sort, _plain(counted))
-
-
-def _order(session: Session, ids: np.ndarray, scores: np.ndarray, sort: str) -> list[int]:
-    """Matched call ids by score (best first, id on a tie), or by deadline or newest."""
-    if sort == "relevance" or len(ids) == 0:
-        return ids[np.lexsort((ids, -scores))].tolist()
-    if sort == "newest":
-        order = (FundingCall.first_seen_at.desc(), FundingCall.id.desc())
+    if query_text:
+        query = idx.query_vector(query_text)
+        scores = idx.scores(query)
+        text_matches = scores >= MIN_SCORE
     else:
-        order = (
-            FundingCall.next_deadline_at.is_(None),
-            FundingCall.next_deadline_at,
-            FundingCall.id,
-        )
-    stmt = select(FundingCall.id).where(FundingCall.id.in_(ids.tolist())).order_by(*order)
-    return list(session.scalars(stmt))
+        query, scores = None, np.zeros(len(idx.call_ids), dtype=np.float32)
+        text_matches = np.ones(len(idx.call_ids), dtype=bool)
+    masks = idx.facts.masks(flt, now, timezone)
+    kept = text_matches.copy()
+    for mask in masks.values():
+        kept &= mask
+    rows = np.flatnonzero(kept)
+    order = sort if query_text or sort != "relevance" else "deadline"
+    page_rows = idx.facts.order(rows, scores, order, offset + per_page)[offset:]
+    page_ids = idx.call_ids[page_rows].tolist()
+    if query is None:
+        hits = [Hit(call) for call in calls_in_order(session, page_ids)]
+    else:
+        terms = idx.matched_terms(query, page_ids)
+        score_of = dict(zip(page_ids, scores[page_rows].tolist(), strict=True))
+        hits = [
+            Hit(call, score_of[call.id], frozenset(terms.get(call.id, ())))
+            for call in calls_in_order(session, page_ids)
+        ]
+    # Counted over every call the text matches, so a choice's count is what it would leave.
+    counted = idx.facts.counts(masks, text_matches, now) if facets else {}
+    return SearchResult(hits, len(rows), page, per_page, sort, counted)
 
 
 def _plain(counted: dict) -> dict[str, dict[str, int]]:  # type: ignore[type-arg]

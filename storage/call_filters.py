@@ -103,7 +103,7 @@ def status_clause(status: str, now: datetime) -> ColumnElement[bool]:
     return false()
 
 
-def _local_bound(day: date, end: bool, timezone: str) -> datetime:
+def local_bound(day: date, end: bool, timezone: str) -> datetime:
     """The first (or last) instant of ``day`` in ``timezone``: dates are meant locally."""
     moment = time.max if end else time.min
     return datetime.combine(day, moment, tzinfo=ZoneInfo(timezone))
@@ -130,10 +130,10 @@ def apply_filter(
     if flt.language:
         stmt = stmt.where(FundingCall.language == flt.language)
     if flt.deadline_from is not None:
-        bound = _local_bound(flt.deadline_from, False, timezone)
+        bound = local_bound(flt.deadline_from, False, timezone)
         stmt = stmt.where(FundingCall.next_deadline_at >= bound)
     if flt.deadline_to is not None:
-        bound = _local_bound(flt.deadline_to, True, timezone)
+        bound = local_bound(flt.deadline_to, True, timezone)
         stmt = stmt.where(FundingCall.next_deadline_at <= bound)
     if flt.min_grant_eur is not None:
         # A call qualifies when the largest grant it gives reaches the wanted sum.
