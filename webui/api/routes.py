@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
-from matcher.search import Hit, search_calls
+from matcher.search import Hit
 from storage.queries import get_call
 from storage.serialize import call_to_dict
 from webui.api import openapi
 from webui.db import db_session
 from webui.search.params import MAX_QUERY_LENGTH, parse_search_args
-from webui.search.routes import search_index
+from webui.search.routes import request_base_url, run_search
 
 bp = Blueprint("api", __name__, url_prefix=openapi.PREFIX, template_folder="templates")
 # The search the docs page shows as its example (its answer is the document's example).
@@ -28,10 +28,6 @@ def _item(hit: Hit, base_url: str) -> dict[str, Any]:
     return item
 
 
-def _base_url() -> str:
-    return request.host_url.rstrip("/")
-
-
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
     """Calls as the search page finds them: the same parameters and defaults (open and
@@ -39,16 +35,8 @@ def list_calls():  # type: ignore[no-untyped-def]
     args = parse_search_args(request.args, per_page=openapi.DEFAULT_PER_PAGE)
     if args.errors:
         abort(400, description="; ".join(args.errors.values()))
-    result = search_calls(
-        db_session(),
-        args.filter,
-        index=search_index,
-        sort=args.sort,
-        page=args.page,
-        per_page=args.per_page,
-        timezone=current_app.config["FOERDERDESK"].timezone,
-    )
-    base_url = _base_url()
+    result = run_search(args, page=args.page, per_page=args.per_page)
+    base_url = request_base_url()
     return jsonify(
         {
             "items": [_item(hit, base_url) for hit in result.hits],
@@ -65,7 +53,7 @@ def show_call(call_id: int):  # type: ignore[no-untyped-def]
     call = get_call(db_session(), call_id)
     if call is None:
         abort(404, description=f"no call with id {call_id}")
-    return jsonify(call_to_dict(call, base_url=_base_url()))
+    return jsonify(call_to_dict(call, base_url=request_base_url()))
 
 
 @bp.get("/openapi.json")

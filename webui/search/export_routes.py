@@ -11,14 +11,13 @@ from datetime import datetime
 from flask import Response, abort, current_app, request, url_for
 from flask_babel import gettext as _
 
-from matcher.search import search_calls
 from storage.models import FundingCall, utcnow
 from storage.queries import get_call
 from webui.db import db_session
 from webui.i18n import current_language
 from webui.search.exports import calls_atom, calls_csv, calls_ics, export_filename
 from webui.search.params import SearchArgs, parse_search_args
-from webui.search.routes import bp, search_index
+from webui.search.routes import bp, request_base_url, run_search
 
 MAX_EXPORT = 2000  # calls per download; a desk's calendar, not a dump of the database
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -30,26 +29,13 @@ def _timezone() -> str:
     return current_app.config["FOERDERDESK"].timezone
 
 
-def _base_url() -> str:
-    return request.host_url.rstrip("/")
-
-
 def _search(now: datetime) -> tuple[SearchArgs, list[FundingCall], int]:
     """The request's search, read as the search page reads it, and its calls (all of them
     up to the cap) with the number found; 400 on a parameter it cannot read."""
     args = parse_search_args(request.args)
     if args.errors:
         abort(400, description="; ".join(args.errors.values()))
-    result = search_calls(
-        db_session(),
-        args.filter,
-        index=search_index,
-        sort=args.sort,
-        page=1,
-        per_page=MAX_EXPORT,
-        now=now,
-        timezone=_timezone(),
-    )
+    result = run_search(args, page=1, per_page=MAX_EXPORT, now=now)
     return args, [hit.call for hit in result.hits], result.total
 
 
@@ -78,7 +64,11 @@ def export_csv():  # type: ignore[no-untyped-def]
     now = utcnow()
     args, calls, total = _search(now)
     body = calls_csv(
-        calls, base_url=_base_url(), timezone=_timezone(), language=current_language(), now=now
+        calls,
+        base_url=request_base_url(),
+        timezone=_timezone(),
+        language=current_language(),
+        now=now,
     )
     return _download(body, CSV_TYPE, _search_filename(args, "csv", now), total)
 
@@ -90,7 +80,7 @@ def feed():  # type: ignore[no-untyped-def]
     args, calls, total = _search(now)
     body = calls_atom(
         calls,
-        base_url=_base_url(),
+        base_url=request_base_url(),
         feed_url=request.url,
         page_url=url_for("search.index", _external=True, **args.query_string(page="")),
         title=_title(args),
@@ -106,7 +96,7 @@ def export_ics():  # type: ignore[no-untyped-def]
     """Every deadline stage of the search's calls as calendar events."""
     now = utcnow()
     args, calls, total = _search(now)
-    body = calls_ics(calls, base_url=_base_url(), name=_title(args), now=now)
+    body = calls_ics(calls, base_url=request_base_url(), name=_title(args), now=now)
     return _download(body, ICS_TYPE, _search_filename(args, "ics", now), total)
 
 
@@ -116,5 +106,5 @@ def call_ics(call_id: int):  # type: ignore[no-untyped-def]
     call = get_call(db_session(), call_id)
     if call is None:
         abort(404)
-    body = calls_ics([call], base_url=_base_url(), name=call.title)
+    body = calls_ics([call], base_url=request_base_url(), name=call.title)
     return _download(body, ICS_TYPE, export_filename(f"{call.id} {call.title}", "ics"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
@@ -19,7 +21,7 @@ from storage.queries import get_call, last_finished_run
 from storage.sanitize import sanitize_html
 from webui import change_history, formatting, labels
 from webui.db import db_session
-from webui.search.params import parse_search_args
+from webui.search.params import SearchArgs, parse_search_args
 
 bp = Blueprint("search", __name__, template_folder="templates")
 PER_PAGE = 25
@@ -30,6 +32,34 @@ def search_index(session) -> SearchIndex:  # type: ignore[no-untyped-def]
     """This process's search index, kept current with the stored calls."""
     holder: SearchIndexHolder = current_app.extensions["foerderdesk.search_index"]
     return holder.get(session)
+
+
+def run_search(
+    args: SearchArgs,
+    *,
+    page: int,
+    per_page: int,
+    facets: bool = False,
+    now: datetime | None = None,
+) -> SearchResult:
+    """``args`` searched as every public view searches: this process's index, the request's
+    session, the configured time zone (the page, the API and the exports cannot disagree)."""
+    return search_calls(
+        db_session(),
+        args.filter,
+        index=search_index,
+        sort=args.sort,
+        page=page,
+        per_page=per_page,
+        facets=facets,
+        now=now,
+        timezone=current_app.config["FOERDERDESK"].timezone,
+    )
+
+
+def request_base_url() -> str:
+    """This site's address as the reader reached it, for absolute links in data."""
+    return request.host_url.rstrip("/")
 
 
 @bp.app_context_processor
@@ -49,18 +79,8 @@ def vocabulary() -> dict[str, object]:
 def index():  # type: ignore[no-untyped-def]
     """The search page: open and forthcoming calls, ranked by a query when there is one."""
     args = parse_search_args(request.args, per_page=PER_PAGE)
-    session = db_session()
-    result = search_calls(
-        session,
-        args.filter,
-        index=search_index,
-        sort=args.sort,
-        page=args.page,
-        per_page=PER_PAGE,
-        facets=True,
-        timezone=current_app.config["FOERDERDESK"].timezone,
-    )
-    model = search_index(session).model if args.filter.text and result.hits else None
+    result = run_search(args, page=args.page, per_page=PER_PAGE, facets=True)
+    model = search_index(db_session()).model if args.filter.text and result.hits else None
 
     def marked(text: str, hit, language: str):  # type: ignore[no-untyped-def]
         return highlight(text, hit.terms, model, language) if model else [(text, False)]
