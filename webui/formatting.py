@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.numbers import format_currency
 from flask import has_request_context
-from flask_babel import get_locale
+
+from webui.i18n import DEFAULT_LANGUAGE, current_language
 
 FALLBACK_ZONE = "Europe/Berlin"
 DATETIME = {
@@ -28,12 +29,8 @@ FROM = {"de": "ab {low}", "en": "from {low}"}
 
 def language(lang: str | None = None) -> str:
     """``lang`` if given, else the request's language, else German (emails, the CLI)."""
-    if lang:
-        return lang if lang in DATE else "de"
-    if has_request_context():
-        found = str(get_locale() or "de")
-        return found if found in DATE else "de"
-    return "de"
+    found = lang or (current_language() if has_request_context() else DEFAULT_LANGUAGE)
+    return found if found in DATE else DEFAULT_LANGUAGE
 
 
 def _zone(timezone: str) -> tuple[ZoneInfo, str]:
