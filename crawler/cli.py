@@ -47,7 +47,7 @@ CSV_COLUMNS = (
 )
 
 
-def _child_environment(settings: Settings) -> dict[str, str]:
+def crawl_environment(settings: Settings) -> dict[str, str]:
     """The environment for ``python -m crawler``: this invocation's settings, explicitly."""
     env = dict(os.environ)
     env.update(
@@ -107,7 +107,7 @@ def crawl(
 
     started = utcnow()
     failed: list[str] = []
-    env = _child_environment(settings)
+    env = crawl_environment(settings)
     for entry in chosen:
         click.echo(f"== crawling {entry.slug} ({entry.name})", err=True)
         command = [sys.executable, "-m", "crawler", entry.slug]

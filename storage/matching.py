@@ -132,6 +132,7 @@ def replace_matches(
     created_at = utcnow()
     stored = 0
     with session.begin_nested():
+        first_matched = _first_matched(session, profile_ids)
         stmt = delete(Match)
         if profile_ids is not None:
             stmt = stmt.where(Match.profile_id.in_(list(profile_ids)))
@@ -148,6 +149,9 @@ def replace_matches(
                     "explanation": row.get("explanation") or {},
                     "eligibility_unknown": bool(row.get("eligibility_unknown", False)),
                     "created_at": created_at,
+                    "first_matched_at": first_matched.get(
+                        (row["profile_id"], row["call_id"]), created_at
+                    ),
                 }
             )
             if len(batch) >= INSERT_BATCH:
@@ -158,6 +162,16 @@ def replace_matches(
             session.execute(insert(Match), batch)
             stored += len(batch)
     return stored
+
+
+def _first_matched(
+    session: Session, profile_ids: Sequence[int] | None
+) -> dict[tuple[int, int], datetime]:
+    """When each stored (profile, call) pair first matched, to carry over into the new rows."""
+    stmt = select(Match.profile_id, Match.call_id, Match.first_matched_at)
+    if profile_ids is not None:
+        stmt = stmt.where(Match.profile_id.in_(list(profile_ids)))
+    return {(p, c): at for p, c, at in session.execute(stmt)}
 
 
 def finish_match_run(

@@ -1,0 +1,132 @@
+"""The work queue: what the web app asks for and the scheduler does.
+
+A request records a ``WorkItem`` ("re-rank this profile", "crawl this source now") and
+returns at once; the scheduler (or ``foerderdesk queue drain``) claims items and does them in
+its own process. Asking twice while an item waits adds nothing: one queued re-rank of a
+profile covers every edit and review made before it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from storage.models import WorkItem, utcnow
+
+WAITING_STATES = ("queued", "running")
+
+
+def _queued(session: Session, kind: str, target: ColumnElement[bool]) -> WorkItem | None:
+    return session.scalar(
+        select(WorkItem)
+        .where(WorkItem.kind == kind, WorkItem.state == "queued", target)
+        .order_by(WorkItem.id)
+        .limit(1)
+    )
+
+
+def enqueue_rematch(
+    session: Session, profile_id: int, *, reason: str, requested_by_id: int | None = None
+) -> WorkItem:
+    """Queue a re-rank of one profile, unless one is queued already (then that one)."""
+    item = _queued(session, "rematch", WorkItem.profile_id == profile_id)
+    if item is None:
+        item = WorkItem(
+            kind="rematch",
+            profile_id=profile_id,
+            reason=reason[:200],
+            requested_by_id=requested_by_id,
+        )
+        session.add(item)
+        session.flush()
+    return item
+
+
+def enqueue_crawl(
+    session: Session, source_slug: str, *, reason: str, requested_by_id: int | None = None
+) -> WorkItem:
+    """Queue a crawl of one source, unless one is queued already (then that one)."""
+    item = _queued(session, "crawl", WorkItem.source_slug == source_slug)
+    if item is None:
+        item = WorkItem(
+            kind="crawl",
+            source_slug=source_slug,
+            reason=reason[:200],
+            requested_by_id=requested_by_id,
+        )
+        session.add(item)
+        session.flush()
+    return item
+
+
+def waiting_rematches(session: Session, profile_ids: Iterable[int] | None = None) -> set[int]:
+    """The profiles with a re-rank queued or running (the pages show "re-ranking…")."""
+    stmt = select(WorkItem.profile_id).where(
+        WorkItem.kind == "rematch", WorkItem.state.in_(WAITING_STATES)
+    )
+    if profile_ids is not None:
+        stmt = stmt.where(WorkItem.profile_id.in_(list(profile_ids)))
+    return {pid for pid in session.scalars(stmt) if pid is not None}
+
+
+def waiting_crawls(session: Session) -> dict[str, WorkItem]:
+    """Per source slug, its queued or running crawl (the oldest), for the sources page."""
+    items = session.scalars(
+        select(WorkItem)
+        .where(WorkItem.kind == "crawl", WorkItem.state.in_(WAITING_STATES))
+        .order_by(WorkItem.id.desc())
+    )
+    return {item.source_slug: item for item in items if item.source_slug}
+
+
+def claim(session: Session, kind: str, limit: int | None = None) -> list[WorkItem]:
+    """Mark the queued items of ``kind`` as running (oldest first) and return them.
+
+    On PostgreSQL the rows are locked with ``SKIP LOCKED``, so two drainers never claim the
+    same item; SQLite serialises writers anyway. The caller commits the claim before it does
+    the work, so a crash leaves the item visibly ``running`` rather than silently lost.
+    """
+    stmt = select(WorkItem).where(WorkItem.kind == kind, WorkItem.state == "queued")
+    stmt = stmt.order_by(WorkItem.id).with_for_update(skip_locked=True)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    items = list(session.scalars(stmt))
+    now = utcnow()
+    for item in items:
+        item.state = "running"
+        item.started_at = now
+    session.flush()
+    return items
+
+
+def finish(session: Session, items: Sequence[WorkItem], *, error: str | None = None) -> None:
+    """Record that ``items`` are done, or failed with ``error``."""
+    now = utcnow()
+    for item in items:
+        item.state = "failed" if error else "done"
+        item.error = error[:2000] if error else None
+        item.finished_at = now
+    session.flush()
+
+
+def requeue_stale(session: Session, started_before: datetime) -> int:
+    """Put items ``running`` since before ``started_before`` back in the queue; how many.
+
+    A drainer that was killed leaves its items running; longer than any piece of work can
+    take, they were abandoned, and doing them again is safe (a re-rank or a crawl repeats).
+    """
+    items = list(
+        session.scalars(
+            select(WorkItem).where(
+                WorkItem.state == "running", WorkItem.started_at < started_before
+            )
+        )
+    )
+    for item in items:
+        item.state = "queued"
+        item.started_at = None
+    session.flush()
+    return len(items)
