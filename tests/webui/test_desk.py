@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from storage.models import Match, MatchRun, User
 from tests.storage.factories import make_call, make_profile
+from tests.webui.logins import PASSWORD, add_user, csrf_token, login
 from webui.auth import hash_password
-
-PASSWORD = "correct horse battery staple"
-
-
-def add_user(session: Session, email: str = "desk@example.org", role: str = "desk") -> User:
-    user = User(email=email, role=role, name="Desk", password_hash=hash_password(PASSWORD))
-    session.add(user)
-    session.commit()
-    return user
-
-
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
-    assert found, "the form carries no CSRF token"
-    return found.group(1)
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD, next_: str = ""):  # type: ignore[no-untyped-def]
-    token = csrf_token(client)
-    url = "/login" + (f"?next={next_}" if next_ else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": token})
 
 
 def test_desk_pages_need_a_login(client: FlaskClient) -> None:
