@@ -281,6 +281,16 @@ def serve(settings: Settings, log: IO[str], host: str, port: int) -> subprocess.
     return process
 
 
+def drain_queue_in_background(settings: Settings, log: IO[str]) -> subprocess.Popen[bytes]:
+    """Do what the web app queues (re-ranks after reviews and edits, crawls now) every few
+    seconds, in a process of its own, as the scheduler does in production."""
+    _log_step(log, "drain the work queue")
+    return subprocess.Popen(
+        foerderdesk_command(settings, "queue", "drain", "--watch", "3"),
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -319,14 +329,21 @@ def demo(ctx: click.Context, host: str, port: int, no_crawl: bool, no_serve: boo
             process = serve(settings, log, host, port)
         except click.ClickException as exc:
             raise click.ClickException(f"{exc.message} (see {_shown_path(log_path)})") from None
+        drainer = drain_queue_in_background(settings, log)
         click.echo(f"ready: open http://{host}:{port}/  {login}")
         signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the web app with us
         try:
             code = process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=10)
+            for child in (process, drainer):
+                child.terminate()
+            for child in (process, drainer):
+                child.wait(timeout=10)
             click.echo("stopped")
             return
+        finally:
+            if drainer.poll() is None:
+                drainer.terminate()
+                drainer.wait(timeout=10)
     if code != 0:
         raise click.ClickException(f"the web app stopped (exit {code}); see {log_path}")

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -113,3 +114,26 @@ def test_a_failure_while_writing_leaves_the_old_matches(session: Session) -> Non
     latest = latest_match_run(session)
     assert latest is not None and latest.outcome == "failed"
     assert latest.parameters["error"].startswith("RuntimeError")
+
+
+def test_a_re_match_keeps_when_each_call_first_matched(session: Session) -> None:
+    profile = make_profile(session)
+    kept, dropped, new = (make_call(session).id for _ in range(3))
+    with time_machine.travel(NOW, tick=False):
+        replace_matches(
+            session, start_match_run(session, trigger="cli"), _rows(profile.id, [kept, dropped])
+        )
+    later = NOW + timedelta(days=2)
+    with time_machine.travel(later, tick=False):
+        replace_matches(
+            session, start_match_run(session, trigger="cli"), _rows(profile.id, [new, kept])
+        )
+    first = {m.call_id: m.first_matched_at for m in matches_for_profile(session, profile.id)}
+    assert first == {new: later, kept: NOW}
+    # A call that left the list and comes back is new again: the desk has not seen it lately.
+    with time_machine.travel(later + timedelta(days=1), tick=False):
+        replace_matches(
+            session, start_match_run(session, trigger="cli"), _rows(profile.id, [dropped])
+        )
+    (back,) = matches_for_profile(session, profile.id)
+    assert back.first_matched_at == later + timedelta(days=1)
