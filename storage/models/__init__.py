@@ -29,7 +29,14 @@ from storage.models.base import (
 )
 from storage.models.calls import CallChange, CallDeadline, CrawlRun, FundingCall, Source
 from storage.models.desk import Match, MatchRun, Profile, Review, ReviewNote, WorkItem
-from storage.models.people import ApiToken, Notification, Subscription, User
+from storage.models.people import (
+    ApiToken,
+    Notification,
+    Subscription,
+    SubscriptionCall,
+    SuppressedAddress,
+    User,
+)
 
 __all__ = [
     "APPLICANT_TYPES",
@@ -63,6 +70,8 @@ __all__ = [
     "ReviewNote",
     "Source",
     "Subscription",
+    "SubscriptionCall",
+    "SuppressedAddress",
     "UTCDateTime",
     "User",
     "WorkItem",

@@ -60,7 +60,9 @@ USER_ROLES = ("admin", "desk", "staff")
 SUBSCRIPTION_KINDS = ("profile", "search", "call")
 FREQUENCIES = ("immediate", "daily", "weekly")
 NOTIFICATION_KINDS = ("confirm", "digest", "change", "reminder")
-NOTIFICATION_STATES = ("pending", "sent", "failed")
+# pending: not sent yet (a deferred message is pending with attempts and a next_attempt_at);
+# failed: refused for good; suppressed: not sent, the address is suppressed.
+NOTIFICATION_STATES = ("pending", "sent", "failed", "suppressed")
 # Work the web app asks for and the scheduler does (a web request never crawls or re-matches).
 WORK_KINDS = ("rematch", "crawl")
 WORK_STATES = ("queued", "running", "done", "failed")

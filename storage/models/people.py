@@ -115,7 +115,41 @@ class Notification(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A deferred message waits until then (back-off after a temporary failure).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The one-click unsubscribe address for the List-Unsubscribe header (RFC 8058).
+    unsubscribe_url: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
     subscription: Mapped[Subscription] = relationship()
+
+
+class SubscriptionCall(Base):
+    """A call a subscription has sent (never again) or its subscriber dismissed ("not
+    relevant for me": never shown to them again)."""
+
+    __tablename__ = "subscription_calls"
+    __table_args__ = (UniqueConstraint("subscription_id", "call_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("funding_calls.id", ondelete="CASCADE"), index=True
+    )
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[datetime | None]
+    dismissed_at: Mapped[datetime | None]
+
+
+class SuppressedAddress(Base):
+    """An address that refused mail for good (5xx, several times): nothing more goes to it."""
+
+    __tablename__ = "suppressed_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
