@@ -8,8 +8,8 @@ crawl is "closed" in every filter and on every page, not "open" in one and missi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +48,48 @@ class CallFilter:
             () if name == "statuses" else None if name.startswith(("deadline", "min")) else ""
         )
         return replace(self, **{name: empty})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The filter as JSON (a saved search), only the fields that filter something."""
+        out: dict[str, Any] = {}
+        for name in _FILTER_FIELDS:
+            value = getattr(self, name)
+            if name == "statuses":
+                value = list(value)
+                if tuple(value) == DEFAULT_STATUSES:
+                    continue
+            elif isinstance(value, date):
+                value = value.isoformat()
+            if value not in ("", None, False):
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallFilter:
+        """The filter saved by :meth:`to_dict`; unknown keys are ignored, bad dates dropped."""
+        values: dict[str, Any] = {}
+        for name in _FILTER_FIELDS:
+            if name not in data:
+                continue
+            value = data[name]
+            if name == "statuses":
+                value = tuple(str(v) for v in value)
+            elif name.startswith("deadline"):
+                try:
+                    value = date.fromisoformat(str(value)) if value else None
+                except ValueError:
+                    value = None
+            elif name == "min_grant_eur":
+                value = int(value) if value not in (None, "") else None
+            elif name == "include_unstated":
+                value = bool(value)
+            else:
+                value = str(value)
+            values[name] = value
+        return cls(**values)
+
+
+_FILTER_FIELDS = tuple(f.name for f in fields(CallFilter))
 
 
 def _has_deadline_ahead(now: datetime) -> ColumnElement[bool]:

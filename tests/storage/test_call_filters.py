@@ -120,3 +120,28 @@ def test_facet_counts_say_what_each_choice_leaves(session: Session) -> None:
     assert counts["applicant_type"] == {"ngo": 1, "unstated": 1}
     assert counts["statuses"]["open"] == 2
     assert counts["statuses"]["closed"] == 1
+
+
+def test_a_saved_search_round_trips_and_keeps_only_what_filters() -> None:
+    from storage.call_filters import CallFilter
+
+    flt = CallFilter(
+        text="Städtepartnerschaft",
+        applicant_type="ngo",
+        include_unstated=True,
+        statuses=("open",),
+        deadline_to=date(2027, 3, 31),
+        min_grant_eur=5000,
+    )
+    saved = flt.to_dict()
+    assert saved == {
+        "text": "Städtepartnerschaft",
+        "statuses": ["open"],
+        "applicant_type": "ngo",
+        "include_unstated": True,
+        "deadline_to": "2027-03-31",
+        "min_grant_eur": 5000,
+    }
+    assert CallFilter.from_dict(saved) == flt
+    assert CallFilter().to_dict() == {}
+    assert CallFilter.from_dict({"deadline_from": "31.12.", "colour": "red"}) == CallFilter()
