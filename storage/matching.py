@@ -132,46 +132,53 @@ def replace_matches(
     created_at = utcnow()
     stored = 0
     with session.begin_nested():
-        first_matched = _first_matched(session, profile_ids)
+        known = _stored_pairs(session, profile_ids)
         stmt = delete(Match)
         if profile_ids is not None:
             stmt = stmt.where(Match.profile_id.in_(list(profile_ids)))
         session.execute(stmt.execution_options(synchronize_session=False))
-        batch: list[dict[str, Any]] = []
+        # Rows of pairs matched before keep their id (links to a match stay valid across
+        # re-matches) and go in batches of their own: one INSERT needs the same columns.
+        again: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
         for row in rows:
-            batch.append(
-                {
-                    "match_run_id": run.id,
-                    "profile_id": row["profile_id"],
-                    "call_id": row["call_id"],
-                    "score": float(row["score"]),
-                    "rank": int(row["rank"]),
-                    "explanation": row.get("explanation") or {},
-                    "eligibility_unknown": bool(row.get("eligibility_unknown", False)),
-                    "created_at": created_at,
-                    "first_matched_at": first_matched.get(
-                        (row["profile_id"], row["call_id"]), created_at
-                    ),
-                }
-            )
-            if len(batch) >= INSERT_BATCH:
+            pair = (row["profile_id"], row["call_id"])
+            value = {
+                "match_run_id": run.id,
+                "profile_id": row["profile_id"],
+                "call_id": row["call_id"],
+                "score": float(row["score"]),
+                "rank": int(row["rank"]),
+                "explanation": row.get("explanation") or {},
+                "eligibility_unknown": bool(row.get("eligibility_unknown", False)),
+                "created_at": created_at,
+                "first_matched_at": created_at,
+            }
+            if pair in known:
+                value["id"], value["first_matched_at"] = known[pair]
+                again.append(value)
+            else:
+                fresh.append(value)
+            for batch in (again, fresh):
+                if len(batch) >= INSERT_BATCH:
+                    session.execute(insert(Match), batch)
+                    stored += len(batch)
+                    batch.clear()
+        for batch in (again, fresh):
+            if batch:
                 session.execute(insert(Match), batch)
                 stored += len(batch)
-                batch = []
-        if batch:
-            session.execute(insert(Match), batch)
-            stored += len(batch)
     return stored
 
 
-def _first_matched(
+def _stored_pairs(
     session: Session, profile_ids: Sequence[int] | None
-) -> dict[tuple[int, int], datetime]:
-    """When each stored (profile, call) pair first matched, to carry over into the new rows."""
-    stmt = select(Match.profile_id, Match.call_id, Match.first_matched_at)
+) -> dict[tuple[int, int], tuple[int, datetime]]:
+    """Each stored (profile, call) pair's match id and when it first matched."""
+    stmt = select(Match.profile_id, Match.call_id, Match.id, Match.first_matched_at)
     if profile_ids is not None:
         stmt = stmt.where(Match.profile_id.in_(list(profile_ids)))
-    return {(p, c): at for p, c, at in session.execute(stmt)}
+    return {(p, c): (match_id, at) for p, c, match_id, at in session.execute(stmt)}
 
 
 def finish_match_run(

@@ -93,6 +93,9 @@ class Match(Base):
     __table_args__ = (
         UniqueConstraint("profile_id", "call_id"),
         Index("ix_matches_profile_id_rank", "profile_id", "rank"),
+        # Never reuse the id of a deleted match on SQLite: links to a match must not come
+        # to point at another one (PostgreSQL's sequences never reuse ids anyway).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

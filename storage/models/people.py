@@ -77,6 +77,8 @@ class Subscription(Base):
     __table_args__ = (
         one_of("kind", SUBSCRIPTION_KINDS, "kind"),
         one_of("frequency", FREQUENCIES, "frequency"),
+        # Never reuse a deleted subscription's id on SQLite: an old signed link names it.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -116,13 +116,14 @@ def test_a_failure_while_writing_leaves_the_old_matches(session: Session) -> Non
     assert latest.parameters["error"].startswith("RuntimeError")
 
 
-def test_a_re_match_keeps_when_each_call_first_matched(session: Session) -> None:
+def test_a_re_match_keeps_each_pairs_match_id_and_when_it_first_matched(session: Session) -> None:
     profile = make_profile(session)
     kept, dropped, new = (make_call(session).id for _ in range(3))
     with time_machine.travel(NOW, tick=False):
         replace_matches(
             session, start_match_run(session, trigger="cli"), _rows(profile.id, [kept, dropped])
         )
+    kept_id = {m.call_id: m.id for m in matches_for_profile(session, profile.id)}[kept]
     later = NOW + timedelta(days=2)
     with time_machine.travel(later, tick=False):
         replace_matches(
@@ -130,6 +131,7 @@ def test_a_re_match_keeps_when_each_call_first_matched(session: Session) -> None
         )
     first = {m.call_id: m.first_matched_at for m in matches_for_profile(session, profile.id)}
     assert first == {new: later, kept: NOW}
+    assert {m.call_id: m.id for m in matches_for_profile(session, profile.id)}[kept] == kept_id
     # A call that left the list and comes back is new again: the desk has not seen it lately.
     with time_machine.travel(later + timedelta(days=1), tick=False):
         replace_matches(

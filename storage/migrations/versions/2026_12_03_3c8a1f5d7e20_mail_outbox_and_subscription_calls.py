@@ -82,6 +82,13 @@ def upgrade() -> None:
             batch_op.f("ix_notifications_next_attempt_at"), ["next_attempt_at"], unique=False
         )
 
+    # Ids of deleted subscriptions are never reused on SQLite (signed links and API clients name them).
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "subscriptions", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
+
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:

@@ -105,6 +105,13 @@ def upgrade() -> None:
             batch_op.f("uq_users_calendar_token_hash"), ["calendar_token_hash"]
         )
 
+    # Ids of deleted matches are never reused on SQLite (signed links and API clients name them).
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "matches", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
+
 
 def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
