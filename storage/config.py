@@ -42,6 +42,10 @@ class Settings:
     freedict_path: str = "/usr/share/dictd/freedict-deu-eng"
     timezone: str = "Europe/Berlin"
     log_level: str = "INFO"
+    # Where login rate limits are counted: one process can count in memory; several
+    # (waitress behind a balancer, more than one host) need a shared store, e.g. redis://host.
+    ratelimit_storage_url: str = "memory://"
+    session_lifetime_hours: float = 8.0  # a signed-in session ends after this long unused
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -80,6 +84,7 @@ _TYPES: dict[str, type] = {
     "smtp_port": int,
     "smtp_starttls": bool,
     "smtp_timeout": float,
+    "session_lifetime_hours": float,
 }
 
 
@@ -101,6 +106,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings = Settings(**values)
     if not 0 < settings.smtp_port < 65536:
         raise ConfigError(f"{PREFIX}SMTP_PORT={settings.smtp_port} is not a port number")
+    if not settings.session_lifetime_hours > 0:
+        raise ConfigError(
+            f"{PREFIX}SESSION_LIFETIME_HOURS={settings.session_lifetime_hours} is not positive"
+        )
     return settings
 
 

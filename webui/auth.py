@@ -1,13 +1,29 @@
-"""Logins for the service desk: Flask-Login sessions, hashed passwords, roles."""
+"""Logins for the service desk: Flask-Login sessions, hashed passwords, roles.
+
+Hardened against guessing and forgotten sessions: failed sign-ins are rate-limited per address
+and per account (``webui.limits``), a session ends ``FOERDERDESK_SESSION_LIFETIME_HOURS`` after
+its last request, and there is no "remember me" cookie that would outlive it.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -19,6 +35,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 from storage.models import USER_ROLES, User, utcnow
 from storage.queries import user_by_email
 from webui.db import db_session
+from webui.limits import login_limits, record_failed_login
 from webui.redirects import same_site_path
 
 log = logging.getLogger(__name__)
@@ -99,10 +116,11 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
-    return same_site_path(target, url_for("profiles.index"))
+    return same_site_path(target, url_for("desk.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
@@ -110,8 +128,12 @@ def login():  # type: ignore[no-untyped-def]
         if user is not None:
             user.last_login_at = utcnow()
             db_session().commit()
-            login_user(DeskUser(user))
+            # Permanent: the cookie ends with PERMANENT_SESSION_LIFETIME, not with the browser
+            # (which may never close); no remember-me cookie outlives it.
+            session.permanent = True
+            login_user(DeskUser(user), remember=False)
             return redirect(_safe_next(request.args.get("next")))
+        record_failed_login()
         log.warning("failed login for %r from %s", form.email.data, request.remote_addr)
         flash(_("Email or password is wrong."), "error")
     status = 400 if request.method == "POST" else 200
@@ -123,3 +145,11 @@ def logout():  # type: ignore[no-untyped-def]
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("search.index"))
+
+
+def init_app(app: Flask) -> None:
+    """Sessions that expire, and Flask-Login on ``app``."""
+    settings = app.config["FOERDERDESK"]
+    # Set, not defaulted: Flask's own default (31 days) is always there.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_lifetime_hours)
+    login_manager.init_app(app)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
+from sqlalchemy.orm import Session
 
 from storage.cli import get_settings
 from storage.db import standalone_session
 from storage.models import USER_ROLES, User
 from storage.queries import user_by_email
+from storage.users import UserError, create_api_token, create_user, list_users, revoke_api_tokens
 
 
 @click.command()
@@ -68,12 +71,11 @@ def users_create(
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
     password_hash = _password_hash(password_stdin)
     with standalone_session(get_settings(ctx)) as session:
-        if user_by_email(session, email) is not None:
-            raise click.ClickException(f"a user with email {email} exists already")
-        session.add(
-            User(email=email, name=name, role=role, department=department,
-                 password_hash=password_hash)
-        )  # fmt: skip
+        try:
+            create_user(session, email, password_hash=password_hash, role=role, name=name,
+                        department=department)  # fmt: skip
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"user {email} created with role {role}")
 
 
@@ -90,3 +92,59 @@ def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None
             raise click.ClickException(f"no user with email {email}")
         user.password_hash = password_hash
     click.echo(f"password of {email} changed")
+
+
+def _existing_user(session: Session, email: str) -> User:
+    user = user_by_email(session, email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+@users.command("token")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Revoke every API token of the user instead.")
+@click.pass_context
+def users_token(ctx: click.Context, email: str, revoke: bool) -> None:
+    """Make an API token for the user with EMAIL, printed as the last line (shown only once);
+    with --revoke, revoke all of theirs."""
+    with standalone_session(get_settings(ctx)) as session:
+        user = _existing_user(session, email)
+        if revoke:
+            revoked = revoke_api_tokens(session, user)
+        else:
+            try:
+                secret = create_api_token(session, user)
+            except UserError as exc:
+                raise click.ClickException(str(exc)) from None
+    # Printed once the transaction is committed, so a token shown is a token that works.
+    if revoke:
+        click.echo(f"revoked {revoked} API token(s) of {email}")
+        return
+    click.echo(
+        f"API token for {email} (role {user.role}), for 'Authorization: Bearer …'. "
+        "It is shown only this once and stored hashed; keep it secret:"
+    )
+    click.echo(secret)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """Every user: email, role, department, active, last login (active users first)."""
+    with standalone_session(get_settings(ctx)) as session:
+        rows = [
+            (u.email, u.role, u.department or "-", "yes" if u.active else "no",
+             _when(u.last_login_at))
+            for u in list_users(session)
+        ]  # fmt: skip
+    header = ("EMAIL", "ROLE", "DEPARTMENT", "ACTIVE", "LAST LOGIN")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

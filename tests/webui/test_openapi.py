@@ -362,8 +362,9 @@ def test_docs_page_explains_every_path_parameter_and_field(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert f'<html lang="{language}">' in page
-    for path in doc["paths"]:
-        assert f"<code>GET {openapi.PREFIX}{path}</code>" in page
+    for path, operations in doc["paths"].items():
+        for method in operations:
+            assert f"<code>{method.upper()} {openapi.PREFIX}{path}</code>" in page
     assert 'href="/api/v1/openapi.json"' in page
     assert "curl &#39;http://localhost/api/v1/calls?q=" in page
     rows = _Rows()

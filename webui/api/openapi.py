@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from storage.call_filters import DEFAULT_STATUSES, SORTS
 from storage.models import APPLICANT_TYPES, CALL_STATUSES, DEADLINE_MODELS, FUNDER_TYPES, LANGUAGES
+from webui.api import desk_schema
 from webui.search.params import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_LENGTH, parse_search_args
 
 PREFIX = "/api/v1"
@@ -300,13 +301,18 @@ def build_document() -> Schema:
         "info": {
             "title": "foerderdesk API",
             "version": "1",
-            "summary": "Public funding calls, read-only, as the search page finds them.",
-            "description": "No account or key is needed. " + DATA_NOTE,
+            "summary": "Public funding calls, read-only, as the search page finds them; and "
+            "the service desk's profiles, ranked calls and reviews.",
+            "description": "The calls need no account or key. The desk API (`/profiles`, "
+            "`/matches`) takes a token as `Authorization: Bearer <token>`. " + DATA_NOTE,
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
         "servers": [{"url": PREFIX}],
-        "paths": _paths(),
-        "components": {"schemas": _schemas()},
+        "paths": {**_paths(), **desk_schema.paths()},
+        "components": {
+            "schemas": {**_schemas(), **desk_schema.schemas()},
+            "securitySchemes": desk_schema.SECURITY_SCHEMES,
+        },
     }
     check_parameters(doc)
     return doc

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
 from matcher.search import Hit
+from storage.models import REVIEW_STATUSES
 from storage.queries import get_call
 from storage.serialize import call_to_dict
 from webui.api import openapi
@@ -72,7 +73,11 @@ def docs():  # type: ignore[no-untyped-def]
     example = listing["responses"]["200"]["content"]["application/json"]["example"]
     return render_template(
         "api/docs.html",
-        paths=[openapi.PREFIX + path for path in doc["paths"]],
+        endpoints=[
+            (method.upper(), openapi.PREFIX + path)
+            for path, operations in doc["paths"].items()
+            for method in operations
+        ],
         parameters=[_parameter_row(p) for p in openapi.documented_parameters(doc)],
         fields=[
             {"name": name, "type": _type_label(schema), "values": _values(schema)}
@@ -80,6 +85,7 @@ def docs():  # type: ignore[no-untyped-def]
         ],
         deadline_fields=list(schemas["Deadline"]["properties"]),
         max_query_length=MAX_QUERY_LENGTH,
+        review_statuses=REVIEW_STATUSES,
         curl=f"curl '{url_for('api.list_calls', _external=True, **EXAMPLE_QUERY)}'",
         example=json.dumps(example, indent=2, ensure_ascii=False),
     )
