@@ -65,3 +65,15 @@ CHANGED_FIELD = {
 }
 # Long texts: a change is told, not quoted.
 TEXT_FIELDS = frozenset({"summary", "description", "conditions"})
+# The stages of the desk's review pipeline, in the pipeline's order.
+REVIEW_STATUS = {
+    "new": _l("New"),
+    "reviewing": _l("Reviewing"),
+    "shortlisted": _l("Shortlisted"),
+    "forwarded": _l("Forwarded"),
+    "applying": _l("Application in progress"),
+    "submitted": _l("Submitted"),
+    "awarded": _l("Awarded"),
+    "rejected": _l("Rejected"),
+    "not_relevant": _l("Not relevant"),
+}

@@ -1,4 +1,4 @@
-"""Logins, roles and the desk's view of the matches."""
+"""Logins, roles and the desk's ranked list of a profile's calls."""
 
 from __future__ import annotations
 
@@ -13,17 +13,21 @@ from webui.auth import hash_password
 
 
 def test_desk_pages_need_a_login(client: FlaskClient) -> None:
-    response = client.get("/profiles/")
-    assert response.status_code == 302
-    assert "/login" in response.headers["Location"]
+    for path in ("/desk", "/desk/profiles/", "/profiles/"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 302
+        location = response.headers["Location"]
+        if path == "/profiles/":  # the old address leads to the desk, which asks for a login
+            location = client.get(location).headers["Location"]
+        assert "/login" in location
 
 
 def test_login_with_right_password_opens_the_desk(client: FlaskClient, session: Session) -> None:
     add_user(session)
     response = login(client, "Desk@Example.org")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/profiles/")
-    assert client.get("/profiles/").status_code == 200
+    assert response.headers["Location"].endswith("/desk")
+    assert client.get("/desk").status_code == 200
     assert session.get(User, 1) is not None
 
 
@@ -36,20 +40,20 @@ def test_wrong_password_or_unknown_email_is_refused_alike(
     for response in (wrong, unknown):
         assert response.status_code == 400
         assert "E-Mail oder Passwort ist falsch." in response.get_data(as_text=True)
-    assert client.get("/profiles/").status_code == 302
+    assert client.get("/desk").status_code == 302
 
 
 def test_login_without_csrf_token_is_rejected(client: FlaskClient, session: Session) -> None:
     add_user(session)
     response = client.post("/login", data={"email": "desk@example.org", "password": PASSWORD})
     assert response.status_code == 400
-    assert client.get("/profiles/").status_code == 302
+    assert client.get("/desk").status_code == 302
 
 
 def test_login_never_redirects_off_site(client: FlaskClient, session: Session) -> None:
     add_user(session)
     response = login(client, "desk@example.org", next_="//evil.example/")
-    assert response.headers["Location"].endswith("/profiles/")
+    assert response.headers["Location"].endswith("/desk")
 
 
 def test_inactive_user_cannot_log_in(client: FlaskClient, session: Session) -> None:
@@ -87,19 +91,20 @@ def test_profile_page_shows_ranked_matches_with_reasons(
     ])  # fmt: skip
     session.commit()
     login(client, "desk@example.org")
-    listing = client.get("/profiles/").get_data(as_text=True)
+    listing = client.get("/desk/profiles/").get_data(as_text=True)
     assert "Klimaschutz mit Bristol" in listing
-    page = client.get("/profiles/klima-bristol").get_data(as_text=True)
+    assert 'href="/desk/profiles/klima-bristol"' in listing
+    page = client.get("/desk/profiles/klima-bristol").get_data(as_text=True)
     assert page.index("Climate-neutral cities") < page.index("Urban greening")
     assert "climate neutrality" in page
     assert "Kommunen antragsberechtigt" in page
-    assert client.get("/profiles/no-such-profile").status_code == 404
+    assert client.get("/desk/profiles/no-such-profile").status_code == 404
 
 
 def test_logout_needs_post_with_csrf(client: FlaskClient, session: Session) -> None:
     add_user(session)
     login(client, "desk@example.org")
     assert client.get("/logout").status_code == 405
-    token = csrf_token(client, "/profiles/")
+    token = csrf_token(client, "/desk")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
-    assert client.get("/profiles/").status_code == 302
+    assert client.get("/desk").status_code == 302
