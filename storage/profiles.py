@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import APPLICANT_TYPES, LANGUAGES, PROFILE_KINDS, Profile
+from storage.work_queue import enqueue_rematch
 
 # Words people write in a profile file for who they are, mapped onto the one vocabulary.
 APPLICANT_ALIASES = {
@@ -71,13 +72,85 @@ KNOWN_FIELDS = {
 }
 
 
-class ProfileFileError(ValueError):
-    """A profile file that cannot be imported; ``errors`` lists every problem found."""
+# What each problem says in English (the command line's words); the web pages translate the
+# codes. ``{value}`` is what the row holds, ``{allowed}`` the values that would be accepted.
+PROBLEM_TEXTS = {
+    "unknown_field": "unknown field",
+    "required": "is required",
+    "slug_format": "{value!r} must be lower-case letters, digits and hyphens",
+    "slug_taken": "{value!r} is already the slug of another profile",
+    "not_one_of": "{value!r} is not one of {allowed}",
+    "too_short": "is too short to match on (at least 40 characters)",
+    "region": "{value!r} is not a region code such as DE-NI, DE or EU",
+    "email": "{value!r} is not an email address",
+    "not_a_list": "must be a list of words or a ';'-separated text",
+    "not_a_number": "{value!r} is not a whole number",
+    "negative": "{value} must not be negative",
+    "budget_order": "is smaller than budget_min_eur",
+    "not_a_date": "{value!r} is not a date like 2027-03-31",
+    "date_order": "is before start_date",
+    "duplicate": "duplicate of row {value}",
+    # Problems of the whole file (no field).
+    "not_yaml": "not valid YAML: {value}",
+    "not_a_profile_list": "expected a list of profiles (or a mapping with key 'profiles')",
+    "no_header": "the CSV file has no header row",
+    "file_type": "unknown file type {value!r}: use .yaml, .yml or .csv",
+    "not_utf8": "the file is not UTF-8 text",
+    "empty": "the file holds no profiles",
+}
 
-    def __init__(self, path: str, errors: list[str]):
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a profile: in which row (None: the whole file or a form), which
+    field ("" for the whole file), what (a code of :data:`PROBLEM_TEXTS`) and the value."""
+
+    field: str
+    code: str
+    value: str = ""
+    allowed: str = ""
+    row: int | None = None
+    slug: str = ""
+
+    @property
+    def text(self) -> str:
+        """The problem in English, without row and field."""
+        return PROBLEM_TEXTS[self.code].format(value=self.value, allowed=self.allowed)
+
+    def describe(self) -> str:
+        """The problem as the command line prints it: "row 2 (klima), field 'kind': …"."""
+        if self.row is None:
+            return f"field '{self.field}': {self.text}" if self.field else self.text
+        label = f"row {self.row}" + (f" ({self.slug})" if self.slug else "")
+        return f"{label}, field '{self.field}': {self.text}" if self.field else self.text
+
+
+class ProfileFileError(ValueError):
+    """A profile file that cannot be imported; ``problems`` lists every problem found and
+    ``errors`` says each in English."""
+
+    def __init__(self, path: str, problems: list[Problem]):
         self.path = path
-        self.errors = errors
-        super().__init__(f"{path}: {len(errors)} error(s), nothing imported:\n" + "\n".join(errors))
+        self.problems = problems
+        self.errors = [problem.describe() for problem in problems]
+        super().__init__(
+            f"{path}: {len(problems)} error(s), nothing imported:\n" + "\n".join(self.errors)
+        )
+
+
+class ProfileInvalid(ValueError):
+    """Values for one profile (a form) that cannot be saved; ``problems`` says why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(problem.describe() for problem in problems))
+
+    def by_field(self) -> dict[str, list[Problem]]:
+        """The problems grouped by field, in the order found."""
+        grouped: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            grouped.setdefault(problem.field, []).append(problem)
+        return grouped
 
 
 @dataclass
@@ -86,28 +159,31 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a YAML or CSV profile file, as dictionaries (not yet validated)."""
-    text = path.read_text(encoding="utf-8-sig")
-    suffix = path.suffix.lower()
+def parse_rows(text: str, name: str) -> list[dict[str, Any]]:
+    """Rows of a YAML or CSV profile file's ``text`` (``name`` tells which), not yet
+    validated; raises :class:`ProfileFileError` when the file cannot be read as rows."""
+    suffix = PurePath(name).suffix.lower()
     if suffix in {".yaml", ".yml"}:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ProfileFileError(str(path), [f"not valid YAML: {exc}"]) from None
+            raise ProfileFileError(name, [Problem("", "not_yaml", str(exc))]) from None
         if isinstance(data, dict) and "profiles" in data:
             data = data["profiles"]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ProfileFileError(
-                str(path), ["expected a list of profiles (or a mapping with key 'profiles')"]
-            )
+            raise ProfileFileError(name, [Problem("", "not_a_profile_list")])
         return data
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames:
-            raise ProfileFileError(str(path), ["the CSV file has no header row"])
+            raise ProfileFileError(name, [Problem("", "no_header")])
         return [{k.strip(): v for k, v in row.items() if k} for row in reader]
-    raise ProfileFileError(str(path), [f"unknown file type {suffix!r}: use .yaml, .yml or .csv"])
+    raise ProfileFileError(name, [Problem("", "file_type", suffix)])
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a YAML or CSV profile file, as dictionaries (not yet validated)."""
+    return parse_rows(path.read_text(encoding="utf-8-sig"), str(path))
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -120,59 +196,57 @@ def _as_list(value: Any) -> list[str] | None:
     return None
 
 
-def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Clean one row; return the values and a list of (field, problem)."""
-    problems: list[tuple[str, str]] = []
+def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Clean one row; return the values and the problems found (without a row number)."""
+    problems: list[Problem] = []
     out: dict[str, Any] = {}
     for key in sorted(set(row) - KNOWN_FIELDS):
-        problems.append((key, "unknown field"))
+        problems.append(Problem(key, "unknown_field"))
 
     def text(name: str, required: bool = False) -> str:
         value = row.get(name)
         value = "" if value is None else str(value).strip()
         if required and not value:
-            problems.append((name, "is required"))
+            problems.append(Problem(name, "required"))
         return value
+
+    def one_of(name: str, value: str, allowed: tuple[str, ...], shown: object = None) -> None:
+        if value and value not in allowed:
+            problems.append(
+                Problem(name, "not_one_of", str(shown or value), allowed=", ".join(allowed))
+            )
 
     slug = text("slug", required=True)
     if slug and not SLUG.match(slug):
-        problems.append(("slug", f"{slug!r} must be lower-case letters, digits and hyphens"))
+        problems.append(Problem("slug", "slug_format", slug))
     out["slug"] = slug
     kind = text("kind", required=True).lower()
-    if kind and kind not in PROFILE_KINDS:
-        problems.append(("kind", f"{kind!r} is not one of {', '.join(PROFILE_KINDS)}"))
+    one_of("kind", kind, PROFILE_KINDS)
     out["kind"] = kind
     out["name"] = text("name", required=True)
     description = text("description", required=True)
     if description and len(description) < 40:
-        problems.append(("description", "is too short to match on (at least 40 characters)"))
+        problems.append(Problem("description", "too_short"))
     out["description"] = description
     applicant = text("applicant_type", required=True)
     applicant = APPLICANT_ALIASES.get(applicant.lower(), applicant.lower())
-    if applicant and applicant not in APPLICANT_TYPES:
-        problems.append(
-            (
-                "applicant_type",
-                f"{row.get('applicant_type')!r} is not one of {', '.join(APPLICANT_TYPES)}",
-            )
-        )
+    one_of("applicant_type", applicant, APPLICANT_TYPES, row.get("applicant_type"))
     out["applicant_type"] = applicant
     region = text("region") or "DE-NI"
     if not REGION.match(region):
-        problems.append(("region", f"{region!r} is not a region code such as DE-NI, DE or EU"))
+        problems.append(Problem("region", "region", region))
     out["region"] = region
     language = (text("language") or "de").lower()
-    if language not in LANGUAGES:
-        problems.append(("language", f"{language!r} is not one of {', '.join(LANGUAGES)}"))
+    one_of("language", language, LANGUAGES)
     out["language"] = language
     for name in TEXT_FIELDS:
         out[name] = text(name)
     if out["contact_email"] and not EMAIL.match(out["contact_email"]):
-        problems.append(("contact_email", f"{out['contact_email']!r} is not an email address"))
+        problems.append(Problem("contact_email", "email", out["contact_email"]))
     for name in LIST_FIELDS:
         values = _as_list(row.get(name))
         if values is None:
-            problems.append((name, "must be a list of words or a ';'-separated text"))
+            problems.append(Problem(name, "not_a_list"))
             values = []
         out[name] = values
     out["partner_countries"] = [c.upper() for c in out["partner_countries"]]
@@ -184,10 +258,10 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
         try:
             number = int(str(raw).replace("_", "").replace(" ", ""))
         except ValueError:
-            problems.append((name, f"{raw!r} is not a whole number"))
+            problems.append(Problem(name, "not_a_number", str(raw)))
             continue
         if number < 0:
-            problems.append((name, f"{number} must not be negative"))
+            problems.append(Problem(name, "negative", str(number)))
         out[name] = number
     if out.get("lead_time_days") is None:
         out["lead_time_days"] = 28
@@ -196,7 +270,7 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
         and out.get("budget_max_eur") is not None
         and out["budget_min_eur"] > out["budget_max_eur"]
     ):
-        problems.append(("budget_max_eur", "is smaller than budget_min_eur"))
+        problems.append(Problem("budget_max_eur", "budget_order"))
     for name in DATE_FIELDS:
         raw = row.get(name)
         if raw is None or raw == "":
@@ -207,9 +281,9 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
             try:
                 out[name] = date.fromisoformat(str(raw).strip())
             except ValueError:
-                problems.append((name, f"{raw!r} is not a date like 2027-03-31"))
+                problems.append(Problem(name, "not_a_date", str(raw)))
     if out.get("start_date") and out.get("end_date") and out["start_date"] > out["end_date"]:
-        problems.append(("end_date", "is before start_date"))
+        problems.append(Problem("end_date", "date_order"))
     active = row.get("active", True)
     if isinstance(active, str):
         active = active.strip().lower() not in {"0", "false", "no", "nein", ""}
@@ -217,37 +291,51 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
     return out, problems
 
 
-def validate_file(path: Path) -> list[dict[str, Any]]:
-    """All rows of ``path``, cleaned; raises :class:`ProfileFileError` listing every problem."""
-    rows = read_rows(path)
-    errors: list[str] = []
+def validate_rows(rows: list[dict[str, Any]], name: str, first: int = 1) -> list[dict[str, Any]]:
+    """All ``rows`` of the file ``name``, cleaned, numbered from ``first``; raises
+    :class:`ProfileFileError` listing every problem."""
+    problems: list[Problem] = []
     cleaned: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    # Rows are numbered as a person sees them: the CSV header is line 1, so data starts at 2.
-    first = 2 if path.suffix.lower() == ".csv" else 1
     for number, row in enumerate(rows, start=first):
-        values, problems = validate_row(row)
-        label = f"row {number}" + (f" ({values['slug']})" if values.get("slug") else "")
-        errors.extend(f"{label}, field '{name}': {problem}" for name, problem in problems)
-        slug = values.get("slug")
+        values, found = validate_row(row)
+        slug = values.get("slug") or ""
+        problems.extend(replace(problem, row=number, slug=slug) for problem in found)
         if slug:
             if slug in seen:
-                errors.append(f"{label}, field 'slug': duplicate of row {seen[slug]}")
+                problems.append(
+                    Problem("slug", "duplicate", str(seen[slug]), row=number, slug=slug)
+                )
             seen.setdefault(slug, number)
         cleaned.append(values)
     if not rows:
-        errors.append("the file holds no profiles")
-    if errors:
-        raise ProfileFileError(str(path), errors)
+        problems.append(Problem("", "empty"))
+    if problems:
+        raise ProfileFileError(name, problems)
     return cleaned
 
 
-def import_profiles(session: Session, path: Path) -> ImportResult:
-    """Validate ``path`` and create or update its profiles (by slug) in ``session``.
+def _first_row(name: str) -> int:
+    # Rows are numbered as a person sees them: the CSV header is line 1, so data starts at 2.
+    return 2 if PurePath(name).suffix.lower() == ".csv" else 1
 
-    Raises :class:`ProfileFileError` before touching the database if any row is invalid.
-    """
-    rows = validate_file(path)
+
+def validate_file(path: Path) -> list[dict[str, Any]]:
+    """All rows of ``path``, cleaned; raises :class:`ProfileFileError` listing every problem."""
+    return validate_rows(read_rows(path), str(path), _first_row(str(path)))
+
+
+def validate_upload(filename: str, data: bytes) -> list[dict[str, Any]]:
+    """:func:`validate_file` for a file that was sent rather than stored (a browser upload)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProfileFileError(filename, [Problem("", "not_utf8")]) from None
+    return validate_rows(parse_rows(text, filename), filename, _first_row(filename))
+
+
+def store_rows(session: Session, rows: list[dict[str, Any]]) -> ImportResult:
+    """Create or update (by slug) the profiles of validated ``rows``."""
     result = ImportResult()
     existing = {
         p.slug: p
@@ -263,4 +351,28 @@ def import_profiles(session: Session, path: Path) -> ImportResult:
                 setattr(profile, key, value)
             result.updated.append(values["slug"])
     session.flush()
+    return result
+
+
+def import_profiles(session: Session, path: Path) -> ImportResult:
+    """Validate ``path`` and create or update its profiles (by slug) in ``session``.
+
+    Raises :class:`ProfileFileError` before touching the database if any row is invalid.
+    """
+    return store_rows(session, validate_file(path))
+
+
+def import_upload(
+    session: Session, filename: str, data: bytes, *, requested_by_id: int | None = None
+) -> ImportResult:
+    """What ``foerderdesk profiles import`` does, for an uploaded file: every row or none
+    (:class:`ProfileFileError` before any change), then a re-rank queued for each profile
+    (where the command line re-matches at once)."""
+    result = store_rows(session, validate_upload(filename, data))
+    slugs = result.created + result.updated
+    for profile in session.scalars(select(Profile).where(Profile.slug.in_(slugs))):
+        if profile.active:
+            enqueue_rematch(
+                session, profile.id, reason="profiles imported", requested_by_id=requested_by_id
+            )
     return result

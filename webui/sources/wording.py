@@ -1,0 +1,55 @@
+"""How the sources page says a crawl's outcome and how long it took, in the reader's language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+OUTCOME = {
+    "running": _l("running"),
+    "succeeded": _l("succeeded"),
+    "partial": _l("partial"),
+    "failed": _l("failed"),
+}
+# Why the crawler's pipeline dropped a record (``crawler.pipelines.Dropped`` reasons).
+DROPPED = {
+    "duplicate": _l("listed twice"),
+    "missing_title": _l("no title"),
+    "missing_source": _l("no source"),
+    "missing_source_id": _l("no identifier"),
+    "bad_url": _l("unusable address"),
+    "bad_deadline": _l("unreadable deadline"),
+    "bad_funder_type": _l("unknown funder type"),
+    "bad_details_state": _l("details in an unknown state"),
+    "store_error": _l("could not be stored"),
+}
+
+
+def outcome(value: str) -> str:
+    """A crawl outcome as a word."""
+    return str(OUTCOME.get(value, value))
+
+
+def duration(seconds: float | None) -> str:
+    """How long a crawl took: "45 s", "3 min 20 s", "2 h 5 min"; "" when unknown."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)s min %(s)s s", m=minutes, s=secs)
+    return _("%(s)s s", s=secs)
+
+
+def dropped_total(dropped: dict[str, int] | None) -> int:
+    """How many records a crawl dropped, all reasons together."""
+    return sum(int(n) for n in (dropped or {}).values())
+
+
+def dropped_reasons(dropped: dict[str, int] | None) -> list[tuple[str, int]]:
+    """Why records were dropped, most frequent first, each reason as words."""
+    items = sorted((dropped or {}).items(), key=lambda item: (-int(item[1]), item[0]))
+    return [(str(DROPPED.get(reason, reason.replace("_", " "))), int(n)) for reason, n in items]
