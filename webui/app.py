@@ -10,7 +10,22 @@ from flask_wtf.csrf import CSRFProtect
 from matcher.runs import default_model_factory
 from matcher.search import SearchIndexHolder
 from storage.config import Settings, ensure_instance, load_settings
-from webui import api, auth, db, i18n, profiles, search
+from webui import (
+    admin,
+    api,
+    auth,
+    calendar,
+    db,
+    desk,
+    i18n,
+    limits,
+    navigation,
+    profiles,
+    projects,
+    search,
+    sources,
+    subscriptions,
+)
 from webui.errors import register_error_handlers
 
 csrf = CSRFProtect()
@@ -41,7 +56,9 @@ def create_app(
 
     db.init_app(app, settings)
     csrf.init_app(app)
+    limits.init_app(app, settings)
     i18n.init_app(app)
+    navigation.init_app(app)
     app.extensions["foerderdesk.search_index"] = SearchIndexHolder(
         default_model_factory(settings.freedict_path)
     )
@@ -62,9 +79,15 @@ def create_app(
             )
         return response
 
-    auth.login_manager.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(search.bp)
+    app.register_blueprint(subscriptions.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(profiles.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(projects.bp)
+    app.register_blueprint(sources.bp)
+    app.register_blueprint(calendar.bp)
     return app
