@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import WorkItem, utcnow
@@ -85,20 +85,29 @@ def waiting_crawls(session: Session) -> dict[str, WorkItem]:
 def claim(session: Session, kind: str, limit: int | None = None) -> list[WorkItem]:
     """Mark the queued items of ``kind`` as running (oldest first) and return them.
 
-    On PostgreSQL the rows are locked with ``SKIP LOCKED``, so two drainers never claim the
-    same item; SQLite serialises writers anyway. The caller commits the claim before it does
-    the work, so a crash leaves the item visibly ``running`` rather than silently lost.
+    Each item is taken by an UPDATE that still requires it to be queued, so of two drainers
+    only one takes it, on SQLite as on PostgreSQL (where ``SKIP LOCKED`` also keeps the other
+    from waiting). The caller commits the claim before it does the work, so a crash leaves
+    the item visibly ``running`` rather than silently lost.
     """
-    stmt = select(WorkItem).where(WorkItem.kind == kind, WorkItem.state == "queued")
+    stmt = select(WorkItem.id).where(WorkItem.kind == kind, WorkItem.state == "queued")
     stmt = stmt.order_by(WorkItem.id).with_for_update(skip_locked=True)
     if limit is not None:
         stmt = stmt.limit(limit)
-    items = list(session.scalars(stmt))
     now = utcnow()
+    taken = [
+        item_id
+        for item_id in session.scalars(stmt).all()
+        if session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id, WorkItem.state == "queued")
+            .values(state="running", started_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    ]
+    items = [session.get_one(WorkItem, item_id) for item_id in taken]
     for item in items:
-        item.state = "running"
-        item.started_at = now
-    session.flush()
+        session.refresh(item)
     return items
 
 
