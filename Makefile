@@ -14,8 +14,10 @@ $(BIN)/foerderdesk: pyproject.toml
 	$(BIN)/foerderdesk bench match --calls 200 --profiles 5 >/dev/null
 	touch $@
 
-# The German catalog, compiled whenever its text changes (the .mo files are not in git).
-CATALOGS := $(patsubst %.po,%.mo,$(wildcard webui/translations/*/LC_MESSAGES/messages.po))
+# The German catalogs of the pages and of the mails, compiled whenever their text changes
+# (the .mo files are not in git).
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard webui/translations/*/LC_MESSAGES/messages.po \
+                                            scheduler/translations/*/LC_MESSAGES/messages.po))
 %.mo: %.po $(BIN)/foerderdesk
 	$(BIN)/pybabel compile -i $< -o $@ >/dev/null
 

@@ -59,7 +59,9 @@ REVIEW_STATUSES = (
 USER_ROLES = ("admin", "desk", "staff")
 SUBSCRIPTION_KINDS = ("profile", "search", "call")
 FREQUENCIES = ("immediate", "daily", "weekly")
-NOTIFICATION_KINDS = ("confirm", "digest", "change", "reminder")
+# manage: the link to a subscriber's own subscriptions, which they asked for (sent whether
+# or not a subscription is confirmed or still active).
+NOTIFICATION_KINDS = ("confirm", "manage", "digest", "change", "reminder")
 # pending: not sent yet (a deferred message is pending with attempts and a next_attempt_at);
 # failed: refused for good; suppressed: not sent, the address is suppressed.
 NOTIFICATION_STATES = ("pending", "sent", "failed", "suppressed")

@@ -35,3 +35,17 @@ def test_a_suppressed_address_gets_its_message_recorded_but_not_sent(session: Se
     assert is_suppressed(session, "anna@EXAMPLE.org")
     message = enqueue(session, anna, kind="digest", period="2026-12-03", subject="s", body_text="t")
     assert message is not None and message.state == "suppressed"
+
+
+def test_only_the_asked_for_manage_link_reaches_an_unsubscribed_address(session: Session) -> None:
+    from storage.models import utcnow
+    from storage.outbox import hold_back
+
+    gone = _subscription(session)
+    gone.confirmed_at = gone.unsubscribed_at = utcnow()
+    manage = enqueue(session, gone, kind="manage", period="manage 2026-12-03", subject="s",
+                     body_text="t")  # fmt: skip
+    digest = enqueue(session, gone, kind="digest", period="2026-W49", subject="s", body_text="t")
+    assert manage is not None and digest is not None
+    assert hold_back(session, [manage, digest]) == [digest]
+    assert (manage.state, digest.state) == ("pending", "suppressed")

@@ -335,7 +335,7 @@ def test_asking_for_the_manage_link_says_the_same_for_any_address(
         pages.append(_text(response).replace(token, ""))
     assert pages[0] == pages[1]
     [message] = _messages(session)
-    assert message.kind == "confirm" and message.period.startswith("manage ")
+    assert message.kind == "manage" and message.period.startswith("manage ")
     assert message.recipient == "anna@example.org"
     assert client.get(_link(message, "manage")).status_code == 200
 

@@ -122,15 +122,15 @@ def queue_manage_link(
 ) -> Notification | None:
     """Store the "your subscriptions" mail, at most once a day per address.
 
-    The outbox has no kind of its own for it: it is filed as a "confirm" message (sent
-    whether or not the subscription is confirmed) with the period ``manage <local date>``.
+    It is a message of kind "manage" (sent whether or not the subscription is confirmed or
+    still active: the person asked for it) with the period ``manage <local date>``.
     """
     today = utcnow().astimezone(ZoneInfo(_settings().timezone)).date().isoformat()
     mail = compose_manage_link(subscription, language)
     return enqueue(
         session,
         subscription,
-        kind="confirm",
+        kind="manage",
         period=f"manage {today}",
         subject=mail.subject,
         body_text=mail.text,

@@ -1,5 +1,5 @@
 """mail: calls each subscription sent or dismissed, suppressed addresses, retries and
-unsubscribe links in the outbox
+unsubscribe links in the outbox, and the "manage" message kind
 
 Revision ID: 3c8a1f5d7e20
 Revises: 9b3d6e21f4a7
@@ -13,10 +13,12 @@ from alembic import op
 
 OLD_STATES = ("pending", "sent", "failed")
 NEW_STATES = (*OLD_STATES, "suppressed")
+OLD_KINDS = ("confirm", "digest", "change", "reminder")
+NEW_KINDS = ("confirm", "manage", "digest", "change", "reminder")
 
 
-def _states(values: tuple[str, ...]) -> str:
-    return "state IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 revision: str = "3c8a1f5d7e20"
@@ -77,7 +79,11 @@ def upgrade() -> None:
             sa.Column("unsubscribe_url", sa.String(length=2000), nullable=False, server_default="")
         )
         batch_op.drop_constraint(op.f("ck_notifications_state"), type_="check")
-        batch_op.create_check_constraint(op.f("ck_notifications_state"), _states(NEW_STATES))
+        batch_op.create_check_constraint(
+            op.f("ck_notifications_state"), _one_of("state", NEW_STATES)
+        )
+        batch_op.drop_constraint(op.f("ck_notifications_kind"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_notifications_kind"), _one_of("kind", NEW_KINDS))
         batch_op.create_index(
             batch_op.f("ix_notifications_next_attempt_at"), ["next_attempt_at"], unique=False
         )
@@ -93,7 +99,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_notifications_state"), type_="check")
-        batch_op.create_check_constraint(op.f("ck_notifications_state"), _states(OLD_STATES))
+        batch_op.create_check_constraint(
+            op.f("ck_notifications_state"), _one_of("state", OLD_STATES)
+        )
+        batch_op.drop_constraint(op.f("ck_notifications_kind"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_notifications_kind"), _one_of("kind", OLD_KINDS))
         batch_op.drop_index(batch_op.f("ix_notifications_next_attempt_at"))
         batch_op.drop_column("unsubscribe_url")
         batch_op.drop_column("next_attempt_at")
