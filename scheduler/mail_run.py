@@ -342,6 +342,9 @@ class MailRun:
                     body_text=text,
                     body_html=html,
                     unsubscribe_url=unsubscribe,
+                    # Digests, alerts and reminders go to active subscriptions only, which
+                    # exclude suppressed addresses; a confirmation is checked.
+                    suppressed=None if kind == "confirm" else False,
                 )
                 if message is not None and call_ids:
                     record_sent(self.session, subscription, call_ids, message, self.now)

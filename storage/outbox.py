@@ -59,20 +59,17 @@ def enqueue(
     body_text: str,
     body_html: str = "",
     unsubscribe_url: str = "",
+    suppressed: bool | None = None,
 ) -> Notification | None:
     """Store one message for ``subscription``; None if this (kind, period) exists already.
 
-    The insert runs in a savepoint: a message another process stored a moment earlier
-    makes the unique constraint fail here, which means "already there", not an error.
+    The insert runs in a savepoint, and the unique constraint decides: a message stored
+    before, or by another process a moment earlier, means "already there", not an error.
+    ``suppressed``: whether the address is suppressed, when the caller knows it already
+    (the composer selects only addresses that are not); None looks it up.
     """
-    if session.scalar(
-        select(Notification.id).where(
-            Notification.subscription_id == subscription.id,
-            Notification.kind == kind,
-            Notification.period == period,
-        )
-    ):
-        return None
+    if suppressed is None:
+        suppressed = is_suppressed(session, subscription.email)
     message = Notification(
         subscription_id=subscription.id,
         kind=kind,
@@ -82,7 +79,7 @@ def enqueue(
         body_text=body_text,
         body_html=body_html,
         unsubscribe_url=unsubscribe_url[:2000],
-        state="suppressed" if is_suppressed(session, subscription.email) else "pending",
+        state="suppressed" if suppressed else "pending",
     )
     try:
         with session.begin_nested():
