@@ -132,6 +132,21 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
+def token_spans(text: str, count: int | None = None) -> list[tuple[int, int]]:
+    """Where ``text`` writes each token of :func:`tokenize`: (start, end), one per token,
+    in order. Explanations show the words as written ("Städte", not "stadte").
+
+    ``count``: the number of tokens, where the caller has them (saves a second reading).
+    """
+    spans = [match.span() for match in _TOKEN.finditer(text)]
+    if len(spans) == (len(tokenize(text)) if count is None else count):
+        return spans
+    # Folding split or joined a written word ("ﬁ" is two letters): a span per token.
+    return [
+        match.span() for match in _TOKEN.finditer(text) for _ in _TOKEN.findall(fold(match.group()))
+    ]
+
+
 def detect_language(tokens: Iterable[str]) -> str:
     """Guess "de" or "en" from folded tokens by counting function words; "" if undecided."""
     de = en = 0

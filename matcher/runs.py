@@ -168,7 +168,8 @@ def match_rows(
     for them from one vectorised pass over the matched calls' texts (with a ``cache``, only
     over calls new to the lists or changed, and not at all for calls the cache's fit has
     just analysed: their words come from that analysis), so explaining 50,000 matches costs
-    seconds, not one tokenisation in Python per match.
+    seconds, not one tokenisation in Python per match. The profile's own word for a term
+    the bilingual bridge reached is looked up once per (profile, term).
     """
     model, facts = ranking.model, ranking.table.facts
     lengths = [len(ranked) for ranked in ranking.results]
@@ -177,12 +178,9 @@ def match_rows(
         dtype=np.int64,
         count=sum(lengths),
     )
+    query_rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     columns, values = model.top_column_arrays(
-        ranking.queries,
-        ranking.by_term,
-        np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
-        call_rows,
-        terms,
+        ranking.queries, ranking.by_term, query_rows, call_rows, terms
     )
     # Each (call, term) is named once, however many profiles it explains.
     width = max(1, ranking.by_term.shape[0])
@@ -212,6 +210,18 @@ def match_rows(
     # rint and the division give the same nearest double, without a call per weight.
     weights = np.round(values[listed].astype(np.float64), 4).tolist()
     named = [[names[k], w] for k, w in zip(inverse.tolist(), weights, strict=True)]
+    bridges = model.query_bridges
+    if bridges is not None and len(bridges) == ranking.queries.shape[0]:
+        # The queries ranked are those the model read last (feedback keeps their rows).
+        pair_keys = np.broadcast_to(query_rows[:, None], columns.shape) * width + columns
+        pairs, pair_of = np.unique(pair_keys[listed], return_inverse=True)
+        sources = model.bridge_words(*np.divmod(pairs, width))
+        bridged = np.fromiter((s is not None for s in sources), dtype=bool, count=len(sources))
+        listed_bridged = bridged[pair_of]
+        for at, pair in zip(
+            np.flatnonzero(listed_bridged).tolist(), pair_of[listed_bridged].tolist(), strict=True
+        ):
+            named[at].extend(sources[pair])  # [word, weight, profile word, its language]
     ends = np.cumsum(listed.sum(axis=1)).tolist()
     shared = {row: call_fields(facts[row]) for row in set(call_rows.tolist())}
     rows: list[dict[str, Any]] = []

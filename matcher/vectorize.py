@@ -25,6 +25,7 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -39,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher import kernels
-from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
+from matcher.analysis import LANGUAGE_MARKERS, Analyzer, fold, token_spans, tokenize
 from matcher.collector import pauses_collector
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
@@ -372,6 +373,146 @@ class _Batch:
     docs: list[dict[str, list[int]]] | None = None  # per document, for queries
     tokens: list[list[str]] | None = None
     variants: dict[str, np.ndarray] | None = None  # per field: each id's surface word
+    written: dict[str, Noted] | None = None  # per folded word, as written (_WrittenTokens)
+    # Per document (kept): per field its folded tokens and their stem ids (-1: stop word).
+    words: list[tuple[list[list[str]], list[list[int]]]] | None = None
+
+
+# A capital after these bytes (or at the start of a field) may only open the sentence.
+_SENTENCE_ENDS = frozenset(b".!?:;\n\x00")
+# Bytes between a sentence's end and its first word: blanks, quotes, brackets, and any
+# non-ASCII byte (the token starts after it, so it is no letter: a dash, "„", a bullet).
+_OPENERS = frozenset(b" \t\r\"'([*-")
+# A hyphen and what may follow a word whose compound is left to the next one.
+_SUSPENDED = frozenset({b"- ", b"-,", b"-\n", b"-/", b"-\x00", b"-"})
+
+
+# A written word noted for a folded one: (_spelling_rank, where it was seen, the word).
+Noted = tuple[int, int, str]
+
+
+def _spelling_rank(word: str) -> int:
+    """Which of the spellings of one folded word names it (lowest first): small letters
+    before a capital before all capitals, and a word with its umlauts before one without."""
+    case = 2 if len(word) > 1 and word.isupper() else 1 if word[:1].isupper() else 0
+    return 2 * case + word.isascii()
+
+
+@dataclass
+class _WrittenTokens(Tokens):
+    """Tokens that note how the text writes each folded word the lexicon reads as a string.
+
+    Terms are folded ("gemeinnutzige", "begegnungen"); explanations show the word as the
+    calls write it ("gemeinnützige", "Begegnungen"). The lexicon makes a string of a token
+    only the first time it meets it (by hash and language), so noting the written word
+    there costs nothing per occurrence. A capital that may only open a field or a sentence
+    ("Climate mitigation …", "Gemeinnützige Träger …") gives way to small letters where the
+    rest of the document writes the word so, and in an English document also where it
+    never writes it with a capital inside a sentence (a German noun keeps its capital, and
+    so does "Europe"). Of several spellings (hashes) of one folded word, the one of lowest
+    :func:`_spelling_rank` is kept, the first seen on a tie: so the choice is the same
+    however the corpus was cut into chunks.
+    """
+
+    n_fields: int = len(FIELDS)
+    written: dict[str, Noted] = field(default_factory=dict)
+    noting: bool = True  # False: only fold, as Tokens does
+    languages: list[str] = field(default_factory=list)  # per document, where known
+    _blob: bytes | None = None
+    _ends: list[int] | None = None
+
+    @classmethod
+    def of(cls, tokens: Tokens, *, note: bool = True) -> _WrittenTokens:
+        return cls(
+            tokens.text, tokens.hashes, tokens.segments, tokens.starts, tokens.ends, noting=note
+        )
+
+    def token(self, i: int) -> str:
+        """The folded string of token ``i``, noting how the text writes it."""
+        if not self.noting:
+            return super().token(i)
+        start, end = int(self.starts[i]), int(self.ends[i])
+        raw = self._bytes()[start:end].decode("utf-8", "replace")
+        word = fold(raw)
+        form = self._own_form(i, raw, start) if raw[:1].isupper() else raw
+        if self._bytes()[end : end + 2] in _SUSPENDED:  # "Begegnungs- und …"
+            form += "-"
+        noted = (_spelling_rank(form), i, form)
+        known = self.written.get(word)
+        if known is None or noted < known:
+            self.written[word] = noted
+        return word
+
+    def folded(self, i: int) -> str:
+        """The folded string of token ``i`` (:meth:`Tokens.token`), noting nothing."""
+        return super().token(i)
+
+    def _own_form(self, i: int, raw: str, start: int) -> str:
+        """``raw``, or the same word in small letters where its capital is positional."""
+        shouted = raw.isupper()
+        blob = self._bytes()
+        if not shouted and not _opens_sentence(blob, start):
+            return raw
+        small = raw[0].lower() + (raw[1:].lower() if shouted else raw[1:])
+        rest = (int(self.ends[i]), self._document_end(i))
+        if _written_in(blob, small, *rest):
+            return small
+        if shouted or self._language(i) != "en" or _written_in(blob, raw, *rest, inside=True):
+            return raw
+        return small
+
+    def _bytes(self) -> bytes:
+        """The texts as one bytes object, made once (a search of it needs no copies)."""
+        if self._blob is None:
+            self._blob = self.text.tobytes()
+        return self._blob
+
+    def _language(self, i: int) -> str:
+        doc = int(self.segments[i]) // self.n_fields
+        return self.languages[doc] if doc < len(self.languages) else ""
+
+    def _document_end(self, i: int) -> int:
+        """Where the last token of token ``i``'s document ends."""
+        if self._ends is None:  # per document, found once for the chunk
+            n_docs = int(self.segments[-1]) // self.n_fields + 1 if len(self.segments) else 0
+            lasts = (np.arange(1, n_docs + 1) * self.n_fields - 1).astype(self.segments.dtype)
+            self._ends = self.ends[np.searchsorted(self.segments, lasts, side="right") - 1].tolist()
+        return self._ends[int(self.segments[i]) // self.n_fields]
+
+
+def _opens_sentence(text: bytes, start: int) -> bool:
+    """Whether the word at byte ``start`` of ``text`` opens a field or a sentence."""
+    at = start - 1
+    while at >= 0 and at >= start - 8:
+        byte = text[at]
+        if byte in _SENTENCE_ENDS:
+            return True
+        if byte not in _OPENERS and byte < 0x80:
+            return False
+        at -= 1
+    return at < 0
+
+
+def _written_in(text: bytes, word: str, start: int, stop: int, *, inside: bool = False) -> bool:
+    """Whether ``text[start:stop]`` writes ``word`` as a whole word (``inside``: one not
+    opening a sentence)."""
+    needle = word.encode("utf-8")
+    at = text.find(needle, start, stop)
+    while at >= 0:
+        after = at + len(needle)
+        if (
+            (at == 0 or not _word_byte(text[at - 1]))
+            and (after >= len(text) or not _word_byte(text[after]))
+            and not (inside and _opens_sentence(text, at))
+        ):
+            return True
+        at = text.find(needle, at + 1, stop)
+    return False
+
+
+def _word_byte(byte: int) -> bool:
+    """Whether a UTF-8 byte may belong to a word (ASCII letter or digit, or non-ASCII)."""
+    return byte >= 0x80 or chr(byte).isalnum()
 
 
 @dataclass
@@ -381,7 +522,7 @@ class _Tokens:
     Text ``s`` of the chunk is field ``s % len(FIELDS)`` of document ``s // len(FIELDS)``.
     """
 
-    tokens: Tokens
+    tokens: _WrittenTokens
     languages: list[str]
     stem_ids: np.ndarray
     variants: np.ndarray  # which surface word of its stem each token is (Lexicon.words)
@@ -414,6 +555,8 @@ class CorpusAnalysis:
     # None where the analysis does not have them (read from an older cache file).
     variants: dict[str, np.ndarray] | None = None
     words: list[list[str]] | None = None
+    # Each folded word as the calls write it (see _WrittenTokens); None where not known.
+    written: dict[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.languages)
@@ -433,6 +576,7 @@ class CorpusAnalysis:
             {n: _concat([np.asarray(b.ids[n], np.int32) for b in batches]) for n in FIELDS},
             {n: _concat([np.asarray(b.lengths[n], np.int32) for b in batches]) for n in FIELDS},
             variants=variants,
+            written=_written_words([b.written for b in batches]),
         )
 
     @classmethod
@@ -460,6 +604,9 @@ class CorpusAnalysis:
             {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
             forms,
             np.concatenate(hashes) if parts and len(hashes) == len(parts) else None,
+            written=_written_words(
+                [None if part.written is None else _noted(part.written) for part in parts]
+            ),
         )
 
     def _offsets(self) -> np.ndarray:
@@ -497,6 +644,7 @@ class CorpusAnalysis:
             hashes,
             variants if self.variants is not None else None,
             self.words,
+            self.written,
         )
 
     def call_words(
@@ -505,8 +653,9 @@ class CorpusAnalysis:
         """``TextModel.call_words`` of the calls at ``rows``, from the analysis, not the texts.
 
         Per call and wanted stem its text uses: the surface word it uses most for the stem
-        (the first one seen, field after field, on a tie). Needs the analysis' ``variants``
-        and ``words`` (a fresh analysis has them).
+        (the first one seen, field after field, on a tie), as the calls write it
+        (``written``). Needs the analysis' ``variants`` and ``words`` (a fresh analysis has
+        them).
         """
         if self.variants is None or self.words is None:
             raise ValueError("this analysis does not keep its surface words")
@@ -530,13 +679,14 @@ class CorpusAnalysis:
             best,
         )
         words, stems = self.words, self.stems
+        written = self.written or {}
         out: list[dict[str, str]] = []
         for j, ids in enumerate(asked):
             found = best[want_indptr[j] : want_indptr[j + 1]].tolist()
             # UNNAMED (or no token): left out, the caller falls back to the corpus' word.
             out.append(
                 {
-                    stems[i]: words[i][v]
+                    stems[i]: written.get(words[i][v]) or words[i][v]
                     for i, v in zip(ids, found, strict=True)
                     if 0 <= v < len(words[i])
                 }
@@ -631,6 +781,27 @@ class _RowSlice:
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+
+
+def _noted(written: Mapping[str, str]) -> dict[str, Noted]:
+    return {word: (_spelling_rank(form), 0, form) for word, form in written.items()}
+
+
+def _written_words(parts: Sequence[dict[str, Noted] | None]) -> dict[str, str] | None:
+    """Per folded word, its spelling of lowest rank among ``parts`` (chunks in corpus
+    order), the first seen on a tie; None if no part noted its words."""
+    best: dict[str, tuple[int, int, int, str]] = {}
+    noted = False
+    for k, part in enumerate(parts):
+        if part is None:
+            continue
+        noted = True
+        for word, (rank, at, form) in part.items():
+            seen = (rank, k, at, form)
+            known = best.get(word)
+            if known is None or seen < known:
+                best[word] = seen
+    return {word: seen[3] for word, seen in best.items()} if noted else None
 
 
 # The work a forked worker does: a function of (begin, stop) over the caller's model and
@@ -741,6 +912,122 @@ def _share_chunks(
     return mine, {}, None
 
 
+@dataclass(frozen=True)
+class _Bridge:
+    """Where a query's expansion across languages took a column from: of several sources,
+    the heaviest (a source phrase's weight, a cognate's share)."""
+
+    weight: float
+    stems: Terms  # the query's source phrase as terms ("stadtepartnerschaft",)
+    stem_language: str | None  # the query's language; None: ``stems`` is a folded token
+    language: str  # the language of the query's words ("de" for a German source)
+
+
+def _note_bridge(bridges: dict[int, _Bridge], col: int, bridge: _Bridge) -> None:
+    known = bridges.get(col)
+    if known is None or bridge.weight > known.weight:
+        bridges[col] = bridge
+
+
+# A query's words as its analysis kept them: per field its folded tokens and their stem
+# ids (-1 for a stop word).
+QueryWords = tuple[list[list[str]], list[list[int]]]
+
+
+@dataclass
+class QueryBridges:
+    """The queries :meth:`TextModel.transform_queries` read last (its rows): per query its
+    words, and the columns only its expansion across languages reached, with their sources
+    (for explanations: :meth:`TextModel.bridge_words`)."""
+
+    docs: Sequence[Document]
+    words: list[QueryWords]
+    columns: list[dict[int, _Bridge]]
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+class _SourceWords:
+    """Finds the words of one query that a bridge's source stands for, as written.
+
+    Uses the query's tokens and stem ids as its analysis kept them (no stemming again);
+    a field's text is read again only where a source's words were found in it.
+    """
+
+    def __init__(self, doc: Document, words: QueryWords, stems: list[str]) -> None:
+        self.texts = [getattr(doc, name) or "" for name in FIELDS]
+        self.tokens, self.ids = words
+        self.stems = stems
+        self._joined: list[str] | None = None
+        self._spans: dict[int, list[tuple[int, int]]] = {}  # per field read so far
+
+    def find(self, bridge: _Bridge, stem_ids: Mapping[str, int]) -> str | None:
+        """The words ``bridge`` came from: its token (a cognate); its one term, else a
+        compound starting or ending with it ("Klimaschutzkonzept" for "klimaschutz"); or
+        its phrase's terms in a row (stop words between them left in)."""
+        key = bridge.stems
+        if bridge.stem_language is None:
+            for f, tokens in enumerate(self.tokens):
+                if key[0] in tokens:
+                    return self._written([(f, tokens.index(key[0]))])
+            return None
+        ids = [stem_ids.get(term, -2) for term in key]
+        if len(key) > 1:
+            return self._phrase(ids)
+        if ids[0] >= 0:
+            for f, field_ids in enumerate(self.ids):
+                if ids[0] in field_ids:
+                    return self._written([(f, field_ids.index(ids[0]))])
+        joined = self._joined_stems()
+        for pattern in (f"\0{key[0]}", f"{key[0]}\0"):
+            for f, text in enumerate(joined):
+                at = text.find(pattern)
+                if at >= 0:  # in the stem after the n-th NUL up to here: token n - 1
+                    return self._written([(f, text.count("\0", 0, at + 1) - 1)])
+        return None
+
+    def _joined_stems(self) -> list[str]:
+        """Per field its stems joined by NUL (a stop word empty), for a search in C."""
+        if self._joined is None:
+            stems = self.stems
+            self._joined = [
+                "\0" + "\0".join(stems[i] if i >= 0 else "" for i in ids) + "\0" for ids in self.ids
+            ]
+        return self._joined
+
+    def _phrase(self, key: list[int]) -> str | None:
+        row = [(i, (f, k)) for f, ids in enumerate(self.ids) for k, i in enumerate(ids) if i >= 0]
+        terms = [i for i, _ in row]
+        for at, term in enumerate(terms):
+            if term == key[0] and terms[at : at + len(key)] == key:
+                return self._written([place for _, place in row[at : at + len(key)]])
+        return None
+
+    def _span(self, f: int, k: int) -> tuple[int, int] | None:
+        """Where field ``f`` writes its token ``k``."""
+        spans = self._spans.get(f)
+        if spans is None:
+            spans = self._spans[f] = token_spans(self.texts[f], len(self.tokens[f]))
+        return spans[k] if k < len(spans) else None
+
+    def _written(self, run: list[tuple[int, int]]) -> str | None:
+        """Consecutive words as the query writes them ("Klimaschutz in Kommunen"), or
+        joined by spaces where punctuation or another field comes between them."""
+        found = [span for f, k in run if (span := self._span(f, k)) is not None]
+        if len(found) < len(run):
+            return None
+        first_field, last_field = run[0][0], run[-1][0]
+        if len(run) > 1 and first_field == last_field:
+            text = self.texts[first_field][found[0][0] : found[-1][1]]
+            if not _PHRASE_BREAK.search(text):
+                return " ".join(text.split())
+        return " ".join(self.texts[f][a:b] for (f, _), (a, b) in zip(run, found, strict=True))
+
+
+_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]\n]")
+
+
 # Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
 # half a million headwords takes about 1 s, so a long-running process (scheduler, web app)
 # does it once, not at every re-match.
@@ -780,6 +1067,10 @@ class TextModel:
         self._gram_index: dict[str, int] = {}
         self._unseen_cache: dict[str, list[int]] = {}
         self._fitted = False
+        # Folded words as the analysed calls write them (CorpusAnalysis.written), for names.
+        self._written: dict[str, str] = {}
+        # The queries last transformed, with what their expansion added (for explanations).
+        self.query_bridges: QueryBridges | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **params: Any) -> TextModel:
@@ -797,8 +1088,9 @@ class TextModel:
             "keywords": p.keywords_weight,
         }
 
-    def _token_ids(self, tokens: list[str], language: str) -> list[int]:
-        """Stem ids of folded tokens (stop words dropped); each distinct token stemmed once."""
+    def _token_ids(self, tokens: list[str], language: str, *, stops: bool = False) -> list[int]:
+        """Stem ids of folded tokens (stop words dropped, or -1 with ``stops``); each
+        distinct token stemmed once."""
         cache = self._token_cache.get(language)
         if cache is None:
             cache = self._token_cache[language] = {}
@@ -820,13 +1112,13 @@ class TextModel:
                             self._stems.append(stem)
                     cache[token] = value
                 ids[i] = value
-        return [i for i in ids if i >= 0]
+        return ids if stops else [i for i in ids if i >= 0]
 
     def _analyse(self, docs: Sequence[Document], *, keep: bool = False) -> _Batch:
         """Tokenise, guess the language where not given, and map every field to stem ids."""
         batch = _Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
         if keep:
-            batch.docs, batch.tokens = [], []
+            batch.docs, batch.tokens, batch.words = [], [], []
         for doc in docs:
             tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
             language = self.analyzer.language_of(
@@ -834,14 +1126,17 @@ class TextModel:
             )
             batch.languages.append(language)
             per_doc = {}
+            every: list[list[int]] = []
             for name in FIELDS:
-                ids = self._token_ids(tokens[name], language)
+                every.append(self._token_ids(tokens[name], language, stops=True))
+                ids = [i for i in every[-1] if i >= 0]
                 batch.ids[name].extend(ids)
                 batch.lengths[name].append(len(ids))
                 per_doc[name] = ids
             if keep:
                 batch.docs.append(per_doc)  # type: ignore[union-attr]
                 batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
+                batch.words.append(([tokens[n] for n in FIELDS], every))  # type: ignore[union-attr]
         return batch
 
     def _analyse_chunk(
@@ -857,7 +1152,7 @@ class TextModel:
         ids, variants, starts, lengths = kernels.split_fields(
             chunk.stem_ids, chunk.variants, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
         )
-        batch = _Batch(chunk.languages, {}, {}, variants={})
+        batch = _Batch(chunk.languages, {}, {}, variants={}, written=chunk.tokens.written)
         for f, name in enumerate(FIELDS):
             batch.ids[name] = ids[starts[f] : starts[f + 1]]
             batch.variants[name] = variants[starts[f] : starts[f + 1]]  # type: ignore[index]
@@ -865,12 +1160,18 @@ class TextModel:
         return batch
 
     def _token_chunk(
-        self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
+        self,
+        chunk: Sequence[Document],
+        lexicon: Lexicon,
+        hashes: list[bytes] | None = None,
+        *,
+        note: bool = True,
     ) -> _Tokens:
         """Every token of the documents ``chunk`` with its document, field and stem id.
 
         The arrays are views of ``lexicon``'s workspace, valid until it reads the next
-        chunk. ``hashes``: gets each document's :func:`content_hash`, in order.
+        chunk. ``hashes``: gets each document's :func:`content_hash`, in order. ``note``:
+        note how the texts write their words (``_WrittenTokens``).
         """
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
@@ -878,7 +1179,7 @@ class TextModel:
         if hashes is not None:
             hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
-        tokens = hash_tokens(texts, lexicon.workspace)
+        tokens = _WrittenTokens.of(hash_tokens(texts, lexicon.workspace), note=note)
         declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
         if any(not lang for lang in declared):
             # The guess of Analyzer.language_of: title, summary and 300 description tokens.
@@ -895,6 +1196,7 @@ class TextModel:
                 for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
             ]
         lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
+        tokens.languages = declared
         stem_ids, variants = lexicon.ids_and_variants(
             tokens, np.repeat(lang_index, n_fields), names
         )
@@ -1031,6 +1333,8 @@ class TextModel:
         analysis = CorpusAnalysis.from_batches(stems, [batch for batch, _ in done])
         analysis.forms = forms
         analysis.words = words
+        for word, form in (analysis.written or {}).items():
+            self._written.setdefault(word, form)
         if hashed:
             analysis.hashes = np.array(
                 [digest for _, hashes in done for digest in hashes or ()], dtype="S16"
@@ -1540,19 +1844,29 @@ class TextModel:
             self._phrase_tables()
             if self.params.dictionary_weight > 0:
                 self._load_dictionary()
-            halves = _in_two_processes(
-                lambda begin, stop: self.transform_queries(
-                    pick_documents(queries, np.arange(begin, stop)), workers=1
-                ),
-                len(queries),
-                _PARALLEL_MIN_QUERIES,
-            )
+
+            def half(begin: int, stop: int) -> tuple[sp.csr_matrix, list[Any], list[Any]]:
+                docs = pick_documents(queries, np.arange(begin, stop))
+                vectors = self.transform_queries(docs, workers=1)
+                bridged = self.query_bridges
+                assert bridged is not None
+                return vectors, bridged.words, bridged.columns  # not the documents
+
+            halves = _in_two_processes(half, len(queries), _PARALLEL_MIN_QUERIES)
             if halves is not None:
-                return sp.csr_matrix(sp.vstack(halves, format="csr"))
+                (first, words, columns), (second, more_words, more) = halves
+                self.query_bridges = QueryBridges(queries, words + more_words, columns + more)
+                return sp.csr_matrix(sp.vstack([first, second], format="csr"))
         batch = self._analyse(queries, keep=True)
         analysed = self._query_terms(batch)
         counts = self._counts(batch)
-        expansion = self._expansions(analysed)
+        bridges: list[dict[int, _Bridge]] = [{} for _ in analysed]
+        expansion = self._expansions(analysed, bridges)
+        for row, bridged in enumerate(bridges):
+            # A column the query has in its own words is not a bridge's.
+            for col in counts.indices[counts.indptr[row] : counts.indptr[row + 1]].tolist():
+                bridged.pop(col, None)
+        self.query_bridges = QueryBridges(queries, batch.words or [], bridges)
         counts = sp.csr_matrix(counts + expansion)
         if self.params.max_query_terms > 0:
             counts = self._keep_top_terms(counts, self.params.max_query_terms)
@@ -1675,11 +1989,14 @@ class TextModel:
             self._dictionary_cache[key] = cached
         return cached
 
-    def _expansions(self, analysed: list[_Analysed]) -> sp.csr_matrix:
+    def _expansions(
+        self, analysed: list[_Analysed], bridges: list[dict[int, _Bridge]] | None = None
+    ) -> sp.csr_matrix:
         """Weighted target-language terms for each query (rows): glossary, dictionary, cognates.
 
         The glossary comes first; the dictionary only sees German words the glossary did not
         cover, so a curated rendering is never diluted by a dictionary's many senses.
+        ``bridges``: gets, per query, each column's largest source (see :class:`_Bridge`).
         """
         tables = self._phrase_tables()
         needs_dictionary = self.params.dictionary_weight > 0 and any(
@@ -1699,21 +2016,23 @@ class TextModel:
                 # contains is an accidental overlap ("digital", "system"), not a translation.
                 own = {col for t in terms if (col := self.vocabulary.get(t)) is not None}
                 weights: dict[int, float] = {}
+                noted = bridges[row] if bridges is not None else None
                 for source in ("de", "en") if language == "" else (language,):
                     covered: set[str] = set()
                     table = tables.get(source)
+                    origin = (noted, language, source)
                     if table is not None:
                         covered = self._expand_with(
-                            table.find(terms), p.glossary_weight, weights, own
+                            table.find(terms), p.glossary_weight, weights, own, origin
                         )
                     if source != "de":
                         continue
                     if dictionary is not None:
                         rest = [t for t in terms if t not in covered]
                         matches = self._dictionary_matches(dictionary, rest)
-                        self._expand_with(matches, p.dictionary_weight, weights, set())
+                        self._expand_with(matches, p.dictionary_weight, weights, set(), origin)
                     if p.cognate_weight > 0:
-                        self._add_cognates(tokens, set(terms), weights)
+                        self._add_cognates(tokens, set(terms), weights, noted)
                 for col, weight in weights.items():
                     rows.append(row)
                     cols.append(col)
@@ -1723,21 +2042,32 @@ class TextModel:
             shape=(len(analysed), len(self.vocabulary)),
         )
 
-    def _add_cognates(self, tokens: list[str], own: set[str], weights: dict[int, float]) -> None:
+    def _add_cognates(
+        self,
+        tokens: list[str],
+        own: set[str],
+        weights: dict[int, float],
+        bridges: dict[int, _Bridge] | None = None,
+    ) -> None:
         """German words stemmed the English way, when that stem is a call term.
 
         "Innovation", "digitale", "Integration" become "innov", "digit", "integr": many words
         of the funding domain are shared Latin and Greek, spelt alike in both languages.
         """
-        counts = Counter(
-            t for t in self.analyzer.terms([x for x in tokens if len(x) >= 5], "") if t not in own
-        )
+        counts: Counter[str] = Counter()
+        first: dict[str, str] = {}  # the first token of each term, for bridges
+        stem = self.analyzer.stem
+        for token in tokens:
+            if len(token) >= 5 and (term := stem(token, "")) is not None and term not in own:
+                counts[term] += 1
+                first.setdefault(term, token)
         for term, count in counts.items():
             col = self.vocabulary.get(term)
             if col is not None:
-                weights[col] = weights.get(col, 0.0) + self.params.cognate_weight * (
-                    1.0 + math.log(count)
-                )
+                share = self.params.cognate_weight * (1.0 + math.log(count))
+                weights[col] = weights.get(col, 0.0) + share
+                if bridges is not None:
+                    _note_bridge(bridges, col, _Bridge(share, (first[term],), None, "de"))
 
     def _expand_with(
         self,
@@ -1745,14 +2075,17 @@ class TextModel:
         strength: float,
         weights: dict[int, float],
         own: set[int],
+        origin: tuple[dict[int, _Bridge] | None, str, str] = (None, "", ""),
     ) -> set[str]:
         """Add the alternatives of every source phrase in ``found`` to ``weights``.
 
         A source phrase seen c times weighs ``strength * (1 + log c)``, shared among its
         alternatives in proportion to their IDF: the specific rendering ("town twinning")
         carries more than a common one, and renderings absent from the calls carry nothing.
-        Returns the source terms that had a rendering.
+        Returns the source terms that had a rendering. ``origin``: (bridges to note each
+        column's source in, the query's language, the source phrases' language).
         """
+        bridges, query_language, source_language = origin
         occurrences: Counter[Terms] = Counter()
         alternatives_of: dict[Terms, list[Terms]] = {}
         for key, alternatives in found:
@@ -1773,10 +2106,14 @@ class TextModel:
                 continue
             covered.update(key)
             total = sum(score for _, score in scored)
+            # The heaviest source phrase of a column names it.
+            bridge = _Bridge(source_weight, key, query_language, source_language)
             for cols, score in scored:
                 share = source_weight * score / total
                 for col in cols:
                     weights[col] = weights.get(col, 0.0) + share
+                    if bridges is not None:
+                        _note_bridge(bridges, col, bridge)
         return covered
 
     # -- scoring --------------------------------------------------------------------------
@@ -1828,7 +2165,9 @@ class TextModel:
         Vectorised like the analysis (:mod:`matcher.lexicon`): a string is made only for the
         word chosen per (document, term), so the words of the thousands of calls a re-match
         explains cost about a second, not one tokenisation in Python per call. A large batch
-        is split over two processes like the analysis.
+        is split over two processes like the analysis. Words are named as the fitted calls
+        write them (``CorpusAnalysis.written``), as the analysis names them, else as these
+        documents do.
         """
         if workers > 1:
             halves = _in_two_processes(
@@ -1844,8 +2183,13 @@ class TextModel:
         stem_ids = dict(self._stem_ids)
         lexicon = Lexicon(self.analyzer, stem_ids, list(self._stems))
         out: list[dict[str, str]] = [{} for _ in docs]
+        noted: list[dict[str, Noted] | None] = []  # per chunk: how these documents write
+        fitted = self._written  # how the fitted calls write them, where the fit read them
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
-            chunk = self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)
+            chunk = self._token_chunk(
+                docs[begin : begin + _ANALYSE_CHUNK], lexicon, note=not fitted
+            )
+            noted.append(chunk.tokens.written)
             stems = lexicon.stems  # grown by the chunk's new stems
             width = len(stems) + 1
             keys = chunk.docs_of * width + chunk.stem_ids
@@ -1887,7 +2231,11 @@ class TextModel:
                 group_keys[lead].tolist(), first_seen[lead].tolist(), strict=True
             ):
                 row, stem = divmod(key, width)
-                out[begin + row][stems[stem]] = chunk.tokens.token(position)
+                out[begin + row][stems[stem]] = chunk.tokens.folded(position)
+        own = _written_words(noted) or {}
+        for words in out:
+            for stem, word in words.items():
+                words[stem] = fitted.get(word) or own.get(word) or word
         return out
 
     def top_columns(
@@ -1968,8 +2316,54 @@ class TextModel:
         words = words or {}
         term = self.vocabulary.term(col) if term is None else term
         if " " not in term:
-            return words.get(term) or self.analyzer.surface(term)
-        return " ".join(words.get(t) or self.analyzer.surface(t) for t in term.split(" "))
+            return words.get(term) or self._surface(term)
+        return " ".join(words.get(t) or self._surface(t) for t in term.split(" "))
+
+    def _surface(self, term: str) -> str:
+        """The corpus' word for ``term``, as the calls write it where known."""
+        word = self.analyzer.surface(term)
+        return self._written.get(word, word)
+
+    def bridge_words(
+        self, query_rows: Sequence[int] | np.ndarray, columns: Sequence[int] | np.ndarray
+    ) -> list[tuple[str, str] | None]:
+        """Per pair (``query_rows[i]``, ``columns[i]``) of the queries last transformed: the
+        query's own words that its expansion across languages carried to that column, as
+        the query writes them, and their language (("Städtepartnerschaft", "de") for "town
+        twinning"); None where the query has the column in its own words (or got it from
+        feedback).
+
+        Give each pair once, not once per match: a query's text is read again for the
+        first of its pairs that came by the bridge, its source words once per source.
+        """
+        out: list[tuple[str, str] | None] = [None] * len(query_rows)
+        bridged = self.query_bridges
+        if bridged is None or not len(query_rows):
+            return out
+        # The pairs a bridge reached, picked in one pass (most pairs share their words).
+        width = len(self.vocabulary) + 1
+        reached = np.fromiter(
+            (row * width + col for row, cols in enumerate(bridged.columns) for col in cols),
+            dtype=np.int64,
+        )
+        rows = np.asarray(query_rows, dtype=np.int64)
+        cols = np.asarray(columns, dtype=np.int64)
+        picked = np.flatnonzero(np.isin(rows * width + cols, reached))
+        read: dict[int, _SourceWords] = {}
+        words_of: dict[tuple[int, str | None, Terms], str | None] = {}
+        for at, row, col in zip(
+            picked.tolist(), rows[picked].tolist(), cols[picked].tolist(), strict=True
+        ):
+            bridge = bridged.columns[row][col]
+            source = (row, bridge.stem_language, bridge.stems)
+            words = words_of.get(source, "")
+            if words == "":
+                if row not in read:
+                    read[row] = _SourceWords(bridged.docs[row], bridged.words[row], self._stems)
+                words = words_of[source] = read[row].find(bridge, self._stem_ids)
+            if words:
+                out[at] = (words, bridge.language)
+        return out
 
     def top_terms(
         self,

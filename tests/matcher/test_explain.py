@@ -1,26 +1,42 @@
-"""Explanations a person understands, in German and English."""
+"""Explanations a person understands, in German and English: reasons apart from cautions."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from matcher.eligibility import CallFacts, ProfileFacts, assess
-from matcher.explain import build_explanation, explanation_lines, format_deadline
+from matcher.explain import VERSION, build_explanation, explanation_lines, format_deadline
+from matcher.reasons import MAX_LINES, TEXT, explanation_view
 from matcher.runs import rematch
 from storage.matching import matches_for_profile
 from tests.storage.factories import make_call, make_profile
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 SUMMER_DUE = datetime(2026, 9, 19, 15, 0, tzinfo=UTC)  # 17:00 in Brussels (CEST)
+BRIDGED = [("town twinning", 0.2, "Städtepartnerschaft", "de"), ("Begegnungen", 0.1)]
+# Every caution either language can give, with its placeholder filled as the view fills it.
+CAUTIONS = {
+    lang: {
+        text[key].split("{")[0]
+        for key in ("unknown", "grant_too_large", "grant_too_small", "tight", "opens", "not_open")
+    }
+    for lang, text in TEXT.items()
+}
 
 
-def _explain(call: CallFacts, profile: ProfileFacts, **kwargs: object) -> dict[str, object]:
+def _explain(call: CallFacts, profile: ProfileFacts, **kwargs: Any) -> dict[str, Any]:
     return build_explanation(
         call, profile, assess(call, profile, NOW), score=0.4, similarity=0.36, **kwargs
-    )  # type: ignore[arg-type]
+    )
+
+
+def _is_caution(line: str, lang: str) -> bool:
+    return any(line.startswith(start) for start in CAUTIONS[lang])
 
 
 def test_deadline_is_shown_in_the_deadlines_time_zone() -> None:
@@ -33,7 +49,7 @@ def test_deadline_is_shown_in_the_deadlines_time_zone() -> None:
     assert format_deadline(winter, "Not/AZone") == "Frist 14.01.2027, 16:00 Uhr UTC"
 
 
-def test_lines_name_terms_eligibility_deadline_and_budget() -> None:
+def test_a_fitting_call_gives_reasons_and_no_cautions() -> None:
     call = CallFacts(
         call_id=1,
         eligible_applicants=("municipality", "ngo"),
@@ -43,51 +59,210 @@ def test_lines_name_terms_eligibility_deadline_and_budget() -> None:
         grant_max_eur=200_000,
     )
     profile = ProfileFacts(1, "municipality", budget_min_eur=60_000, budget_max_eur=150_000)
-    lines = explanation_lines(
-        _explain(call, profile, terms=[("Klimaschutz", 0.2), ("town twinning", 0.1)])
-    )
-    assert lines == [
-        "Passende Begriffe: Klimaschutz, town twinning",
-        "Kommunen antragsberechtigt",
-        "Fördergebiet: EU-weit",
-        "Frist 19.09.2026, 17:00 Uhr Brüssel",
-        "Fördersumme passt zum Budget",
+    stored = _explain(call, profile, terms=BRIDGED)
+    assert stored["version"] == VERSION == 2
+    assert stored["terms"] == [
+        ["town twinning", 0.2, "Städtepartnerschaft", "de"],
+        ["Begegnungen", 0.1],
     ]
-    english = explanation_lines(_explain(call, profile), lang="en")
-    assert "Municipalities may apply" in english
-    assert "Grant size fits the budget" in english
+    view = explanation_view(stored, "de")
+    assert view.reasons == [
+        "Passende Begriffe: Städtepartnerschaft ↔ town twinning, Begegnungen",
+        "Kommunen antragsberechtigt",
+        "Fördersumme passt zum Budget",
+        "Fördergebiet: EU-weit",
+    ]
+    assert view.cautions == []
+    assert view.deadline == "Frist 19.09.2026, 17:00 Uhr Brüssel"
+    english = explanation_view(stored, "en_GB")
+    assert english.reasons == [
+        "Matching words: town twinning ↔ Städtepartnerschaft, Begegnungen",
+        "Municipalities may apply",
+        "Grant size fits the budget",
+        "Eligible area: EU-wide",
+    ]
+    assert english.deadline == "Deadline 19 Sep 2026, 17:00 Brussels time"
 
 
-def test_unknown_eligibility_asks_to_check() -> None:
-    lines = explanation_lines(_explain(CallFacts(call_id=1), ProfileFacts(1, "ngo")))
-    assert "Antragsberechtigung unbekannt – bitte prüfen" in lines
-    assert not any("antragsberechtigt" in line for line in lines)
-    assert "Keine feste Frist (laufende Antragstellung)" in lines
+def test_a_minimum_grant_above_the_budget_is_a_caution_not_a_reason() -> None:
+    call = CallFacts(call_id=1, eligible_applicants=("ngo",), grant_min_eur=500_000)
+    profile = ProfileFacts(1, "ngo", budget_min_eur=10_000, budget_max_eur=50_000)
+    view = explanation_view(_explain(call, profile), "de")
+    assert view.cautions == ["Mindestfördersumme über dem Budget"]
+    assert "Vereine und NGOs antragsberechtigt" in view.reasons
+    assert not any("Budget" in line for line in view.reasons)
+    small = CallFacts(call_id=2, eligible_applicants=("ngo",), grant_max_eur=5_000)
+    assert explanation_view(_explain(small, profile), "en").cautions == [
+        "Grants below the minimum need"
+    ]
 
 
-def test_forthcoming_tight_and_mismatched_budget_are_said() -> None:
+def test_unstated_eligibility_asks_to_check_instead_of_naming_who_may_apply() -> None:
+    view = explanation_view(_explain(CallFacts(call_id=1), ProfileFacts(1, "ngo")))
+    assert view.cautions == ["Antragsberechtigung nicht angegeben – bitte prüfen"]
+    assert not any("antragsberechtigt" in line for line in view.reasons)
+    assert view.deadline == "Keine feste Frist (laufende Antragstellung)"
+    english = explanation_view(_explain(CallFacts(call_id=1), ProfileFacts(1, "ngo")), "en")
+    assert english.cautions == ["Eligibility not stated – please check"]
+
+
+@pytest.mark.parametrize("budget", [None, "budget_fits", "grant_too_small", "grant_too_large"])
+@pytest.mark.parametrize("eligibility", ["eligible", "unknown"])
+@pytest.mark.parametrize("tight", [False, True])
+@pytest.mark.parametrize("status", ["open", "forthcoming"])
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_cautions_are_never_among_the_reasons(
+    budget: str | None, eligibility: str, tight: bool, status: str, lang: str
+) -> None:
+    stored = {
+        "version": 2,
+        "terms": [["Klimaschutz", 0.2, None, None]],
+        "applicant_type": "municipality",
+        "eligibility": eligibility,
+        "regions": ["EU"],
+        "status": status,
+        "opening_date": "2026-10-01" if status == "forthcoming" else None,
+        "deadline": SUMMER_DUE.isoformat(),
+        "deadline_timezone": "Europe/Brussels",
+        "budget": budget,
+        "deadline_tight": tight,
+        "feedback": {"relevant": 1, "not_relevant": 0},
+    }
+    view = explanation_view(stored, lang)
+    assert not any(_is_caution(line, lang) for line in view.reasons)
+    assert all(_is_caution(line, lang) for line in view.cautions)
+    expected = (
+        (eligibility == "unknown")
+        + (budget in ("grant_too_small", "grant_too_large"))
+        + tight
+        + (status == "forthcoming")
+    )
+    assert len(view.cautions) == expected
+    assert len(view.reasons) <= MAX_LINES and len(view.cautions) <= MAX_LINES
+
+
+def test_forthcoming_tight_and_reviewed_are_said() -> None:
     call = CallFacts(
         call_id=1,
         status="forthcoming",
         opening_date=date(2026, 6, 15),
         eligible_applicants=("ngo",),
         next_deadline_at=datetime(2026, 7, 5, 10, 0, tzinfo=UTC),
-        grant_max_eur=5_000,
     )
-    profile = ProfileFacts(1, "ngo", lead_time_days=28, budget_min_eur=20_000)
-    lines = explanation_lines(_explain(call, profile, feedback=(2, 1)))
-    assert "Vereine und NGOs antragsberechtigt" in lines
-    assert "Noch nicht geöffnet – öffnet am 15.06.2026" in lines
-    assert any(line.startswith("Frist knapp") for line in lines)
-    assert "Fördersumme kleiner als der Mindestbedarf" in lines
-    assert "Berücksichtigt frühere Bewertungen (2 relevant, 1 nicht relevant)" in lines
+    profile = ProfileFacts(1, "ngo", lead_time_days=28)
+    view = explanation_view(_explain(call, profile, feedback=(2, 1)))
+    assert "Noch nicht geöffnet – öffnet am 15.06.2026" in view.cautions
+    assert any(line.startswith("Frist knapp") for line in view.cautions)
+    assert "Frühere Bewertungen berücksichtigt (2 relevant, 1 nicht relevant)" in view.reasons
+    english = explanation_view(_explain(call, profile, feedback=(2, 1)), "en")
+    assert "Not open yet – opens on 15 Jun 2026" in english.cautions
+    undated = explanation_view({"status": "forthcoming", "opening_date": None}, "en")
+    assert undated.cautions == ["Not open yet"]
 
 
-def test_old_or_partial_explanations_still_render() -> None:
-    assert explanation_lines({}) == []
-    assert explanation_lines({"terms": [["Jugend", 0.3]], "unexpected": 1}) == [
+# Words of each language's wording that the other language's wording never uses.
+_GERMAN = ("Frist", "Förder", "antragsberechtigt", "Uhr", "Brüssel", "Bewertungen", "Noch")
+_ENGLISH = ("Deadline", "Grant", "may apply", "Brussels", "reviews", "Eligib", "Not open")
+
+
+def test_each_language_renders_only_its_own_wording() -> None:
+    call = CallFacts(
+        call_id=1,
+        status="forthcoming",
+        opening_date=date(2026, 6, 15),
+        regions=("EU", "DE"),
+        next_deadline_at=datetime(2026, 7, 5, 10, 0, tzinfo=UTC),
+        grant_min_eur=400_000,
+    )
+    profile = ProfileFacts(1, "municipality", lead_time_days=28, budget_max_eur=100_000)
+    stored = _explain(call, profile, feedback=(1, 1))
+    for lang, foreign in (("de", _ENGLISH), ("en", _GERMAN)):
+        view = explanation_view(stored, lang)
+        lines = [*view.reasons, *view.cautions, view.deadline or ""]
+        assert len(lines) >= 6
+        assert not [line for line in lines if any(word in line for word in foreign)]
+    german = explanation_view(stored, "de")
+    assert "Fördergebiet: EU-weit, Deutschland" in german.reasons
+    assert "Mindestfördersumme über dem Budget" in german.cautions
+    assert "Antragsberechtigung nicht angegeben – bitte prüfen" in german.cautions
+
+
+def test_a_phrase_stands_for_its_words_and_one_profile_word_lists_its_renderings() -> None:
+    stored = {
+        "version": 2,
+        "terms": [
+            ["young", 0.3, None, None],
+            ["young people", 0.2, None, None],
+            ["people", 0.1, None, None],
+            ["town twinning", 0.05, "Städtepartnerschaft", "de"],
+            ["twinned towns", 0.04, "Städtepartnerschaft", "de"],
+            ["innovation", 0.03, "Innovation", "de"],  # a cognate: the same word twice
+        ],
+    }
+    view = explanation_view(stored, "de")
+    assert [(t.word, t.profile_word) for t in view.terms] == [
+        ("young people", None),
+        ("town twinning / twinned towns", "Städtepartnerschaft"),
+        ("innovation", None),
+    ]
+    assert view.reasons[0] == (
+        "Passende Begriffe: young people, "
+        "Städtepartnerschaft ↔ town twinning / twinned towns, innovation"
+    )
+
+
+def test_a_version_1_explanation_still_renders() -> None:
+    # As a re-match before version 2 stored it: folded words, no profile words.
+    old = {
+        "version": 1,
+        "score": 0.0531,
+        "similarity": 0.059,
+        "terms": [["citizens", 0.0129], ["gemeinnutzige", 0.0121]],
+        "applicant_type": "municipality",
+        "eligibility": "eligible",
+        "regions": ["EU"],
+        "status": "forthcoming",
+        "opening_date": None,
+        "deadline": "2027-06-08T15:00:00+00:00",
+        "deadline_timezone": "Europe/Brussels",
+        "deadline_model": "single",
+        "budget": "grant_too_large",
+        "deadline_tight": False,
+        "factor": 0.9,
+        "feedback": {"relevant": 0, "not_relevant": 0},
+    }
+    view = explanation_view(old, "de")
+    assert [(t.word, t.profile_word) for t in view.terms] == [
+        ("citizens", None),
+        ("gemeinnutzige", None),
+    ]
+    assert view.reasons == [
+        "Passende Begriffe: citizens, gemeinnutzige",
+        "Kommunen antragsberechtigt",
+        "Fördergebiet: EU-weit",
+    ]
+    assert view.cautions == ["Mindestfördersumme über dem Budget", "Noch nicht geöffnet"]
+    assert view.deadline == "Frist 08.06.2027, 17:00 Uhr Brüssel"
+    assert explanation_view({}).reasons == [] and explanation_view({}).cautions == []
+    assert explanation_view({"terms": [["Jugend", 0.3]], "unexpected": 1}).reasons == [
         "Passende Begriffe: Jugend"
     ]
+
+
+def test_the_view_as_data_and_the_lines_of_old_callers() -> None:
+    call = CallFacts(call_id=1, eligible_applicants=("ngo",), grant_min_eur=500_000)
+    profile = ProfileFacts(1, "ngo", budget_max_eur=50_000)
+    stored = _explain(call, profile, terms=BRIDGED)
+    data = explanation_view(stored, "en").as_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["terms"] == [
+        {"word": "town twinning", "profile_word": "Städtepartnerschaft"},
+        {"word": "Begegnungen", "profile_word": None},
+    ]
+    assert data["cautions"] == ["Minimum grant above the budget"]
+    assert data["reasons"][0] == "Matching words: town twinning ↔ Städtepartnerschaft, Begegnungen"
+    view = explanation_view(stored)
+    assert explanation_lines(stored) == [*view.reasons, view.deadline, *view.cautions]
 
 
 def test_stored_matches_explain_with_the_words_they_share(session: Session) -> None:
@@ -107,11 +282,11 @@ def test_stored_matches_explain_with_the_words_they_share(session: Session) -> N
     )
     rematch(session, trigger="manual", now=NOW)
     match = matches_for_profile(session, profile.id)[0]
-    lines = explanation_lines(match.explanation)
-    assert lines[0].startswith("Passende Begriffe: ")
-    assert "town" in lines[0] or "twinning" in lines[0]
-    assert "Kommunen antragsberechtigt" in lines
-    assert "Frist 19.09.2026, 17:00 Uhr Brüssel" in lines
+    view = explanation_view(match.explanation)
+    assert view.reasons[0].startswith("Passende Begriffe: ")
+    assert "town" in view.reasons[0] or "twinning" in view.reasons[0]
+    assert "Kommunen antragsberechtigt" in view.reasons
+    assert view.deadline == "Frist 19.09.2026, 17:00 Uhr Brüssel"
 
 
 def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
@@ -144,8 +319,8 @@ def test_batched_explanations_equal_the_one_pair_path(
 ) -> None:
     """match_rows explains every match with one pass per profile and one over the calls'
     texts (in chunks, here of 37 calls; ``forked``: read by two processes); each match's
-    terms must be those of top_terms with the call's own words, and its eligibility facts
-    those of the pairwise rules."""
+    terms must be those of top_terms with the call's own words and the profile's words of
+    bridge_words, and its eligibility facts those of the pairwise rules."""
     import matcher.vectorize
     from matcher.bench import NOW, build_corpus
     from matcher.eligibility import assess
@@ -165,6 +340,7 @@ def test_batched_explanations_equal_the_one_pair_path(
     model = ranking.model
     documents = ranking.by_term.T.tocsr()  # calls x terms, as top_terms takes them
     at = 0
+    bridged = 0
     for i, ranked in enumerate(ranking.results):
         for rank, hit in enumerate(ranked, start=1):
             row = rows[at]
@@ -182,7 +358,16 @@ def test_batched_explanations_equal_the_one_pair_path(
                 n=4,
                 words=model.surface_words(call_docs[hit.row]),
             )
-            assert row["explanation"]["terms"] == [[t, round(v, 4)] for t, v in one]
+            (columns,) = model.top_columns(
+                ranking.queries, documents[hit.row].T.tocsr(), [i], [0], 4
+            )
+            sources = model.bridge_words([i] * len(columns), [c for c, _ in columns])
+            expected = [
+                [t, round(v, 4), *(source or ())]
+                for (t, v), source in zip(one, sources, strict=True)
+            ]
+            assert row["explanation"]["terms"] == expected
+            bridged += sum(source is not None for source in sources)
             assert 1 <= len(one) <= 4
             verdict = assess(corpus.call_facts[hit.row], corpus.profile_facts[i], NOW)
             explained = row["explanation"]
@@ -199,5 +384,7 @@ def test_batched_explanations_equal_the_one_pair_path(
                 verdict,
                 score=hit.score,
                 similarity=hit.similarity,
-                terms=one,
+                terms=[tuple(term) for term in expected],  # type: ignore[misc]
             )
+    # The German profiles reach the English calls through the bridge.
+    assert bridged > 0
