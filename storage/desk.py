@@ -264,13 +264,13 @@ def profile_summaries(session: Session, user: User) -> list[ProfileSummary]:
     profiles = readable_profiles(session, user)
     counts: dict[int, Counter[str]] = {p.id: Counter() for p in profiles}
     rows = session.execute(
-        select(Match.profile_id, func.coalesce(Review.status, "new"), func.count(Match.id))
+        select(Match.profile_id, Review.status, func.count(Match.id))
         .outerjoin(Review, _review_join())
         .where(Match.profile_id.in_(list(counts)))
-        .group_by(Match.profile_id, func.coalesce(Review.status, "new"))
+        .group_by(Match.profile_id, Review.status)
     )
     for profile_id, status, n in rows:
-        counts[profile_id][status] += n
+        counts[profile_id][status or "new"] += n  # no review yet: new
     waiting = waiting_rematches(session, counts)
     return [
         ProfileSummary(
