@@ -52,7 +52,7 @@ from matcher.vectorize import (
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the explaining words keep how the call writes them (umlauts, case)
 _FILE = "analysis.npz"
 _FITTED_FILE = "fitted.npz"
 _WORDS_FILE = "words.npz"

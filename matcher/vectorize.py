@@ -416,21 +416,16 @@ class _WrittenTokens(Tokens):
 
     n_fields: int = len(FIELDS)
     written: dict[str, Noted] = field(default_factory=dict)
-    noting: bool = True  # False: only fold, as Tokens does
     languages: list[str] = field(default_factory=list)  # per document, where known
     _blob: bytes | None = None
     _ends: list[int] | None = None
 
     @classmethod
-    def of(cls, tokens: Tokens, *, note: bool = True) -> _WrittenTokens:
-        return cls(
-            tokens.text, tokens.hashes, tokens.segments, tokens.starts, tokens.ends, noting=note
-        )
+    def of(cls, tokens: Tokens) -> _WrittenTokens:
+        return cls(tokens.text, tokens.hashes, tokens.segments, tokens.starts, tokens.ends)
 
     def token(self, i: int) -> str:
         """The folded string of token ``i``, noting how the text writes it."""
-        if not self.noting:
-            return super().token(i)
         start, end = int(self.starts[i]), int(self.ends[i])
         raw = self._bytes()[start:end].decode("utf-8", "replace")
         word = fold(raw)
@@ -1160,17 +1155,12 @@ class TextModel:
         return batch
 
     def _token_chunk(
-        self,
-        chunk: Sequence[Document],
-        lexicon: Lexicon,
-        hashes: list[bytes] | None = None,
-        *,
-        note: bool = True,
+        self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
     ) -> _Tokens:
         """Every token of the documents ``chunk`` with its document, field and stem id.
 
         The arrays are views of ``lexicon``'s workspace, valid until it reads the next
-        chunk. ``hashes``: gets each document's :func:`content_hash`, in order. ``note``:
+        chunk. ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
         note how the texts write their words (``_WrittenTokens``).
         """
         names = ["de", "en", ""]
@@ -1179,7 +1169,7 @@ class TextModel:
         if hashes is not None:
             hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
-        tokens = _WrittenTokens.of(hash_tokens(texts, lexicon.workspace), note=note)
+        tokens = _WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
         declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
         if any(not lang for lang in declared):
             # The guess of Analyzer.language_of: title, summary and 300 description tokens.
@@ -2184,11 +2174,8 @@ class TextModel:
         lexicon = Lexicon(self.analyzer, stem_ids, list(self._stems))
         out: list[dict[str, str]] = [{} for _ in docs]
         noted: list[dict[str, Noted] | None] = []  # per chunk: how these documents write
-        fitted = self._written  # how the fitted calls write them, where the fit read them
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
-            chunk = self._token_chunk(
-                docs[begin : begin + _ANALYSE_CHUNK], lexicon, note=not fitted
-            )
+            chunk = self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)
             noted.append(chunk.tokens.written)
             stems = lexicon.stems  # grown by the chunk's new stems
             width = len(stems) + 1
@@ -2232,7 +2219,9 @@ class TextModel:
             ):
                 row, stem = divmod(key, width)
                 out[begin + row][stems[stem]] = chunk.tokens.folded(position)
-        own = _written_words(noted) or {}
+        # As the fitted calls write a word where this process's fit read them all (the
+        # same choice as the analysis makes), else as these documents do.
+        fitted, own = self._written, _written_words(noted) or {}
         for words in out:
             for stem, word in words.items():
                 words[stem] = fitted.get(word) or own.get(word) or word

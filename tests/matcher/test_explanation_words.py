@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
+from matcher.cache import AnalysisCache
 from matcher.reasons import explanation_view
 from matcher.runs import rematch
 from matcher.vectorize import Document, TextModel
@@ -89,22 +90,28 @@ def _match(session: Session, profile: Profile, call: FundingCall) -> Match:
     return found[0]
 
 
-def _rematch(session: Session, cache: str, folder: Path) -> None:
-    """A re-match without the cache, with a cold cache, or again with the cache it left."""
+def _rematch(session: Session, cache: str, folder: Path, other: FundingCall) -> None:
+    """A re-match without the cache, with a cold cache, again with the cache it left, or
+    again after ``other`` changed and the kept words were lost (so the words of the
+    unchanged calls are read from their texts while the fit analysed ``other`` alone)."""
     if cache == "none":
         rematch(session, trigger="manual", now=NOW)
         return
     rematch(session, trigger="manual", now=NOW, cache_folder=folder)
-    if cache == "warm":  # the calls' words now come from the words the first run kept
+    if cache == "changed":
+        other.description_text = f"{other.description_text} Neue Fristen."
+        session.flush()
+        AnalysisCache(folder).words_path.unlink()
+    if cache in ("warm", "changed"):
         rematch(session, trigger="manual", now=NOW, cache_folder=folder)
 
 
-@pytest.mark.parametrize("cache", ["none", "cold", "warm"])
+@pytest.mark.parametrize("cache", ["none", "cold", "warm", "changed"])
 def test_a_german_call_is_explained_by_its_own_words_with_umlauts(
     session: Session, tmp_path: Path, cache: str
 ) -> None:
     c = _corpus(session)
-    _rematch(session, cache, tmp_path / "matcher")
+    _rematch(session, cache, tmp_path / "matcher", c["roads"])  # type: ignore[arg-type]
     match = _match(session, c["verein"], c["inclusion"])  # type: ignore[arg-type]
     view = explanation_view(match.explanation, "de")
     words = " ".join(term.word for term in view.terms).split()
@@ -116,12 +123,12 @@ def test_a_german_call_is_explained_by_its_own_words_with_umlauts(
     assert "gemeinnutzige" not in line and "begegnungen" not in line
 
 
-@pytest.mark.parametrize("cache", ["none", "cold", "warm"])
+@pytest.mark.parametrize("cache", ["none", "cold", "warm", "changed"])
 def test_an_english_call_reached_by_the_bridge_shows_both_words(
     session: Session, tmp_path: Path, cache: str
 ) -> None:
     c = _corpus(session)
-    _rematch(session, cache, tmp_path / "matcher")
+    _rematch(session, cache, tmp_path / "matcher", c["roads"])  # type: ignore[arg-type]
     match = _match(session, c["partnerschaft"], c["twinning"])  # type: ignore[arg-type]
     stored = match.explanation
     assert stored["version"] == 2
