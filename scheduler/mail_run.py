@@ -27,7 +27,7 @@ from matcher.reasons import explanation_view
 from matcher.search import SearchIndex, build_search_index, search_calls
 from scheduler.mail_templates import render
 from scheduler.mail_wording import N_, Wording
-from storage.call_filters import DEFAULT_STATUSES, CallFilter
+from storage.call_filters import CallFilter
 from storage.config import Settings, ensure_instance
 from storage.deadlines import DEFAULT_TIMEZONE, call_status, next_due
 from storage.digest_queries import profile_candidates, record_sent
@@ -76,21 +76,7 @@ class DigestItem:
 
 def search_url(base_url: str, flt: CallFilter) -> str:
     """The search page with a saved search's query and filters (the page's parameter names)."""
-    params: dict[str, Any] = {
-        "q": flt.text,
-        "applicant": flt.applicant_type,
-        "unstated": "1" if flt.include_unstated else "",
-        "funder_type": flt.funder_type,
-        "programme": flt.programme,
-        "source": flt.source,
-        "language": flt.language,
-        "deadline_from": flt.deadline_from.isoformat() if flt.deadline_from else "",
-        "deadline_to": flt.deadline_to.isoformat() if flt.deadline_to else "",
-        "min_grant": flt.min_grant_eur if flt.min_grant_eur is not None else "",
-    }
-    if tuple(flt.statuses) != DEFAULT_STATUSES:
-        params["status"] = list(flt.statuses)
-    kept = {k: v for k, v in params.items() if v not in ("", None, [])}
+    kept = flt.link_params()
     query = urlencode(kept, doseq=True)
     return base_url.rstrip("/") + SEARCH_PATH + (f"?{query}" if query else "")
 

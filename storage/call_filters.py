@@ -49,6 +49,25 @@ class CallFilter:
         )
         return replace(self, **{name: empty})
 
+    def link_params(self) -> dict[str, Any]:
+        """The filter as the search page's query parameters (only those set), for links to a
+        search from the pages and from the mails."""
+        values: dict[str, Any] = {
+            "q": self.text,
+            "applicant": self.applicant_type,
+            "unstated": "1" if self.include_unstated else "",
+            "funder_type": self.funder_type,
+            "programme": self.programme,
+            "source": self.source,
+            "language": self.language,
+            "deadline_from": self.deadline_from.isoformat() if self.deadline_from else "",
+            "deadline_to": self.deadline_to.isoformat() if self.deadline_to else "",
+            "min_grant": self.min_grant_eur if self.min_grant_eur is not None else "",
+        }
+        if tuple(self.statuses) != DEFAULT_STATUSES:
+            values["status"] = list(self.statuses)
+        return {k: v for k, v in values.items() if v not in ("", None, [])}
+
     def to_dict(self) -> dict[str, Any]:
         """The filter as JSON (a saved search), only the fields that filter something."""
         out: dict[str, Any] = {}

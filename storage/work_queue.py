@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.models import WorkItem, utcnow
@@ -19,47 +20,37 @@ from storage.models import WorkItem, utcnow
 WAITING_STATES = ("queued", "running")
 
 
-def _queued(session: Session, kind: str, target: ColumnElement[bool]) -> WorkItem | None:
-    return session.scalar(
+def _enqueue(session: Session, kind: str, reason: str, requested_by_id: int | None,
+             **target: Any) -> WorkItem:  # fmt: skip
+    """The queued item of ``kind`` for ``target`` (one column = value), or a new one."""
+    ((column, value),) = target.items()
+    item = session.scalar(
         select(WorkItem)
-        .where(WorkItem.kind == kind, WorkItem.state == "queued", target)
+        .where(
+            WorkItem.kind == kind, WorkItem.state == "queued", getattr(WorkItem, column) == value
+        )
         .order_by(WorkItem.id)
         .limit(1)
     )
+    if item is None:
+        item = WorkItem(kind=kind, reason=reason[:200], requested_by_id=requested_by_id, **target)
+        session.add(item)
+        session.flush()
+    return item
 
 
 def enqueue_rematch(
     session: Session, profile_id: int, *, reason: str, requested_by_id: int | None = None
 ) -> WorkItem:
     """Queue a re-rank of one profile, unless one is queued already (then that one)."""
-    item = _queued(session, "rematch", WorkItem.profile_id == profile_id)
-    if item is None:
-        item = WorkItem(
-            kind="rematch",
-            profile_id=profile_id,
-            reason=reason[:200],
-            requested_by_id=requested_by_id,
-        )
-        session.add(item)
-        session.flush()
-    return item
+    return _enqueue(session, "rematch", reason, requested_by_id, profile_id=profile_id)
 
 
 def enqueue_crawl(
     session: Session, source_slug: str, *, reason: str, requested_by_id: int | None = None
 ) -> WorkItem:
     """Queue a crawl of one source, unless one is queued already (then that one)."""
-    item = _queued(session, "crawl", WorkItem.source_slug == source_slug)
-    if item is None:
-        item = WorkItem(
-            kind="crawl",
-            source_slug=source_slug,
-            reason=reason[:200],
-            requested_by_id=requested_by_id,
-        )
-        session.add(item)
-        session.flush()
-    return item
+    return _enqueue(session, "crawl", reason, requested_by_id, source_slug=source_slug)
 
 
 def waiting_rematches(session: Session, profile_ids: Iterable[int] | None = None) -> set[int]:

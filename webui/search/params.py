@@ -41,23 +41,11 @@ class SearchArgs:
 
     def query_string(self, **changes: object) -> dict[str, object]:
         """The parameters as they would be written in a link, with ``changes`` applied."""
-        flt = self.filter
         values: dict[str, object] = {
-            "q": flt.text,
-            "applicant": flt.applicant_type,
-            "unstated": "1" if flt.include_unstated else "",
-            "funder_type": flt.funder_type,
-            "programme": flt.programme,
-            "source": flt.source,
-            "language": flt.language,
-            "deadline_from": flt.deadline_from.isoformat() if flt.deadline_from else "",
-            "deadline_to": flt.deadline_to.isoformat() if flt.deadline_to else "",
-            "min_grant": flt.min_grant_eur if flt.min_grant_eur is not None else "",
+            **self.filter.link_params(),
             "sort": self.sort,
             "page": self.page if self.page > 1 else "",
         }
-        if tuple(flt.statuses) != DEFAULT_STATUSES:
-            values["status"] = list(flt.statuses)
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None, [])}
 
