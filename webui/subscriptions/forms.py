@@ -19,7 +19,7 @@ from webui.subscriptions.descriptions import FREQUENCY
 FREQUENCY_CHOICES = FREQUENCY
 FREQUENCY_HINT = _l(
     "“Daily” and “weekly” mean at most one email a day or a week; “immediately” sends new"
-    " calls as soon as they are found."
+    " calls soon after they are found, at most one email an hour."
 )
 DEFAULT_FREQUENCY = "weekly"
 # Each language in its own name, so that a reader of either can find theirs.
