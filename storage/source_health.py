@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import CrawlRun, Source
@@ -124,11 +124,9 @@ def stale_after(schedule: str, since: datetime) -> timedelta:
     return 2 * (second - first) + STALE_GRACE
 
 
-def _newest_runs(
-    session: Session, condition: ColumnElement[bool] | None = None
-) -> dict[int, CrawlRun]:
-    """Per source id, its newest run (among those meeting ``condition``), in one query."""
-    ranked = select(
+def _runs_by_position() -> Select[tuple[int, int]]:
+    """Each run's id and its position among its source's runs, the newest 1."""
+    return select(
         CrawlRun.id,
         func.row_number()
         .over(
@@ -137,6 +135,13 @@ def _newest_runs(
         )
         .label("position"),
     )
+
+
+def _newest_runs(
+    session: Session, condition: ColumnElement[bool] | None = None
+) -> dict[int, CrawlRun]:
+    """Per source id, its newest run (among those meeting ``condition``), in one query."""
+    ranked = _runs_by_position()
     if condition is not None:
         ranked = ranked.where(condition)
     sub = ranked.subquery()
@@ -221,15 +226,7 @@ def _health(
 
 def recent_runs(session: Session, per_source: int = RECENT_RUNS) -> dict[str, list[CrawlRun]]:
     """Per source slug, its newest ``per_source`` runs, newest first (one query)."""
-    ranked = select(
-        CrawlRun.id,
-        func.row_number()
-        .over(
-            partition_by=CrawlRun.source_id,
-            order_by=(CrawlRun.started_at.desc(), CrawlRun.id.desc()),
-        )
-        .label("position"),
-    ).subquery()
+    ranked = _runs_by_position().subquery()
     rows = session.execute(
         select(Source.slug, CrawlRun)
         .join(ranked, ranked.c.id == CrawlRun.id)

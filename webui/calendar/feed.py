@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
-from icalendar import Alarm, Calendar, Event
+from icalendar import Calendar, Event
 
 from storage.calendar import PursuedDeadline
 from storage.serialize import call_page_url
 from webui import formatting, labels
-from webui.search.exports import EVENT_LENGTH, REMINDER_BEFORE
+from webui.search.exports import EVENT_LENGTH, week_ahead_alarm
 
 PRODID = "-//foerderdesk//Desk deadlines//EN"
 REFRESH = timedelta(hours=6)
@@ -74,11 +74,7 @@ def _event(
     event.add("description", "\n".join(line for line in lines if line))
     event.add("categories", [str(status)])
     event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
-    alarm = Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", _("In one week: %(stage)s", stage=event["summary"]))
-    alarm.add("trigger", -REMINDER_BEFORE)
-    event.add_component(alarm)
+    event.add_component(week_ahead_alarm(event["summary"]))
     return event
 
 

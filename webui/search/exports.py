@@ -223,12 +223,17 @@ def _event(call: FundingCall, stage: Stage, *, base_url: str, host: str, now: da
     event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
     if stage.yearly:
         event.add("rrule", {"freq": "yearly"})
+    event.add_component(week_ahead_alarm(event["summary"]))
+    return event
+
+
+def week_ahead_alarm(summary: str) -> Alarm:
+    """The reminder a calendar client shows a week before a deadline event."""
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
-    alarm.add("description", _("In one week: %(stage)s", stage=event["summary"]))
+    alarm.add("description", _("In one week: %(stage)s", stage=summary))
     alarm.add("trigger", -REMINDER_BEFORE)
-    event.add_component(alarm)
-    return event
+    return alarm
 
 
 def calls_ics(
