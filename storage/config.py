@@ -46,6 +46,11 @@ class Settings:
     # (waitress behind a balancer, more than one host) need a shared store, e.g. redis://host.
     ratelimit_storage_url: str = "memory://"
     session_lifetime_hours: float = 8.0  # a signed-in session ends after this long unused
+    # The scheduler: how often it looks for queued work and crawls that changed calls, how
+    # long a crawl may take before it is killed, and how long old runs and sent mail are kept.
+    scheduler_poll_seconds: float = 20.0
+    crawl_timeout_seconds: float = 3600.0
+    retention_days: int = 180
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -85,6 +90,9 @@ _TYPES: dict[str, type] = {
     "smtp_starttls": bool,
     "smtp_timeout": float,
     "session_lifetime_hours": float,
+    "scheduler_poll_seconds": float,
+    "crawl_timeout_seconds": float,
+    "retention_days": int,
 }
 
 

@@ -2,7 +2,8 @@
 
 ``base`` holds the declarative base, the vocabularies and the UTC timestamp type; ``calls`` the
 sources, crawls and calls; ``desk`` profiles, matches, reviews and the work queue; ``people``
-users, API tokens, subscriptions and the outbox.
+users, API tokens, subscriptions and the outbox; ``scheduling`` the scheduler's job runs,
+lease and job store.
 """
 
 from storage.models.base import (
@@ -12,6 +13,7 @@ from storage.models.base import (
     DEADLINE_MODELS,
     FREQUENCIES,
     FUNDER_TYPES,
+    JOB_RUN_OUTCOMES,
     LANGUAGES,
     MATCH_RUN_OUTCOMES,
     NAMING_CONVENTION,
@@ -37,6 +39,7 @@ from storage.models.people import (
     SuppressedAddress,
     User,
 )
+from storage.models.scheduling import JOB_STORE_TABLE, JobRun, SchedulerLease, apscheduler_jobs
 
 __all__ = [
     "APPLICANT_TYPES",
@@ -45,6 +48,8 @@ __all__ = [
     "DEADLINE_MODELS",
     "FREQUENCIES",
     "FUNDER_TYPES",
+    "JOB_RUN_OUTCOMES",
+    "JOB_STORE_TABLE",
     "LANGUAGES",
     "MATCH_RUN_OUTCOMES",
     "NAMING_CONVENTION",
@@ -62,12 +67,14 @@ __all__ = [
     "CallDeadline",
     "CrawlRun",
     "FundingCall",
+    "JobRun",
     "Match",
     "MatchRun",
     "Notification",
     "Profile",
     "Review",
     "ReviewNote",
+    "SchedulerLease",
     "Source",
     "Subscription",
     "SubscriptionCall",
@@ -75,5 +82,6 @@ __all__ = [
     "UTCDateTime",
     "User",
     "WorkItem",
+    "apscheduler_jobs",
     "utcnow",
 ]

@@ -68,6 +68,8 @@ NOTIFICATION_STATES = ("pending", "sent", "failed", "suppressed")
 # Work the web app asks for and the scheduler does (a web request never crawls or re-matches).
 WORK_KINDS = ("rematch", "crawl")
 WORK_STATES = ("queued", "running", "done", "failed")
+# A scheduled job's run; "running" stays on a run whose scheduler was killed.
+JOB_RUN_OUTCOMES = ("running", "succeeded", "failed")
 LANGUAGES = ("de", "en")
 
 
