@@ -1,12 +1,12 @@
-"""The crawler's ``foerderdesk`` subcommands: ``crawl``, ``calls export`` and ``mirror serve``."""
+"""The crawler's ``foerderdesk`` subcommands: ``calls export`` and ``mirror serve``, and the
+environment a crawl process gets (``foerderdesk crawl`` itself is the pipeline's, in the
+scheduler package: it re-matches after the crawl)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -15,14 +15,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crawler.runs import runs_table
-from crawler.sources import SourcesFileError, load_sources, sources_path
-from storage.cli import foerderdesk_command, get_settings
+from storage.cli import get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.deadlines import call_status
-from storage.models import CALL_STATUSES, CrawlRun, FundingCall, utcnow
-from storage.queries import latest_crawl_runs
+from storage.models import CALL_STATUSES, FundingCall, utcnow
 from storage.serialize import call_to_dict
 
 CSV_COLUMNS = (
@@ -56,87 +53,12 @@ def crawl_environment(settings: Settings) -> dict[str, str]:
             "FOERDERDESK_INSTANCE_PATH": str(settings.instance_path),
             "FOERDERDESK_CONTACT_EMAIL": settings.contact_email,
             "FOERDERDESK_LOG_LEVEL": settings.log_level,
+            "FOERDERDESK_CRAWL_MIRROR": settings.crawl_mirror,
         }
     )
     if settings.sources_file:
         env["FOERDERDESK_SOURCES_FILE"] = settings.sources_file
     return env
-
-
-@click.command("crawl")
-@click.argument("sources", nargs=-1)
-@click.option("--mirror", default="", help="Send every request to this mirror (README: Mirrors).")
-@click.option("--status", "show_status", is_flag=True, help="Show the last crawl runs and exit.")
-@click.option("--limit", default=20, show_default=True, help="Runs shown by --status.")
-@click.option("--no-match", is_flag=True, help="Do not re-match afterwards, even if calls changed.")
-@click.pass_context
-def crawl(
-    ctx: click.Context,
-    sources: tuple[str, ...],
-    mirror: str,
-    show_status: bool,
-    limit: int,
-    no_match: bool,
-) -> None:
-    """Crawl SOURCES (default: every enabled source), each in its own process.
-
-    Exits non-zero if any crawl failed. A partial crawl (some errors) keeps what it
-    stored but withdraws nothing; see `foerderdesk crawl --status`. When calls were added,
-    changed or withdrawn, the matches are re-ranked afterwards (`foerderdesk match`).
-    """
-    settings = get_settings(ctx)
-    engine = make_engine(settings)
-    factory = make_session_factory(engine)
-    if show_status:
-        with session_scope(factory) as session:
-            click.echo(runs_table(latest_crawl_runs(session, limit)))
-        engine.dispose()
-        return
-    try:
-        entries = load_sources(sources_path(settings))
-    except SourcesFileError as exc:
-        raise click.ClickException(str(exc)) from None
-    by_slug = {e.slug: e for e in entries}
-    unknown = [s for s in sources if s not in by_slug]
-    if unknown:
-        known = ", ".join(by_slug) or "none"
-        raise click.ClickException(f"unknown source(s) {', '.join(unknown)} (known: {known})")
-    chosen = [by_slug[s] for s in sources] if sources else [e for e in entries if e.enabled]
-    if not chosen:
-        raise click.ClickException("no enabled source to crawl")
-
-    started = utcnow()
-    failed: list[str] = []
-    env = crawl_environment(settings)
-    for entry in chosen:
-        click.echo(f"== crawling {entry.slug} ({entry.name})", err=True)
-        command = [sys.executable, "-m", "crawler", entry.slug]
-        if mirror:
-            command += ["--mirror", mirror]
-        # One process per source: Twisted's reactor cannot restart, and one broken site
-        # must not take the other crawls down with it.
-        code = subprocess.run(command, env=env, check=False).returncode
-        if code not in (0, 3):
-            failed.append(entry.slug)
-    with session_scope(factory) as session:
-        runs = session.scalars(
-            select(CrawlRun)
-            .where(CrawlRun.started_at >= started)
-            .options(selectinload(CrawlRun.source))
-            .order_by(CrawlRun.id)
-        ).all()
-        click.echo(runs_table(list(runs)))
-        changed = sum(r.calls_new + r.calls_updated + r.calls_withdrawn for r in runs)
-    engine.dispose()
-    if changed and not no_match:
-        # The matcher is another package: hand the work over by command, not by import.
-        click.echo(f"== {changed} call(s) new, changed or withdrawn: re-matching", err=True)
-        if subprocess.run(foerderdesk_command(settings, "match", "--trigger", "crawl"),
-                          check=False).returncode != 0:  # fmt: skip
-            click.echo("re-matching failed; the previous matches are kept", err=True)
-    if failed:
-        click.echo(f"failed: {', '.join(failed)}", err=True)
-        ctx.exit(1)
 
 
 @click.group("calls")

@@ -53,7 +53,8 @@ def _stop(signum: int, frame: object) -> None:
 )
 @click.pass_context
 def queue_drain(ctx: click.Context, watch: float | None) -> None:
-    """Do the queued work now: crawls (each in its own process), then re-ranks.
+    """Do the queued work now: crawls (each in its own process), then the re-match that is
+    due (every profile when calls changed, else the queued profiles).
 
     Exits non-zero when an item failed (it stays recorded as failed, with its error).
     """
@@ -69,15 +70,7 @@ def queue_drain(ctx: click.Context, watch: float | None) -> None:
             report = drain_queue(factory, settings)
             failed += report.failed
             if report.did_anything or watch is None:
-                click.echo(
-                    f"queue: {report.rematched_profiles} profile(s) re-ranked, "
-                    f"{report.crawls} crawl(s), {report.failed} failed"
-                    + (
-                        f", {report.requeued} abandoned item(s) queued again"
-                        if report.requeued
-                        else ""
-                    )
-                )
+                click.echo(f"queue: {report}")
             if watch is None:
                 break
             time.sleep(watch)

@@ -2,11 +2,12 @@
 
 It does what an operator would do by hand, in order: upgrade the database, import the
 Hannover example profiles, crawl the bundled snapshot of the real sources through the mirror
-mechanism with the real spiders, re-match, and serve the web app. Crawls and the web server
-run as subprocesses, exactly as the scheduler runs them in production.
+mechanism with the real spiders, re-match, and run the web app beside the scheduler, as in
+production (the scheduler's crawls go to the mirror, so "crawl now" works offline). Crawls,
+the web app and the scheduler run as processes of their own.
 
 The terminal gets one line per step and one per source crawled; what the subprocesses say
-(Scrapy's log, the matcher's, the web server's) goes to ``instance/logs/demo.log``.
+(Scrapy's log, the matcher's, the web server's, the scheduler's) goes to ``instance/logs/demo.log``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import logging
 import os
 import secrets
 import signal
@@ -21,20 +23,20 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import click
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crawler.sources import SourcesFileError, load_sources, sources_path
+from scheduler.pipeline import CrawlRunner, default_rematcher, rematch_due
 from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope, standalone_session
 from storage.migrate import upgrade
-from storage.models import CrawlRun, MatchRun, utcnow
+from storage.models import CrawlRun, MatchRun, Source, utcnow
 from storage.profiles import import_profiles
 
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
@@ -170,19 +172,6 @@ def match_summary(run: MatchRun | None) -> str:
     )
 
 
-def _finished_runs(engine: Engine, since: datetime, *, all_: bool = False) -> list[CrawlRun]:
-    stmt = (
-        select(CrawlRun)
-        .where(CrawlRun.started_at >= since)
-        .options(selectinload(CrawlRun.source))
-        .order_by(CrawlRun.id)
-    )
-    if not all_:
-        stmt = stmt.where(CrawlRun.outcome != "running")
-    with session_scope(make_session_factory(engine)) as session:
-        return list(session.scalars(stmt))
-
-
 def _shown_path(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.relative_to(Path.cwd()))
@@ -195,52 +184,61 @@ def _log_step(log: IO[str], title: str) -> None:
 
 
 # --- the steps -------------------------------------------------------------------------------
-def crawl_snapshot(settings: Settings, log: IO[str]) -> bool:
-    """Crawl the bundled snapshot, one terminal line per source as it finishes; True if
-    every source succeeded."""
-    engine = make_engine(settings)
-    since = utcnow()
-    shown: set[int] = set()
-
-    def echo_new(*, all_: bool = False) -> None:
-        for run in _finished_runs(engine, since, all_=all_):
-            if run.id not in shown:
-                shown.add(run.id)
-                click.echo(crawl_summary(run))
-
+def crawl_snapshot(settings: Settings, log: IO[str], mirror: str) -> bool:
+    """Crawl every enabled source from the mirror, one terminal line per source as it
+    finishes; True if every source succeeded."""
+    _log_step(log, "crawl of the bundled snapshot")
     try:
-        _log_step(log, "crawl of the bundled snapshot")
-        with snapshot_mirror(settings, log) as mirror:
-            process = subprocess.Popen(
-                foerderdesk_command(settings, "crawl", "--mirror", mirror, "--no-match"),
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            while process.poll() is None:
-                time.sleep(0.5)
-                with contextlib.suppress(OperationalError):  # the crawl is writing: next time
-                    echo_new()
-        echo_new(all_=True)
+        entries = [e for e in load_sources(sources_path(settings)) if e.enabled]
+    except SourcesFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    runner = CrawlRunner(settings, factory, mirror=mirror, output=log)
+    succeeded = True
+    try:
+        for entry in entries:
+            started = utcnow()
+            succeeded &= runner(entry.slug) == 0
+            with session_scope(factory) as session:
+                run = session.scalar(
+                    select(CrawlRun)
+                    .join(CrawlRun.source)
+                    .where(Source.slug == entry.slug, CrawlRun.started_at >= started)
+                    .options(selectinload(CrawlRun.source))
+                    .order_by(CrawlRun.id.desc())
+                    .limit(1)
+                )
+                click.echo(crawl_summary(run) if run else f"    {entry.slug}: did not start")
     finally:
         engine.dispose()
-    if process.returncode != 0 or not shown:
+    if not succeeded:
         click.echo("    some sources failed (see the log); the calls that were stored are kept")
-        return False
-    return True
+    return succeeded
 
 
 def rematch(settings: Settings, log: IO[str]) -> None:
-    """Re-rank every profile (output to the log), then print one summary line."""
-    since = utcnow()
+    """Re-rank every profile if calls changed (the matcher logs to the log), then print one
+    summary line."""
     _log_step(log, "match")
-    subprocess.call(foerderdesk_command(settings, "match"), stdout=log, stderr=subprocess.STDOUT)
-    with standalone_session(settings) as session:
-        run = session.scalars(
-            select(MatchRun).where(MatchRun.started_at >= since).order_by(MatchRun.id.desc())
-        ).first()
-        click.echo(match_summary(run))
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    try:
+        report = rematch_due(factory, default_rematcher(settings))
+        if report.run_id is None:
+            click.echo("    up to date: no call changed since the last re-match")
+            return
+        with session_scope(factory) as session:
+            run = session.get_one(MatchRun, report.run_id)
+            log.write(f"match run {run.id}: {run.outcome}\n")
+            click.echo(match_summary(run))
+    finally:
+        engine.dispose()
 
 
-def prepare(settings: Settings, log: IO[str], *, crawl: bool = True, steps: int = 4) -> str:
+def prepare(
+    settings: Settings, log: IO[str], mirror: str, *, crawl: bool = True, steps: int = 4
+) -> str:
     """Database, profiles, calls from the snapshot, matches: everything but serving."""
     click.echo(f"1/{steps} database: upgrading to the newest schema")
     upgrade(settings.sqlalchemy_url)
@@ -251,7 +249,7 @@ def prepare(settings: Settings, log: IO[str], *, crawl: bool = True, steps: int 
             click.echo(f"    {path.name}: {len(result.created)} new, {len(result.updated)} updated")
     if crawl:
         click.echo(f"3/{steps} calls: crawling the bundled snapshot through a local mirror")
-        crawl_snapshot(settings, log)
+        crawl_snapshot(settings, log, mirror)
     else:
         click.echo(f"3/{steps} calls: not crawled (--no-crawl); the stored calls are kept")
     click.echo(f"4/{steps} matches: ranking the calls for every profile")
@@ -281,14 +279,20 @@ def serve(settings: Settings, log: IO[str], host: str, port: int) -> subprocess.
     return process
 
 
-def drain_queue_in_background(settings: Settings, log: IO[str]) -> subprocess.Popen[bytes]:
-    """Do what the web app queues (re-ranks after reviews and edits, crawls now) every few
-    seconds, in a process of its own, as the scheduler does in production."""
-    _log_step(log, "drain the work queue")
+def scheduler_in_background(
+    settings: Settings, log: IO[str], mirror: str
+) -> subprocess.Popen[bytes]:
+    """The scheduler, in a process of its own as in production, crawling the mirror (so
+    "crawl now" works offline) and looking for queued work every few seconds."""
+    _log_step(log, "scheduler")
+    env = {
+        **os.environ,
+        "FOERDERDESK_CRAWL_MIRROR": mirror,
+        "FOERDERDESK_SCHEDULER_POLL_SECONDS": "3",
+    }
     return subprocess.Popen(
-        foerderdesk_command(settings, "queue", "drain", "--watch", "3"),
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        foerderdesk_command(settings, "scheduler"), env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -311,39 +315,45 @@ def demo(ctx: click.Context, host: str, port: int, no_crawl: bool, no_serve: boo
     settings = get_settings(ctx)
     log_path = settings.instance_path / "logs" / LOG_NAME
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("w", encoding="utf-8") as log, snapshot_mirror(settings, log) as mirror:
+        # The matcher runs in this process: its log goes to the file too, not the terminal.
+        logging.basicConfig(stream=log, level=logging.INFO, force=True)
         click.echo(f"details (Scrapy, matcher, web server) are logged to {_shown_path(log_path)}")
         try:
-            password = prepare(settings, log, crawl=not no_crawl, steps=4 if no_serve else 5)
+            steps = 4 if no_serve else 5
+            password = prepare(settings, log, mirror, crawl=not no_crawl, steps=steps)
         except click.ClickException as exc:
             raise click.ClickException(f"{exc.message} (see {_shown_path(log_path)})") from None
         login = f"(desk login: {DEMO_USER} / {password})"
         if no_serve:
-            command = "foerderdesk serve"
+            command = "foerderdesk"
             if settings.instance_path.resolve() != Path("instance").resolve():
-                command = f"foerderdesk --instance {settings.instance_path} serve"
-            click.echo(f"ready: start the web app with `{command}`  {login}")
+                command = f"foerderdesk --instance {settings.instance_path}"
+            click.echo(
+                f"ready: start the web app with `{command} serve` and the scheduler with "
+                f"`{command} scheduler`  {login}"
+            )
             return
-        click.echo(f"5/5 web app: starting on {host}:{port} (Ctrl+C stops it)")
+        click.echo(f"5/5 web app and scheduler: starting on {host}:{port} (Ctrl+C stops them)")
         try:
             process = serve(settings, log, host, port)
         except click.ClickException as exc:
             raise click.ClickException(f"{exc.message} (see {_shown_path(log_path)})") from None
-        drainer = drain_queue_in_background(settings, log)
+        scheduler = scheduler_in_background(settings, log, mirror)
         click.echo(f"ready: open http://{host}:{port}/  {login}")
         signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the web app with us
         try:
             code = process.wait()
         except KeyboardInterrupt:
-            for child in (process, drainer):
+            for child in (process, scheduler):
                 child.terminate()
-            for child in (process, drainer):
-                child.wait(timeout=10)
+            for child in (process, scheduler):
+                child.wait(timeout=60)  # the scheduler stops a running crawl and records it
             click.echo("stopped")
             return
         finally:
-            if drainer.poll() is None:
-                drainer.terminate()
-                drainer.wait(timeout=10)
+            if scheduler.poll() is None:
+                scheduler.terminate()
+                scheduler.wait(timeout=60)
     if code != 0:
         raise click.ClickException(f"the web app stopped (exit {code}); see {log_path}")

@@ -12,6 +12,7 @@ shares (links, how a call is shown, storing) is in ``scheduler.mail_run``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -229,6 +230,8 @@ def compose_due(
     now: datetime | None = None,
     index: SearchIndex | None = None,
     dry_run: bool = False,
+    frequencies: Sequence[str] | None = None,
+    reminders: bool = True,
 ) -> ComposeReport:
     """Compose everything due at ``now`` into the outbox: digests and change alerts for the
     subscriptions whose period has come, and the reminders of near deadlines.
@@ -237,14 +240,16 @@ def compose_due(
     writer lock for long; a run that dies is composed again by the next (the periods make
     that harmless). ``dry_run``: compose the same in one transaction and roll it back; the
     report's messages say what would have been stored (it writes nothing at all: it does not
-    lean on a rollback).
+    lean on a rollback). ``frequencies`` limits the run to subscriptions of those frequencies
+    (the scheduler composes the daily digests in the morning, not at midnight); ``reminders``
+    says whether deadline reminders are composed too.
     """
     now = now or utcnow()
     report = ComposeReport()
     session = factory()
     try:
         run = MailRun(session, settings, now, index, dry_run=dry_run)
-        due = due_subscriptions(session, now, run.settings.timezone)
+        due = due_subscriptions(session, now, run.settings.timezone, frequencies=frequencies)
         for start in range(0, len(due), CHUNK):
             chunk = due[start : start + CHUNK]
             seen = seen_call_ids(session, [s.id for s in chunk])
@@ -264,10 +269,10 @@ def compose_due(
                 run.record_composed()
             if not dry_run:
                 session.commit()
-        reminders = compose_reminders(run)
-        report.reminders = len(reminders)
+        composed = compose_reminders(run) if reminders else []
+        report.reminders = len(composed)
         if dry_run:
-            report.messages.extend(reminders)
+            report.messages.extend(composed)
             session.rollback()
         else:
             session.commit()

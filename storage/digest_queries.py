@@ -69,7 +69,12 @@ def active_clause() -> ColumnElement[bool]:
 
 
 def due_subscriptions(
-    session: Session, now: datetime, timezone: str, *, kinds: Sequence[str] | None = None
+    session: Session,
+    now: datetime,
+    timezone: str,
+    *,
+    kinds: Sequence[str] | None = None,
+    frequencies: Sequence[str] | None = None,
 ) -> list[Subscription]:
     """Active subscriptions whose frequency lets them send at ``now``, by id.
 
@@ -80,6 +85,8 @@ def due_subscriptions(
     stmt = select(Subscription).where(active_clause()).order_by(Subscription.id)
     if kinds is not None:
         stmt = stmt.where(Subscription.kind.in_(list(kinds)))
+    if frequencies is not None:
+        stmt = stmt.where(Subscription.frequency.in_(list(frequencies)))
     return [
         s
         for s in session.scalars(stmt)

@@ -238,3 +238,33 @@ def match_counts_by_profile(session: Session) -> dict[int, int]:
 def latest_match_run(session: Session) -> MatchRun | None:
     """The most recent match run, or None."""
     return session.scalar(select(MatchRun).order_by(MatchRun.started_at.desc(), MatchRun.id.desc()))
+
+
+def calls_changed_since_full_rematch(session: Session) -> bool:
+    """True when a call was added, changed or withdrawn after the last successful re-match
+    of every profile started (or none ever ran and there are calls).
+
+    Read from the calls themselves rather than from the crawl runs' counts, so a crawl that
+    was killed after storing calls, and a status that housekeeping closed, count too.
+    """
+    last_full = last_full_rematch_start(session)
+    changed = select(FundingCall.id).limit(1)
+    if last_full is not None:
+        changed = changed.where(
+            (FundingCall.last_changed_at > last_full) | (FundingCall.withdrawn_at > last_full)
+        )
+    return session.scalar(changed) is not None
+
+
+def last_full_rematch_start(session: Session) -> datetime | None:
+    """When the newest successful re-match of every profile started (None: never)."""
+    runs = session.execute(
+        select(MatchRun.started_at, MatchRun.parameters)
+        .where(MatchRun.outcome == "succeeded")
+        .order_by(MatchRun.started_at.desc())
+        .limit(200)  # beyond that many partial runs, None: one full re-match is due anyway
+    ).all()
+    for started_at, parameters in runs:
+        if (parameters or {}).get("profile_ids") is None:  # all profiles, not some
+            return started_at
+    return None

@@ -12,7 +12,7 @@ from scheduler.work import drain_queue
 from storage.config import Settings
 from storage.models import CrawlRun, MatchRun, Source, WorkItem, utcnow
 from storage.work_queue import enqueue_crawl, enqueue_rematch
-from tests.storage.factories import make_profile, make_source
+from tests.storage.factories import make_call, make_profile, make_source
 
 
 @pytest.fixture
@@ -86,8 +86,9 @@ def test_a_crawl_now_runs_the_crawler_and_rematches_when_calls_changed(
             return 1
         with factory.begin() as s:  # what a crawl subprocess stores
             source = s.scalar(select(Source).where(Source.slug == slug))
-            s.add(CrawlRun(source_id=source.id, outcome="succeeded", calls_new=2,
+            s.add(CrawlRun(source_id=source.id, outcome="succeeded", calls_new=1,
                            finished_at=utcnow()))  # fmt: skip
+            make_call(s, source=slug)
         return 0
 
     rematcher = Recorder()

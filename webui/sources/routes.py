@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from crawler.sources import SourceEntry, SourcesFileError, load_sources, sources_path
 from storage.calls import sync_source
+from storage.job_runs import active_scheduler, latest_job_runs, next_run_times
 from storage.models import utcnow
 from storage.queries import get_source
 from storage.source_health import recent_runs, source_health, source_runs
@@ -59,16 +60,39 @@ def _page_context() -> dict[str, object]:
     }
 
 
+def _scheduler_jobs(entries: dict[str, SourceEntry]) -> list[dict[str, object]]:
+    """Every job the scheduler stored or ran: its name, its last run and its next run."""
+    session = db_session()
+    planned = next_run_times(session)
+    last = latest_job_runs(session)
+    names = {slug: e.name for slug, e in entries.items()}
+    order = sorted(
+        set(planned) | set(last), key=lambda job_id: (job_id.startswith("crawl:"), job_id)
+    )
+    return [
+        {
+            "id": job_id,
+            "name": wording.job(job_id, names),
+            "last": last.get(job_id),
+            "next_run": planned.get(job_id),
+            "retired": job_id not in planned,
+        }
+        for job_id in order
+    ]
+
+
 @bp.get("/")
 @roles_required(*READERS)
 def index():  # type: ignore[no-untyped-def]
-    """Every source: freshness, next run, recent runs."""
+    """Every source: freshness, next run, recent runs; and the scheduler's jobs."""
     entries = _file_entries()
     return render_template(
         "sources/index.html",
         sources=_health(entries),
         runs=recent_runs(db_session(), per_source=RUNS_ON_LIST),
         in_file=set(entries),
+        jobs=_scheduler_jobs(entries),
+        scheduler=active_scheduler(db_session()),
         **_page_context(),
     )
 
@@ -110,8 +134,12 @@ def crawl(slug: str):  # type: ignore[no-untyped-def]
         sync_source(session, entry.as_dict())  # the queue refers to the source's row
     enqueue_crawl(session, slug, reason="crawl now", requested_by_id=current_user.id)
     session.commit()
-    flash(_("A crawl of %(name)s is queued; the scheduler starts it within a few minutes.",
-            name=entry.name), "info")  # fmt: skip
+    if active_scheduler(session) is None:
+        flash(_("A crawl of %(name)s is queued, but no scheduler is running: it starts when "
+                "one does (foerderdesk scheduler).", name=entry.name), "warning")  # fmt: skip
+    else:
+        flash(_("A crawl of %(name)s is queued; the scheduler starts it within a minute.",
+                name=entry.name), "info")  # fmt: skip
     return redirect(url_for("sources.index"))
 
 

@@ -25,6 +25,27 @@ DROPPED = {
 }
 
 
+# The scheduler's jobs by id (``scheduler.jobs``); a crawl job is "crawl:<slug>".
+JOBS = {
+    "queue": _l("Crawls asked for here (“Crawl now”)"),
+    "rematch": _l("Re-ranking after crawls, edits and desk feedback"),
+    "outbox": _l("Sending the mail that is due"),
+    "digests:immediate": _l("Digests as new calls come"),
+    "digests:daily": _l("Daily digests"),
+    "digests:weekly": _l("Weekly digests"),
+    "reminders": _l("Deadline reminders"),
+    "housekeeping": _l("Housekeeping: statuses as deadlines pass, old records pruned"),
+}
+
+
+def job(job_id: str, names: dict[str, str]) -> str:
+    """A scheduled job as words; ``names`` are the sources' names by slug."""
+    if job_id.startswith("crawl:"):
+        slug = job_id.removeprefix("crawl:")
+        return _("Crawl of %(name)s", name=names.get(slug, slug))
+    return str(JOBS.get(job_id, job_id))
+
+
 def outcome(value: str) -> str:
     """A crawl outcome as a word."""
     return str(OUTCOME.get(value, value))
