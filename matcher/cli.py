@@ -41,8 +41,11 @@ def match(
 
     settings = get_settings(ctx)
     engine = make_engine(settings)
+    factory = make_session_factory(engine)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        # The run is committed before anything is printed: a reader that goes away early
+        # (`| head -1`) breaks the pipe at an echo, and that must not roll back the run.
+        with session_scope(factory) as session:
             profile_ids = None
             if slugs:
                 found = dict(
@@ -62,15 +65,17 @@ def match(
                 dictionary_path=settings.freedict_path,
                 cache_folder=settings.instance_path / "matcher",
             )
-            click.echo(
-                f"match run {run.id}: {run.outcome} — {run.profiles_count} profile(s), "
-                f"{run.calls_count} rankable call(s), {run.matches_count} match(es) "
-                f"in {run.duration_seconds or 0:.2f} s"
-            )
-            if run.outcome != "succeeded":
-                error = run.parameters.get("error", "unknown error")
-                click.echo(f"the previous matches were kept; error: {error}", err=True)
-            else:
+        failed = run.outcome != "succeeded"
+        click.echo(
+            f"match run {run.id}: {run.outcome} — {run.profiles_count} profile(s), "
+            f"{run.calls_count} rankable call(s), {run.matches_count} match(es) "
+            f"in {run.duration_seconds or 0:.2f} s"
+        )
+        if failed:
+            error = run.parameters.get("error", "unknown error")
+            click.echo(f"the previous matches were kept; error: {error}", err=True)
+        else:
+            with session_scope(factory) as session:
                 stmt = select(Profile).where(Profile.active).order_by(Profile.slug)
                 if profile_ids is not None:
                     stmt = stmt.where(Profile.id.in_(profile_ids))
@@ -78,7 +83,6 @@ def match(
                     best = matches_for_profile(session, profile.id, limit=1)
                     top = f"{best[0].score:.3f} {best[0].call.title[:70]}" if best else "–"
                     click.echo(f"  {profile.slug:40} {top}")
-        failed = run.outcome != "succeeded"
     finally:
         engine.dispose()
     if failed:

@@ -8,7 +8,7 @@ The root group lives here; every package contributes its own subcommands through
 from __future__ import annotations
 
 import logging
-import subprocess
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from storage.config import ConfigError, Settings, ensure_instance, load_settings
-from storage.db import make_engine, standalone_session
+from storage.db import make_engine
 
 ENTRY_POINT_GROUP = "foerderdesk.commands"
 
@@ -38,6 +38,34 @@ class PluginGroup(click.Group):
         return ep.load() if ep is not None else None  # type: ignore[attr-defined]
 
 
+# What a shell expects of a process whose reader went away: 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull, so the interpreter's last flush has nowhere to fail."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+class RootGroup(PluginGroup):
+    """The root command: it also ends quietly when the reader of its output goes away."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        # Click's standalone mode would catch a broken pipe itself and exit 1, so it is
+        # handled here, inside it, as the Python docs recommend (note on SIGPIPE).
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _discard_stdout()
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
+
+
 def foerderdesk_command(settings: Settings, *args: str) -> list[str]:
     """The command line that runs ``foerderdesk ARGS`` in a subprocess with the same instance
     and database: how one command hands work to another package without importing it."""
@@ -54,7 +82,7 @@ def get_settings(ctx: click.Context) -> Settings:
     return ctx.find_root().obj
 
 
-@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--instance",
     type=click.Path(file_okay=False, path_type=Path),
@@ -111,62 +139,6 @@ def db_current(ctx: click.Context) -> None:
     engine = make_engine(get_settings(ctx))
     click.echo(current_revision(engine) or "empty database (run: foerderdesk db upgrade)")
     engine.dispose()
-
-
-@click.group()
-def profiles() -> None:
-    """City projects and partner organisations that calls are matched against."""
-
-
-@profiles.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Validate only; change nothing.")
-@click.option("--no-match", is_flag=True, help="Do not re-match the imported profiles.")
-@click.pass_context
-def profiles_import(ctx: click.Context, file: Path, dry_run: bool, no_match: bool) -> None:
-    """Import profiles from a YAML or CSV FILE (all rows, or none if any row is invalid).
-
-    The imported profiles are re-matched afterwards (`foerderdesk match --profile …`).
-    """
-    from storage.profiles import ProfileFileError, import_profiles, validate_file
-
-    try:
-        if dry_run:
-            rows = validate_file(file)
-            click.echo(f"{file}: {len(rows)} profile(s) valid; nothing imported (--dry-run)")
-            return
-        with standalone_session(get_settings(ctx)) as session:
-            result = import_profiles(session, file)
-    except ProfileFileError as exc:
-        for line in str(exc).splitlines():
-            click.echo(line, err=True)
-        ctx.exit(1)
-    click.echo(f"{file}: {len(result.created)} profile(s) created, {len(result.updated)} updated")
-    slugs = result.created + result.updated
-    if slugs and not no_match:
-        # The matcher sits above storage: hand the work over by command, not by import.
-        args = [arg for slug in slugs for arg in ("--profile", slug)]
-        command = foerderdesk_command(
-            get_settings(ctx), "match", "--trigger", "profile_edit", *args
-        )
-        if subprocess.run(command, check=False).returncode != 0:
-            click.echo("re-matching failed; run `foerderdesk match` again", err=True)
-
-
-@profiles.command("list")
-@click.pass_context
-def profiles_list(ctx: click.Context) -> None:
-    """List the stored profiles."""
-    from sqlalchemy import select
-
-    from storage.models import Profile
-
-    with standalone_session(get_settings(ctx)) as session:
-        rows = session.scalars(select(Profile).order_by(Profile.kind, Profile.slug)).all()
-        for p in rows:
-            state = "" if p.active else "  (inactive)"
-            click.echo(f"{p.kind:8} {p.slug:40} {p.applicant_type:13} {p.name}{state}")
-        click.echo(f"{len(rows)} profile(s)")
 
 
 if __name__ == "__main__":  # `python -m storage.cli`: what subprocesses of ours run
