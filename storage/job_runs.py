@@ -80,8 +80,13 @@ def next_run_times(session: Session) -> dict[str, datetime | None]:
     }
 
 
-def active_scheduler(session: Session, now: datetime | None = None) -> SchedulerLease | None:
-    """The lease of the scheduler that runs now, or None when none does (its lease expired)."""
+def active_scheduler(
+    session: Session, name: str = "scheduler", now: datetime | None = None
+) -> SchedulerLease | None:
+    """The live lease of the scheduler lock ``name``: who runs the scheduler now, or None when
+    no scheduler does (its lease expired)."""
     return session.scalar(
-        select(SchedulerLease).where(SchedulerLease.expires_at > (now or utcnow())).limit(1)
+        select(SchedulerLease).where(
+            SchedulerLease.name == name, SchedulerLease.expires_at > (now or utcnow())
+        )
     )
