@@ -22,12 +22,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from storage.housekeeping import prune, refresh_statuses
 
 from scheduler.pipeline import Crawler, CrawlRunner, Rematcher, default_rematcher, rematch_due
 from scheduler.work import DrainReport, drain_crawls
 from storage.config import Settings
 from storage.db import session_scope
+from storage.housekeeping import prune, refresh_statuses
 from storage.job_runs import finish_job_run, start_job_run
 from storage.models import CrawlRun, JobRun, utcnow
 from storage.queries import get_source
@@ -39,8 +39,17 @@ RUN_JOB = "scheduler.jobs:run_job"  # what the job store keeps: a reference, not
 FULL_RETRY = timedelta(minutes=10)  # a failed re-match of every profile waits this long
 
 
+# The jobs that look for work every few seconds: a run that found none is not recorded (it
+# would be thousands of rows a day saying "nothing"); the page shows its next run instead.
+POLLING_JOBS = frozenset({"queue", "rematch", "outbox", "digests:immediate"})
+
+
 class JobFailed(Exception):
     """A job that ran but did not do its work (a failed crawl, a failed re-match)."""
+
+
+class Idle(str):
+    """The summary of a run that found nothing to do."""
 
 
 @dataclass(frozen=True)
@@ -121,16 +130,19 @@ def _compose(settings: Settings, factory: sessionmaker[Session], **kwargs: objec
     from scheduler.digests import compose_due
 
     report = compose_due(factory, settings, **kwargs)  # type: ignore[arg-type]
-    return (
+    summary = (
         f"composed {report.digests} digest(s), {report.alerts} change alert(s), "
         f"{report.reminders} reminder(s)"
     )
+    return summary if report.total else Idle(summary)
 
 
 def _send(settings: Settings, factory: sessionmaker[Session]) -> str:
     from scheduler.mailer import WORKERS, send_outbox
 
-    return str(send_outbox(factory, settings, workers=WORKERS))
+    report = send_outbox(factory, settings, workers=WORKERS)
+    busy = report.sent or report.deferred or report.failed or report.suppressed
+    return str(report) if busy else Idle(report)
 
 
 @dataclass
@@ -194,7 +206,8 @@ def queue_job(ctx: JobContext) -> str:
         ctx.wake("rematch")
     if report.failed:
         raise JobFailed(f"{report.failed} queued crawl(s) failed; {report.crawls} succeeded")
-    return f"{report.crawls} queued crawl(s)"
+    summary = f"{report.crawls} queued crawl(s)"
+    return summary if report.crawls or report.requeued else Idle(summary)
 
 
 def rematch_job(ctx: JobContext) -> str:
@@ -208,8 +221,9 @@ def rematch_job(ctx: JobContext) -> str:
             ctx.full_retry_at = None
     if report.failed:
         raise JobFailed(str(report))
-    if report.run_id is not None:
-        ctx.wake("digests:immediate")
+    if report.run_id is None:
+        return Idle(report)
+    ctx.wake("digests:immediate")
     return str(report)
 
 
@@ -262,7 +276,8 @@ def run_job(job_id: str) -> None:
         return
     with session_scope(ctx.factory) as session:
         run_id = start_job_run(session, job_id, ctx.runner).id
-    summary, error = "", None
+    summary: str = ""
+    error = None
     try:
         summary = run_action(ctx, job_id)
     except JobFailed as exc:
@@ -271,10 +286,15 @@ def run_job(job_id: str) -> None:
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception("job %s raised", job_id)
+    idle = error is None and isinstance(summary, Idle) and job_id in POLLING_JOBS
     try:
         with session_scope(ctx.factory) as session:
-            finish_job_run(session, session.get_one(JobRun, run_id), summary=summary, error=error)
+            run = session.get_one(JobRun, run_id)
+            if idle:
+                session.delete(run)
+            else:
+                finish_job_run(session, run, summary=str(summary), error=error)
     except Exception:
         log.exception("could not record the end of job %s (run %s)", job_id, run_id)
-    if error is None and summary:
-        log.info("job %s: %s", job_id, summary)
+    if error is None:
+        log.log(logging.DEBUG if idle else logging.INFO, "job %s: %s", job_id, summary)

@@ -157,15 +157,18 @@ def source_health(
     schedules: Mapping[str, str] | None = None,
     *,
     names: Mapping[str, str] | None = None,
+    enabled: Mapping[str, bool] | None = None,
 ) -> list[SourceHealth]:
     """Every source's health at ``now`` (aware), by name.
 
     ``schedules`` maps slugs to cron expressions (the sources file's); a slug without one
     uses ``Source.schedule``. A slug in ``schedules`` that has no row yet (listed in the file,
-    never crawled) is included as never run, named from ``names`` when given.
+    never crawled) is included as never run, named from ``names`` and switched on or off by
+    ``enabled`` when given (the file's word wins over the row's, which a crawl last wrote).
     """
     schedules = schedules or {}
     names = names or {}
+    enabled = enabled or {}
     sources = list(session.scalars(select(Source)))
     last = _newest_runs(session)
     success = _newest_runs(session, CrawlRun.outcome == "succeeded")
@@ -179,7 +182,7 @@ def source_health(
                 source.slug,
                 source.name or source.slug,
                 schedule,
-                source.enabled,
+                enabled.get(source.slug, source.enabled),
                 now,
                 last_run=last.get(source.id),
                 last_success=success.get(source.id),
@@ -189,7 +192,8 @@ def source_health(
     known = {source.slug for source in sources}
     for slug, schedule in schedules.items():
         if slug not in known:
-            result.append(_health(slug, names.get(slug) or slug, schedule, True, now))
+            on = enabled.get(slug, True)
+            result.append(_health(slug, names.get(slug) or slug, schedule, on, now))
     return sorted(result, key=lambda h: (h.name.casefold(), h.slug))
 
 

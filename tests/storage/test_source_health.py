@@ -136,6 +136,20 @@ def test_sources_listed_in_the_file_but_never_crawled_are_included(session: Sess
     assert new.next_run is not None
 
 
+def test_the_files_enabled_flag_wins_for_listed_and_stored_sources(session: Session) -> None:
+    make_source(session, "switched_off", schedule=DAILY, enabled=True)
+    health = {
+        h.slug: h
+        for h in source_health(
+            session, NOW, {"switched_off": DAILY, "never_on": WEEKLY},
+            enabled={"switched_off": False, "never_on": False},
+        )
+    }  # fmt: skip
+    for slug in ("switched_off", "never_on"):
+        assert not health[slug].enabled and not health[slug].stale
+        assert health[slug].next_run is None
+
+
 def test_recent_runs_keeps_the_newest_per_source(session: Session) -> None:
     a = make_source(session, "a")
     b = make_source(session, "b")

@@ -48,6 +48,7 @@ def _health(entries: dict[str, SourceEntry]):  # type: ignore[no-untyped-def]
         utcnow(),
         {slug: e.schedule for slug, e in entries.items()},
         names={slug: e.name for slug, e in entries.items()},
+        enabled={slug: e.enabled for slug, e in entries.items()},
     )
 
 
@@ -66,9 +67,12 @@ def _scheduler_jobs(entries: dict[str, SourceEntry]) -> list[dict[str, object]]:
     planned = next_run_times(session)
     last = latest_job_runs(session)
     names = {slug: e.name for slug, e in entries.items()}
-    order = sorted(
-        set(planned) | set(last), key=lambda job_id: (job_id.startswith("crawl:"), job_id)
-    )
+    known = list(wording.JOBS)  # the jobs in the order people think of them, crawls last
+
+    def place(job_id: str) -> tuple[int, str]:
+        return (known.index(job_id) if job_id in known else len(known), job_id)
+
+    order = sorted(set(planned) | set(last), key=place)
     return [
         {
             "id": job_id,

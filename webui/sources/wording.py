@@ -29,11 +29,11 @@ DROPPED = {
 JOBS = {
     "queue": _l("Crawls asked for here (“Crawl now”)"),
     "rematch": _l("Re-ranking after crawls, edits and desk feedback"),
-    "outbox": _l("Sending the mail that is due"),
     "digests:immediate": _l("Digests as new calls come"),
     "digests:daily": _l("Daily digests"),
     "digests:weekly": _l("Weekly digests"),
     "reminders": _l("Deadline reminders"),
+    "outbox": _l("Sending the mail that is due"),
     "housekeeping": _l("Housekeeping: statuses as deadlines pass, old records pruned"),
 }
 
