@@ -345,7 +345,7 @@ class StorePipeline:
         url = crawler.settings.get("FOERDERDESK_DATABASE_URL")
         if not url:
             raise ValueError("FOERDERDESK_DATABASE_URL is not set for the crawl")
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, write_lock_first=True)  # other processes write too
         self.factory = make_session_factory(self.engine)
         self.batch: list[CallRecord] = []
         self.dropped_keys: list[tuple[str, str]] = []

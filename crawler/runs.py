@@ -90,7 +90,7 @@ def run_source(
     overrides: dict[str, Any] | None = None,
 ) -> CrawlRun:
     """Crawl ``entry`` once in this process and record the run. Call once per process."""
-    engine = make_engine(settings)
+    engine = make_engine(settings, write_lock_first=True)
     factory = make_session_factory(engine)
     mirror = mirror or settings.crawl_mirror
     with session_scope(factory) as session:

@@ -39,8 +39,9 @@ RUN_JOB = "scheduler.jobs:run_job"  # what the job store keeps: a reference, not
 FULL_RETRY = timedelta(minutes=10)  # a failed re-match of every profile waits this long
 
 
-# The jobs that look for work every few seconds: a run that found none is not recorded (it
-# would be thousands of rows a day saying "nothing"); the page shows its next run instead.
+# The jobs that look for work every few seconds or minutes: a run that found none leaves no
+# row (it would be thousands a day saying "nothing"), and they are kept in memory, not in
+# the job store (see scheduler.service).
 POLLING_JOBS = frozenset({"queue", "rematch", "outbox", "digests:immediate"})
 
 
@@ -269,13 +270,21 @@ def install(context: JobContext | None) -> None:
 
 
 def run_job(job_id: str) -> None:
-    """Run ``job_id`` and record the run; an error is recorded and logged, never raised."""
+    """Run ``job_id`` and record the run; an error is recorded and logged, never raised.
+
+    A scheduled job's run is recorded when it starts, so the page shows it running; a
+    polling job's only when it ends having done something (see :data:`POLLING_JOBS`).
+    """
     ctx = _context
     if ctx is None:
         log.error("job %s ran before the scheduler installed its context", job_id)
         return
-    with session_scope(ctx.factory) as session:
-        run_id = start_job_run(session, job_id, ctx.runner).id
+    polling = job_id in POLLING_JOBS
+    started = utcnow()
+    run_id = None
+    if not polling:
+        with session_scope(ctx.factory) as session:
+            run_id = start_job_run(session, job_id, ctx.runner).id
     summary: str = ""
     error = None
     try:
@@ -286,15 +295,17 @@ def run_job(job_id: str) -> None:
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception("job %s raised", job_id)
-    idle = error is None and isinstance(summary, Idle) and job_id in POLLING_JOBS
-    try:
-        with session_scope(ctx.factory) as session:
-            run = session.get_one(JobRun, run_id)
-            if idle:
-                session.delete(run)
-            else:
+    idle = polling and error is None and isinstance(summary, Idle)
+    if not idle:
+        try:
+            with session_scope(ctx.factory) as session:
+                if run_id is None:
+                    run = start_job_run(session, job_id, ctx.runner)
+                    run.started_at = started
+                else:
+                    run = session.get_one(JobRun, run_id)
                 finish_job_run(session, run, summary=str(summary), error=error)
-    except Exception:
-        log.exception("could not record the end of job %s (run %s)", job_id, run_id)
+        except Exception:
+            log.exception("could not record the end of job %s", job_id)
     if error is None:
         log.log(logging.DEBUG if idle else logging.INFO, "job %s: %s", job_id, summary)

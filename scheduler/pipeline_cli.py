@@ -54,7 +54,7 @@ def crawl(
     changed or withdrawn, every profile is re-matched afterwards.
     """
     settings = get_settings(ctx)
-    engine = make_engine(settings)
+    engine = make_engine(settings, write_lock_first=True)  # the crawls write beside us
     factory = make_session_factory(engine)
     try:
         if show_status:

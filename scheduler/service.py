@@ -17,13 +17,14 @@ from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from crawler.sources import SourcesFileError, load_sources, sources_path
 from scheduler import jobs
-from scheduler.jobs import JobContext, JobSpec, job_specs
+from scheduler.jobs import POLLING_JOBS, JobContext, JobSpec, job_specs
 from scheduler.lock import SchedulerLock
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
@@ -55,15 +56,21 @@ def build_scheduler(
 ) -> BackgroundScheduler:
     """The scheduler with every job added, not started.
 
-    A job keeps the next run time the job store holds from before when it still fits the
-    job's trigger, so a run missed while no scheduler ran happens once at start (coalesced)
-    rather than being skipped; a changed schedule starts afresh.
+    The scheduled jobs live in the persistent job store; the polling jobs (every few seconds
+    or minutes) in memory: a missed poll needs no catching up, and writing their next run
+    after every poll would keep SQLite's writer lock busy for nothing. A scheduled job keeps
+    the next run time the job store holds from before when it still fits the job's trigger,
+    so a run missed while no scheduler ran happens once at start (coalesced) rather than
+    being skipped; a changed schedule starts afresh.
     """
     engine = engine or make_engine(settings)
     now = now or utcnow()
     specs = specs if specs is not None else job_specs(settings, crawl_schedules(settings))
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_STORE_TABLE)},
+        jobstores={
+            "default": SQLAlchemyJobStore(engine=engine, tablename=JOB_STORE_TABLE),
+            "polls": MemoryJobStore(),
+        },
         executors={
             "default": ThreadPoolExecutor(JOB_WORKERS),
             "crawls": ThreadPoolExecutor(CRAWL_WORKERS),
@@ -85,6 +92,7 @@ def build_scheduler(
             id=spec.id,
             name=spec.description,
             executor="crawls" if spec.id.startswith("crawl:") else "default",
+            jobstore="polls" if spec.id in POLLING_JOBS else "default",
             coalesce=True,
             max_instances=1,
             misfire_grace_time=spec.misfire_grace_seconds,
@@ -149,7 +157,7 @@ def run_service(
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    engine = make_engine(settings)
+    engine = make_engine(settings, write_lock_first=True)  # crawls and the web app write too
     factory = make_session_factory(engine)
     lock = SchedulerLock(engine)
     try:

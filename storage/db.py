@@ -25,8 +25,25 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def make_engine(url: str | Settings, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
-    """Create an engine for ``url`` (or the settings' database), configured for our use."""
+def _no_driver_transactions(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below says BEGIN itself
+
+
+def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(  # type: ignore[no-untyped-def]
+    url: str | Settings, *, write_lock_first: bool = False, **kwargs
+) -> Engine:
+    """Create an engine for ``url`` (or the settings' database), configured for our use.
+
+    ``write_lock_first`` (SQLite only; PostgreSQL locks rows, not the file) makes every
+    transaction take SQLite's writer lock when it begins, waiting for it as long as the busy
+    timeout allows. For the processes that write while others write too (a crawl, the
+    scheduler): a transaction that read first and then wants to write after another process
+    committed would otherwise fail at once with "database is locked", whatever the timeout.
+    """
     if isinstance(url, Settings):
         url = url.sqlalchemy_url
     parsed = make_url(url)
@@ -37,6 +54,9 @@ def make_engine(url: str | Settings, **kwargs) -> Engine:  # type: ignore[no-unt
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if write_lock_first:
+            event.listen(engine, "connect", _no_driver_transactions)
+            event.listen(engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -329,7 +329,6 @@ def test_a_second_process_waits_and_takes_over_when_the_first_is_killed(
         killed = time.monotonic()
         assert second.expect("acquired", 30), second.lines
         took = time.monotonic() - killed
-        print("TOOK", took)
         assert took < (5.0 if postgres else ttl + 5.0)
         assert _holder(engine) == second.lines[0].removeprefix("holder ")
         assert second.process.poll() is None and second.expect("lost", 0.5) is None

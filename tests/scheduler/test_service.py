@@ -106,8 +106,11 @@ def test_a_short_real_run_drains_the_queue_records_its_jobs_and_stops_cleanly(
         lease = session.scalar(select(SchedulerLease))
         assert lease is not None and lease.expires_at > utcnow()
         # The job store holds every job with its next run, for the sources page.
+        # The job store holds the scheduled jobs with their next runs (for the sources page
+        # and for a restart); the polls live in memory.
         stored = set(session.scalars(select(apscheduler_jobs.c.id)))
-        assert {"crawl:quelle", "queue", "rematch", "housekeeping"} <= stored
+        assert {"crawl:quelle", "housekeeping", "digests:daily"} <= stored
+        assert not stored & {"queue", "rematch", "outbox", "digests:immediate"}
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -127,7 +130,9 @@ def test_after_a_restart_missed_runs_coalesce_into_one(
     settings: Settings, engine: Engine, factory: sessionmaker[Session], session: Session
 ) -> None:
     # A job due every minute; the scheduler was down for three hours (180 missed runs).
-    every_minute = [JobSpec("outbox", "send", CronTrigger(minute="*", timezone="UTC"), 6 * 3600)]
+    every_minute = [
+        JobSpec("reminders", "remind", CronTrigger(minute="*", timezone="UTC"), 6 * 3600)
+    ]
     first = build_scheduler(settings, engine=engine, specs=every_minute)
     first.start(paused=True)
     first.shutdown()
@@ -137,7 +142,7 @@ def test_after_a_restart_missed_runs_coalesce_into_one(
 
     sent: list[str] = []
     ctx = _context(settings, factory, [])
-    ctx.send = lambda: sent.append("run") or "sent 0"  # type: ignore[func-returns-value]
+    ctx.compose = lambda **kwargs: sent.append("run") or "composed 1"  # type: ignore[func-returns-value]
     jobs.install(ctx)
     second = build_scheduler(settings, engine=engine, specs=every_minute)
     assert second.get_jobs()[0].next_run_time == three_hours_ago  # kept, not recomputed
