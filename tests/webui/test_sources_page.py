@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from storage.config import Settings
-from storage.models import CrawlRun, Source, WorkItem, utcnow
+from storage.models import (
+    CrawlRun,
+    JobRun,
+    SchedulerLease,
+    Source,
+    WorkItem,
+    apscheduler_jobs,
+    utcnow,
+)
 from tests.storage.factories import make_source
 from tests.webui.logins import add_user, csrf_token, login
 
@@ -156,3 +164,54 @@ def test_crawl_now_refuses_a_source_the_file_does_not_list(
     token = csrf_token(client, "/sources/")
     assert client.post("/sources/gone/crawl", data={"csrf_token": token}).status_code == 404
     assert crawl_items(session) == []
+
+
+def test_the_page_shows_the_schedulers_jobs_their_last_and_next_runs(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session, "desk")
+    page = client.get("/sources/").get_data(as_text=True)
+    assert "No scheduler is running" in page and "The scheduler has not run yet." in page
+
+    now = utcnow()
+    session.add(SchedulerLease(name="scheduler", holder="planer-host:4242:ab12", acquired_at=now,
+                               renewed_at=now, expires_at=now + timedelta(seconds=30)))  # fmt: skip
+    session.execute(insert(apscheduler_jobs).values(
+        [{"id": "crawl:eu_portal", "next_run_time": (now + timedelta(hours=5)).timestamp(),
+          "job_state": b"x"},
+         {"id": "housekeeping", "next_run_time": (now + timedelta(hours=9)).timestamp(),
+          "job_state": b"x"}]))  # fmt: skip
+    session.add_all([
+        JobRun(job_id="crawl:eu_portal", started_at=now - timedelta(hours=2),
+               finished_at=now - timedelta(hours=2) + timedelta(seconds=75), outcome="failed",
+               error="crawl of eu_portal failed: blocked: CAPTCHA page"),
+        JobRun(job_id="rematch", started_at=now - timedelta(minutes=3),
+               finished_at=now - timedelta(minutes=3), outcome="succeeded",
+               summary="re-matched every profile (match run 7)"),
+    ])  # fmt: skip
+    session.commit()
+    page = client.get("/sources/").get_data(as_text=True)
+    section = page.split('id="scheduler"')[1]
+    assert "Running on planer-host:4242 since" in section
+    rows = {row.split("<code")[1].split(">")[1].split("<")[0]: row
+            for row in section.split("<tr")[2:]}  # fmt: skip
+    assert "blocked: CAPTCHA page" in rows["crawl:eu_portal"]
+    assert "Crawl of EU-Portal" in rows["crawl:eu_portal"]
+    assert "1 min 15 s" in rows["crawl:eu_portal"]
+    assert "re-matched every profile (match run 7)" in rows["rematch"]
+    assert "continually" in rows["rematch"] and "nothing to do yet" in rows["queue"]
+    assert "not yet" in rows["housekeeping"]
+    # The polls first, the crawls last.
+    order = list(rows)
+    assert order[0] == "queue" and order[-1] == "crawl:eu_portal"
+
+
+def test_crawl_now_without_a_running_scheduler_says_it_waits(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session, "admin")
+    token = csrf_token(client, "/sources/")
+    client.post("/sources/eu_portal/crawl", data={"csrf_token": token})
+    page = client.get("/sources/").get_data(as_text=True)
+    assert "no scheduler is running: it starts when one does" in page
+    assert len(crawl_items(session)) == 1

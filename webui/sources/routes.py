@@ -62,26 +62,31 @@ def _page_context() -> dict[str, object]:
 
 
 def _scheduler_jobs(entries: dict[str, SourceEntry]) -> list[dict[str, object]]:
-    """Every job the scheduler stored or ran: its name, its last run and its next run."""
+    """Every job the scheduler stored or ran: its name, its last run and its next run.
+
+    The polling jobs are not in the job store (the scheduler keeps them in memory); once a
+    scheduler has stored its jobs they are listed too, as running "continually".
+    """
     session = db_session()
     planned = next_run_times(session)
     last = latest_job_runs(session)
     names = {slug: e.name for slug, e in entries.items()}
     known = list(wording.JOBS)  # the jobs in the order people think of them, crawls last
+    polls = set(wording.POLLING) if planned else set()
 
     def place(job_id: str) -> tuple[int, str]:
         return (known.index(job_id) if job_id in known else len(known), job_id)
 
-    order = sorted(set(planned) | set(last), key=place)
     return [
         {
             "id": job_id,
             "name": wording.job(job_id, names),
             "last": last.get(job_id),
             "next_run": planned.get(job_id),
-            "retired": job_id not in planned,
+            "polling": job_id in wording.POLLING,
+            "retired": job_id not in planned and job_id not in wording.POLLING,
         }
-        for job_id in order
+        for job_id in sorted(set(planned) | set(last) | polls, key=place)
     ]
 
 

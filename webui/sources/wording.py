@@ -37,6 +37,9 @@ JOBS = {
     "housekeeping": _l("Housekeeping: statuses as deadlines pass, old records pruned"),
 }
 
+# The jobs the scheduler runs every few seconds or minutes (``scheduler.jobs.POLLING_JOBS``).
+POLLING = ("queue", "rematch", "digests:immediate", "outbox")
+
 
 def job(job_id: str, names: dict[str, str]) -> str:
     """A scheduled job as words; ``names`` are the sources' names by slug."""
