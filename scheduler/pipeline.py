@@ -136,13 +136,19 @@ class CrawlRunner:
             process.wait()
 
     def stop(self) -> None:
-        """Stop every running crawl (each records itself, or is recorded as stopped)."""
+        """Stop every running crawl: SIGTERM (Scrapy closes the spider and records the run),
+        then SIGKILL for one still running after the grace period (recorded as stopped)."""
         self.stopping.set()
         with self._lock:
-            running = list(self._running)
+            running = [p for p in self._running if p.poll() is None]
         for process in running:
-            if process.poll() is None:
-                process.terminate()
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                log.error("a crawl did not stop within %.0f s: killing it", self.grace)
+                process.kill()
 
 
 def record_unfinished_crawl(session: Session, slug: str, since: datetime, reason: str) -> None:

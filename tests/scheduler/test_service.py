@@ -222,3 +222,26 @@ def test_a_stopped_crawl_is_recorded_as_stopped_by_the_shutdown(
     (run,) = session.scalars(select(CrawlRun))
     assert (run.outcome, run.reason) == ("failed", "stopped: the scheduler shut down")
     assert runner("quelle") == TIMED_OUT  # a stopping runner starts no new crawl
+
+
+def test_a_crawl_that_ignores_sigterm_is_killed_after_the_grace_period(
+    settings: Settings, factory: sessionmaker[Session], session: Session
+) -> None:
+    make_source(session, "quelle")
+    session.commit()
+    stubborn = [sys.executable, "-c",
+                "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "time.sleep(60)"]  # fmt: skip
+    runner = CrawlRunner(settings, factory, timeout=60, grace=1.0, command=lambda s: stubborn)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(runner("quelle")))
+    thread.start()
+    time.sleep(1.0)  # the child has started and ignores SIGTERM
+    started = time.monotonic()
+    runner.stop()
+    thread.join(timeout=20)
+    assert time.monotonic() - started < 10
+    assert codes == [-signal.SIGKILL]
+    session.expire_all()
+    (run,) = session.scalars(select(CrawlRun))
+    assert (run.outcome, run.reason) == ("failed", "stopped: the scheduler shut down")
