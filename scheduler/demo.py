@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crawler.sources import SourcesFileError, load_sources, sources_path
-from scheduler.pipeline import CrawlRunner, default_rematcher, rematch_due
+from scheduler.pipeline import CrawlRunner, default_rematcher, describe_match_run, rematch_due
 from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope, standalone_session
@@ -163,13 +163,7 @@ def match_summary(run: MatchRun | None) -> str:
     """One line for the re-match the demo ran."""
     if run is None:
         return "    the matcher did not run (see the log)"
-    if run.outcome != "succeeded":
-        error = (run.parameters or {}).get("error", "unknown error")
-        return f"    FAILED — {error}; the previous matches are kept"
-    return (
-        f"    {run.matches_count} matches for {run.profiles_count} profiles "
-        f"from {run.calls_count} rankable calls ({_seconds(run.duration_seconds)})"
-    )
+    return f"    {describe_match_run(run)}"
 
 
 def _shown_path(path: Path) -> str:

@@ -175,6 +175,18 @@ def record_unfinished_crawl(session: Session, slug: str, since: datetime, reason
         finish_crawl_run(session, run, "failed", CrawlCounts(), reason=reason)
 
 
+def describe_match_run(run: MatchRun) -> str:
+    """One line a person reads about a re-match: what it ranked, or why it failed."""
+    if run.outcome != "succeeded":
+        error = (run.parameters or {}).get("error", "unknown error")
+        return f"FAILED — {error}; the previous matches are kept"
+    took = run.duration_seconds or 0.0
+    return (
+        f"{run.matches_count} matches for {run.profiles_count} profiles from "
+        f"{run.calls_count} rankable calls ({took:.1f} s)"
+    )
+
+
 @dataclass
 class RematchReport:
     """What one re-match step did."""

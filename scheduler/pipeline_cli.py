@@ -15,21 +15,11 @@ from sqlalchemy.orm import selectinload
 
 from crawler.runs import runs_table
 from crawler.sources import SourcesFileError, load_sources, sources_path
-from scheduler.pipeline import CrawlRunner, default_rematcher, rematch_due
+from scheduler.pipeline import CrawlRunner, default_rematcher, describe_match_run, rematch_due
 from storage.cli import get_settings
 from storage.db import make_engine, make_session_factory, session_scope, standalone_session
 from storage.models import CrawlRun, MatchRun, Profile, utcnow
 from storage.queries import latest_crawl_runs
-
-
-def _match_line(run: MatchRun) -> str:
-    if run.outcome != "succeeded":
-        error = (run.parameters or {}).get("error", "unknown error")
-        return f"re-matching failed ({error}); the previous matches are kept"
-    return (
-        f"match run {run.id}: {run.matches_count} match(es) for {run.profiles_count} "
-        f"profile(s) from {run.calls_count} rankable call(s)"
-    )
 
 
 @click.command("crawl")
@@ -94,7 +84,9 @@ def crawl(
             report = rematch_due(factory, default_rematcher(settings))
             if report.run_id is not None:
                 with session_scope(factory) as session:
-                    click.echo(_match_line(session.get_one(MatchRun, report.run_id)), err=True)
+                    click.echo(
+                        describe_match_run(session.get_one(MatchRun, report.run_id)), err=True
+                    )
         if failed:
             click.echo(f"failed: {', '.join(failed)}", err=True)
             ctx.exit(1)
@@ -138,7 +130,7 @@ def profiles_import(ctx: click.Context, file: Path, dry_run: bool, no_match: boo
     with standalone_session(settings) as session:
         ids = list(session.scalars(select(Profile.id).where(Profile.slug.in_(slugs))))
         run = default_rematcher(settings)(session, sorted(ids), "profile_edit")
-        line = _match_line(run)
+        line = describe_match_run(run)
     click.echo(line, err=run.outcome != "succeeded")
     if run.outcome != "succeeded":
         ctx.exit(1)

@@ -321,22 +321,37 @@ def upsert_call(
     _apply(call, record, now)
     session.flush()  # the replaced deadlines get their ids and due_at ordering back
     after = _tracked_values(call)
-    changed = [name for name in TRACKED_FIELDS if before[name] != after[name]]
+    if record_changes(session, call, before, after, now=now, crawl_run_id=crawl_run_id):
+        return "updated"
+    return "unchanged"
+
+
+def record_changes(
+    session: Session,
+    call: FundingCall,
+    before: Mapping[str, str | None],
+    after: Mapping[str, str | None],
+    *,
+    now: datetime,
+    crawl_run_id: int | None = None,
+) -> list[str]:
+    """Add one ``CallChange`` per field whose value moved from ``before`` to ``after`` and
+    mark the call changed at ``now``; the fields that moved."""
+    changed = [name for name in after if before.get(name) != after[name]]
     for name in changed:
         session.add(
             CallChange(
                 call_id=call.id,
                 crawl_run_id=crawl_run_id,
                 field=name,
-                old_value=before[name],
+                old_value=before.get(name),
                 new_value=after[name],
                 changed_at=now,
             )
         )
     if changed:
         call.last_changed_at = now
-        return "updated"
-    return "unchanged"
+    return changed
 
 
 def mark_seen(session: Session, source: str, source_id: str, now: datetime | None = None) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, exists, func, not_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from storage.calls import record_changes
 from storage.deadlines import call_status, compute_next_deadline
 from storage.matching import last_full_rematch_start
 from storage.models import (
@@ -79,20 +80,8 @@ def _refresh(session: Session, call: FundingCall, now: datetime) -> bool:
         call.next_deadline_at = compute_next_deadline(call.deadlines, call.deadline_model, now)
     call.status = call_status(call, now)
     after = {"status": call.status, "next_deadline": _iso(call.next_deadline_at)}
-    moved = [name for name in before if before[name] != after[name]]
-    for name in moved:
-        session.add(
-            CallChange(
-                call_id=call.id,
-                crawl_run_id=None,
-                field=name,
-                old_value=before[name],
-                new_value=after[name],
-                changed_at=now,
-            )
-        )
-    if moved:
-        call.last_changed_at = now  # as a crawl does for a time-driven change (re-match due)
+    # Recorded as a crawl records a time-driven change; the call counts as changed (re-match).
+    moved = record_changes(session, call, before, after, now=now)
     return "status" in moved
 
 
