@@ -1,6 +1,7 @@
 """``python -m crawler SOURCE [--mirror URL] [-s KEY=VALUE]``: crawl one source in this process.
 
-The exit code tells the caller how it went: 0 succeeded, 3 partial, 1 failed, 2 usage.
+The exit code tells the caller how it went: 0 succeeded, 3 partial, 1 failed, 2 usage, 4 not
+started because another process is crawling that source (nothing changed).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 
 import click
 
-from crawler.runs import EXIT_CODES, run_source, summary_line
+from crawler.runs import EXIT_BUSY, EXIT_CODES, CrawlBusy, run_source, summary_line
 from crawler.sources import SourcesFileError, find_source, sources_path
 from storage.config import ConfigError, load_settings
 
@@ -43,7 +44,11 @@ def main(source: str, mirror: str, scrapy_overrides: tuple[str, ...]) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     overrides = dict(_parse_setting(s) for s in scrapy_overrides)
-    run = run_source(settings, entry, mirror=mirror, overrides=overrides)
+    try:
+        run = run_source(settings, entry, mirror=mirror, overrides=overrides)
+    except CrawlBusy as exc:
+        click.echo(f"not crawled: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
     click.echo(summary_line(run))
     sys.exit(EXIT_CODES[run.outcome])
 

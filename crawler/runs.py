@@ -16,8 +16,9 @@ Outcome rules:
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 import click
@@ -25,7 +26,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from crawler.settings import build_scrapy_settings
 from crawler.sources import SourceEntry
@@ -33,11 +34,19 @@ from storage.call_details import known_details
 from storage.calls import CrawlCounts, finish_crawl_run, start_crawl_run, sync_source
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
+from storage.locks import LeaseLock
 from storage.models import CrawlRun, utcnow
 
 logger = logging.getLogger(__name__)
 
 EXIT_CODES = {"succeeded": 0, "partial": 3, "failed": 1}
+# Another process crawls this source right now: this one changed nothing (``CrawlBusy``).
+EXIT_BUSY = 4
+CRAWL_LOCK_TTL = timedelta(seconds=60)
+
+
+class CrawlBusy(Exception):
+    """The source is being crawled by another process; its message says by whom, since when."""
 
 
 def counts_from_stats(stats: dict[str, Any]) -> CrawlCounts:
@@ -72,7 +81,8 @@ def decide_outcome(finish_reason: str | None, counts: CrawlCounts) -> tuple[str,
 
 
 def _close_stale_runs(session: Any, source_id: int, now: datetime) -> None:
-    """Runs left ``running`` by a killed process: they failed."""
+    """Runs left ``running`` by a killed process: they failed. Called holding the source's
+    lock, so no other process is crawling it and every running row was abandoned."""
     stale = session.scalars(
         select(CrawlRun).where(CrawlRun.source_id == source_id, CrawlRun.outcome == "running")
     ).all()
@@ -89,8 +99,52 @@ def run_source(
     mirror: str = "",
     overrides: dict[str, Any] | None = None,
 ) -> CrawlRun:
-    """Crawl ``entry`` once in this process and record the run. Call once per process."""
+    """Crawl ``entry`` once in this process and record the run. Call once per process.
+
+    Holds the source's lock (``crawl:<slug>``) for the whole crawl, so two crawls of one
+    source never run at once; raises :class:`CrawlBusy`, having changed nothing, when
+    another process holds it.
+    """
     engine = make_engine(settings, write_lock_first=True)
+    lock = LeaseLock(
+        engine, name=f"crawl:{entry.slug}", ttl=CRAWL_LOCK_TTL, what=f"crawl of {entry.slug}"
+    )
+    if not lock.try_acquire():
+        lease = lock.current()
+        engine.dispose()
+        who = (
+            f" by {lease.holder.rsplit(':', 1)[0]} since {lease.acquired_at:%H:%M} UTC"
+            if lease
+            else ""
+        )
+        raise CrawlBusy(f"{entry.slug} is being crawled{who}; this crawl changed nothing")
+    stop_renewing = threading.Event()
+    renewer = threading.Thread(target=_keep_renewing, args=(lock, stop_renewing), daemon=True)
+    renewer.start()
+    try:
+        return _crawl_holding_the_lock(settings, entry, engine, mirror=mirror, overrides=overrides)
+    finally:
+        stop_renewing.set()
+        renewer.join(timeout=10)
+        lock.release()
+        engine.dispose()
+
+
+def _keep_renewing(lock: LeaseLock, stop: threading.Event) -> None:
+    while not stop.wait(lock.ttl.total_seconds() / 3):
+        if not lock.renew():
+            logger.error("lost the lock %s while crawling", lock.name)
+            return
+
+
+def _crawl_holding_the_lock(
+    settings: Settings,
+    entry: SourceEntry,
+    engine: Engine,
+    *,
+    mirror: str,
+    overrides: dict[str, Any] | None,
+) -> CrawlRun:
     factory = make_session_factory(engine)
     mirror = mirror or settings.crawl_mirror
     with session_scope(factory) as session:
@@ -127,7 +181,6 @@ def run_source(
         assert run is not None
         finish_crawl_run(session, run, outcome, counts, reason=reason)
         summary = summary_line(run)  # loads run.source while the session is open
-    engine.dispose()
     logger.info("%s", summary)
     return run
 

@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.runs import EXIT_BUSY
 from scheduler.pipeline import Crawler, CrawlRunner, Rematcher, default_rematcher, rematch_due
 from scheduler.work import DrainReport, drain_crawls
 from storage.config import Settings
@@ -177,6 +178,8 @@ class JobContext:
 def crawl_job(ctx: JobContext, slug: str) -> str:
     started = utcnow()
     code = ctx.crawler(slug)
+    if code == EXIT_BUSY:
+        return f"skipped: {slug} is being crawled by another process"
     with session_scope(ctx.factory) as session:
         source = get_source(session, slug)
         run = None

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.cli import crawl_environment
+from crawler.runs import EXIT_BUSY
 from matcher.runs import rematch
 from storage.calls import CrawlCounts, finish_crawl_run, start_crawl_run
 from storage.config import Settings
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 TIMED_OUT = 124  # the exit code of a crawl killed at its time-out, as timeout(1) has it
 STOP_GRACE_SECONDS = 30.0  # a stopped crawl gets this long to record itself before a kill
 # Exit codes of ``python -m crawler``: 0 succeeded, 3 partial (what was stored is kept), 1
-# failed (recorded by the crawl itself); anything else ended it before it could record.
-RECORDED_CODES = (0, 1, 3)
+# failed (recorded by the crawl itself), 4 busy (another process crawls the source: nothing
+# to record); anything else ended it before it could record.
+RECORDED_CODES = (0, 1, 3, EXIT_BUSY)
 
 Rematcher = Callable[[Session, Sequence[int] | None, str], MatchRun]
 Crawler = Callable[[str], int]

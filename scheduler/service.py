@@ -25,10 +25,10 @@ from sqlalchemy import Engine
 from crawler.sources import SourcesFileError, load_sources, sources_path
 from scheduler import jobs
 from scheduler.jobs import POLLING_JOBS, JobContext, JobSpec, job_specs
-from scheduler.lock import SchedulerLock
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.job_runs import close_abandoned_runs, next_run_times
+from storage.locks import LeaseLock
 from storage.models import JOB_STORE_TABLE, utcnow
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def run_service(
             signal.signal(signum, lambda *_: stop.set())
     engine = make_engine(settings, write_lock_first=True)  # crawls and the web app write too
     factory = make_session_factory(engine)
-    lock = SchedulerLock(engine)
+    lock = LeaseLock(engine)
     try:
         if not lock.try_acquire() and not lock.wait_until_acquired(
             stop, poll=lock_poll, on_wait=echo

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.runs import EXIT_BUSY
 from scheduler.pipeline import Crawler, CrawlRunner, Rematcher, default_rematcher, rematch_due
 from storage.config import Settings
 from storage.db import session_scope
@@ -72,7 +73,10 @@ def drain_crawls(
         code = crawler(slug)
         with session_scope(factory) as session:
             item = session.get_one(WorkItem, item_id)
-            if code not in (0, 3):  # 3: partial, what was stored is kept
+            if code == EXIT_BUSY:
+                finish(session, [item], error=f"{slug} was being crawled by another process")
+                report.failed += 1
+            elif code not in (0, 3):  # 3: partial, what was stored is kept
                 finish(session, [item], error=f"crawl of {slug} exited with code {code}")
                 report.failed += 1
             else:

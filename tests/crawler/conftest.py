@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
+from crawler.mirror import serve_snapshot_in_background
 from crawler.spiders.eu_funding_tenders import EuFundingTendersSpider
 
 EU_DATA = Path(__file__).parent.parent / "data" / "crawler" / "eu_funding_tenders"
@@ -42,3 +45,19 @@ def eu_spider() -> EuFundingTendersSpider:
     )
     crawler.spider = spider
     return spider
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Path:
+    """A private copy of the EU test mirror that a test may break."""
+    root = tmp_path / "snapshot"
+    shutil.copytree(EU_MIRROR, root)
+    return root
+
+
+@pytest.fixture
+def mirror(snapshot: Path) -> Iterator[str]:
+    """The copy served as a crawl mirror; its base URL."""
+    url, stop = serve_snapshot_in_background(snapshot)
+    yield url
+    stop()

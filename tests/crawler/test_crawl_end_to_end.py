@@ -6,36 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crawler.mirror import serve_snapshot_in_background
 from storage.models import CallChange, CrawlRun, FundingCall
-from tests.crawler.conftest import EU_MIRROR
 
 ALL_IDS = 8
-
-
-@pytest.fixture
-def snapshot(tmp_path: Path) -> Path:
-    """A private copy of the test mirror that a test may break."""
-    root = tmp_path / "snapshot"
-    shutil.copytree(EU_MIRROR, root)
-    return root
-
-
-@pytest.fixture
-def mirror(snapshot: Path) -> Iterator[str]:
-    url, stop = serve_snapshot_in_background(snapshot)
-    yield url
-    stop()
 
 
 def crawl(database_url: str, tmp_path: Path, mirror: str, *settings: str) -> int:

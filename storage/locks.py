@@ -1,7 +1,8 @@
-"""The scheduler's single-instance lock: exactly one scheduler runs against a database.
+"""Locks that hold across processes and hosts: exactly one scheduler runs against a
+database (the lock "scheduler"), and one process at a time crawls a source ("crawl:<slug>").
 
 Every database uses a lease row in ``scheduler_leases``: the holder renews it, and once a
-holder stops renewing (it died) the row expires after ``ttl`` and the next scheduler takes it
+holder stops renewing (it died) the row expires after ``ttl`` and the next process takes it
 over. On PostgreSQL the lock also holds a session advisory lock on a connection of its own,
 which the server frees the moment that process or its connection dies, so a standby takes
 over at once instead of waiting for the lease to expire; the standby then overwrites the dead
@@ -38,7 +39,7 @@ DEFAULT_TTL = timedelta(seconds=30)
 
 
 def default_holder() -> str:
-    """``host:pid:random``: the host and process name the scheduler for people; the random
+    """``host:pid:random``: the host and process name the holder for people; the random
     part keeps two locks in one process (tests, a restart in place) apart."""
     return f"{socket.gethostname()[:160]}:{os.getpid()}:{secrets.token_hex(4)}"
 
@@ -46,7 +47,7 @@ def default_holder() -> str:
 def advisory_key(connection: Connection, name: str = DEFAULT_NAME) -> int:
     """The advisory lock key of the lock ``name`` on this connection's database and schema.
 
-    Advisory locks are server-wide, so the key names the database and the schema: schedulers
+    Advisory locks are server-wide, so the key names the database and the schema: processes
     of different databases, or tests each in a schema of their own, must not contend. It is a
     non-negative 63-bit int, so it fits PostgreSQL's signed ``bigint``.
     """
@@ -55,8 +56,8 @@ def advisory_key(connection: Connection, name: str = DEFAULT_NAME) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-class SchedulerLock:
-    """The single-instance lock of one scheduler process.
+class LeaseLock:
+    """A lock one process holds at a time (the scheduler, or the crawl of one source).
 
     ``try_acquire`` or ``wait_until_acquired`` takes it, ``renew`` must run well within
     ``ttl`` (the service renews every ``ttl / 3``) and says whether it is still held, and
@@ -69,11 +70,13 @@ class SchedulerLock:
         name: str = DEFAULT_NAME,
         ttl: timedelta = DEFAULT_TTL,
         holder: str | None = None,
+        what: str = "scheduler",
     ) -> None:
         if ttl <= timedelta(0):
             raise ValueError(f"the lease must last some time, not {ttl}")
         self.engine = engine
         self.name = name
+        self.what = what  # what the holder is, for people: "scheduler", "crawl of urbact"
         self.ttl = ttl
         self.holder = (holder or default_holder())[:200]
         self._postgres = engine.dialect.name == "postgresql"
@@ -92,7 +95,7 @@ class SchedulerLock:
     def try_acquire(self) -> bool:
         """Take the lock if it is free or its holder's lease expired; never waits for it.
 
-        Database errors propagate: a scheduler that cannot reach its database should say so.
+        Database errors propagate: a process that cannot reach its database should say so.
         """
         with self._mutex:
             if self._held:
@@ -134,15 +137,15 @@ class SchedulerLock:
                     on_wait(self._waiting_sentence())
                 told = True
             except OperationalError as exc:
-                log.warning("cannot reach the database to take the scheduler lock: %s", exc)
+                log.warning("cannot reach the database to take the lock %s: %s", self.name, exc)
             stop.wait(poll)
         return False
 
     def renew(self) -> bool:
-        """Extend the lease by ``ttl``; False when the lock is lost: another scheduler took
+        """Extend the lease by ``ttl``; False when the lock is lost: another process took
         the row, the advisory lock's connection died, or the database cannot be reached.
 
-        After False the caller must stop working as the scheduler at once.
+        After False the caller must stop the work the lock guards at once.
         """
         with self._mutex:
             if not self._held:
@@ -165,10 +168,12 @@ class SchedulerLock:
                         )
                     self._row_may_be_ours = False
                 except DBAPIError as exc:
-                    log.warning("could not delete the scheduler lease (it will expire): %s", exc)
+                    log.warning(
+                        "could not delete the lease %s (it will expire): %s", self.name, exc
+                    )
             self._drop_advisory_lock()
 
-    def __enter__(self) -> SchedulerLock:
+    def __enter__(self) -> LeaseLock:
         self.wait_until_acquired()
         return self
 
@@ -182,7 +187,7 @@ class SchedulerLock:
 
     def __repr__(self) -> str:
         state = "held" if self._held else "not held"
-        return f"<SchedulerLock {self.name!r} {self.holder} {state}>"
+        return f"<LeaseLock {self.name!r} {self.holder} {state}>"
 
     # --- the lease row --------------------------------------------------------------------
     def _take_lease(self, *, force: bool) -> bool:
@@ -223,7 +228,7 @@ class SchedulerLock:
 
     def _renew_locked(self) -> bool:
         if self._postgres and not self._advisory_connection_alive():
-            log.warning("the scheduler lock's database connection died: the lock is lost")
+            log.warning("the database connection of the lock %s died: the lock is lost", self.name)
             self._held = False
             return False
         now = utcnow()
@@ -235,22 +240,26 @@ class SchedulerLock:
                     .values(renewed_at=now, expires_at=now + self.ttl)
                 )
         except DBAPIError as exc:
-            log.warning("cannot renew the scheduler lease: %s", exc)
+            log.warning("cannot renew the lease %s: %s", self.name, exc)
             self._held = False
             self._drop_advisory_lock()
             return False
         if renewed.rowcount != 1:
-            log.warning("another scheduler took the lease over: the lock is lost")
+            log.warning("another %s took the lease %s over: the lock is lost", self.what, self.name)
             self._held = self._row_may_be_ours = False
             self._drop_advisory_lock()
             return False
         return True
 
-    def _waiting_sentence(self) -> str:
+    def current(self) -> SchedulerLease | None:
+        """The live lease of this lock's name, whoever holds it (None: nobody does)."""
         with Session(self.engine) as session:
-            lease = active_scheduler(session, self.name)
-            who = f" ({lease.holder})" if lease is not None else ""
-        return f"another scheduler{who} is active; waiting to take over"
+            return active_scheduler(session, self.name)
+
+    def _waiting_sentence(self) -> str:
+        lease = self.current()
+        who = f" ({lease.holder})" if lease is not None else ""
+        return f"another {self.what}{who} is active; waiting to take over"
 
     # --- the advisory lock (PostgreSQL) ---------------------------------------------------
     def _take_advisory_lock(self) -> bool:

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from scheduler.lock import SchedulerLock, advisory_key
 from storage.job_runs import active_scheduler
+from storage.locks import LeaseLock, advisory_key
 from storage.models import SchedulerLease, utcnow
 
 ROOT = Path(__file__).parents[2]
@@ -30,14 +30,14 @@ def _postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _lock(engine: Engine, holder: str, ttl: float = 30.0, name: str = "scheduler") -> SchedulerLock:
-    return SchedulerLock(engine, name=name, ttl=timedelta(seconds=ttl), holder=holder)
+def _lock(engine: Engine, holder: str, ttl: float = 30.0, name: str = "scheduler") -> LeaseLock:
+    return LeaseLock(engine, name=name, ttl=timedelta(seconds=ttl), holder=holder)
 
 
 @pytest.fixture
-def locks(engine: Engine) -> Iterator[list[SchedulerLock]]:
+def locks(engine: Engine) -> Iterator[list[LeaseLock]]:
     """Locks a test makes, released at its end whatever happened."""
-    made: list[SchedulerLock] = []
+    made: list[LeaseLock] = []
     yield made
     for lock in made:
         lock.release()
@@ -64,7 +64,7 @@ def _advisory_locks_held(engine: Engine, name: str = "scheduler") -> int:
 
 # --- in one process ---------------------------------------------------------------------------
 def test_one_holder_at_a_time_and_the_next_after_release(
-    engine: Engine, locks: list[SchedulerLock]
+    engine: Engine, locks: list[LeaseLock]
 ) -> None:
     a, b = _lock(engine, "host-a:1"), _lock(engine, "host-b:2")
     locks += [a, b]
@@ -92,7 +92,7 @@ def test_one_holder_at_a_time_and_the_next_after_release(
 
 
 def test_release_is_idempotent_and_the_context_manager_holds_for_its_block(
-    engine: Engine, locks: list[SchedulerLock]
+    engine: Engine, locks: list[LeaseLock]
 ) -> None:
     with _lock(engine, "host-a:1") as a:
         assert a.held and _holder(engine) == "host-a:1"
@@ -109,16 +109,14 @@ def test_release_is_idempotent_and_the_context_manager_holds_for_its_block(
         assert _advisory_locks_held(engine) == 0  # not left behind on a pooled connection
 
 
-def test_locks_of_other_names_do_not_contend(engine: Engine, locks: list[SchedulerLock]) -> None:
+def test_locks_of_other_names_do_not_contend(engine: Engine, locks: list[LeaseLock]) -> None:
     a, b = _lock(engine, "host-a:1", name="one"), _lock(engine, "host-b:2", name="two")
     locks += [a, b]
     assert a.try_acquire() and b.try_acquire()
     assert _holder(engine, "one") == "host-a:1" and _holder(engine, "two") == "host-b:2"
 
 
-def test_takers_racing_for_a_free_lock_get_it_once(
-    engine: Engine, locks: list[SchedulerLock]
-) -> None:
+def test_takers_racing_for_a_free_lock_get_it_once(engine: Engine, locks: list[LeaseLock]) -> None:
     racers = [_lock(engine, f"host:{n}") for n in range(6)]
     locks += racers
     start = threading.Barrier(len(racers))
@@ -138,7 +136,7 @@ def test_takers_racing_for_a_free_lock_get_it_once(
 
 
 def test_a_holder_that_stops_renewing_is_taken_over_after_its_ttl(
-    engine: Engine, locks: list[SchedulerLock]
+    engine: Engine, locks: list[LeaseLock]
 ) -> None:
     ttl = 0.5
     a, b = _lock(engine, "host-a:1", ttl=ttl), _lock(engine, "host-b:2", ttl=ttl)
@@ -163,7 +161,7 @@ def test_a_holder_that_stops_renewing_is_taken_over_after_its_ttl(
 
 
 def test_a_holder_whose_row_was_taken_learns_it_on_renew(
-    engine: Engine, locks: list[SchedulerLock]
+    engine: Engine, locks: list[LeaseLock]
 ) -> None:
     a = _lock(engine, "host-a:1")
     locks.append(a)
@@ -175,7 +173,7 @@ def test_a_holder_whose_row_was_taken_learns_it_on_renew(
     assert _holder(engine) == "somebody-else"  # not ours, so not deleted
 
 
-def test_a_stale_row_of_a_dead_holder(engine: Engine, locks: list[SchedulerLock]) -> None:
+def test_a_stale_row_of_a_dead_holder(engine: Engine, locks: list[LeaseLock]) -> None:
     # A holder killed mid-lease left its row. On PostgreSQL nobody holds the advisory lock,
     # which proves the holder dead: the row is taken over at once. SQLite can only wait.
     now = utcnow()
@@ -204,7 +202,7 @@ def test_a_stale_row_of_a_dead_holder(engine: Engine, locks: list[SchedulerLock]
 
 
 def test_waiting_ends_when_stopped_and_names_the_holder_once(
-    engine: Engine, locks: list[SchedulerLock]
+    engine: Engine, locks: list[LeaseLock]
 ) -> None:
     a, b = _lock(engine, "host-a:1"), _lock(engine, "host-b:2")
     locks += [a, b]
@@ -238,11 +236,11 @@ def test_the_advisory_key_names_the_database_and_schema(engine: Engine) -> None:
 CHILD = """
 import sys, time
 from datetime import timedelta
-from scheduler.lock import SchedulerLock
+from storage.locks import LeaseLock
 from storage.db import make_engine
 
 url, ttl, poll = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-lock = SchedulerLock(make_engine(url), ttl=timedelta(seconds=ttl))
+lock = LeaseLock(make_engine(url), ttl=timedelta(seconds=ttl))
 print("holder", lock.holder, flush=True)
 lock.wait_until_acquired(poll=poll, on_wait=lambda said: print("waiting", said, flush=True))
 print("acquired", flush=True)
