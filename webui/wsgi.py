@@ -12,6 +12,8 @@ Behind a proxy every request arrives from the proxy's address. ``FOERDERDESK_PRO
 external links use the public scheme and host. It is read here and not in
 ``storage.config`` because it describes how this server is reached, which only this entry
 point knows; without a proxy it must stay 0, or any client could name its own address.
+waitress does this job itself when given ``--trusted-proxy`` (and drops the headers when
+not), so under waitress it stays 0 too.
 """
 
 from __future__ import annotations
