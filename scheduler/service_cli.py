@@ -9,6 +9,10 @@ import click
 from storage.cli import get_settings
 
 
+def _skipped_polls(record: logging.LogRecord) -> bool:
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
 @click.command("scheduler")
 @click.option(
     "--list-jobs", is_flag=True, help="Print every job's id, trigger and next run; start nothing."
@@ -24,8 +28,10 @@ def scheduler(ctx: click.Context, list_jobs: bool) -> None:
     from scheduler.service import list_jobs as job_lines
 
     settings = get_settings(ctx)
-    # APScheduler's own INFO lines repeat what the job runs record ("Adding job tentatively").
+    # APScheduler's own INFO lines repeat what the job runs record ("Adding job tentatively"),
+    # and a poll that comes while the last one still runs is skipped by design, not a fault.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_skipped_polls)
     if list_jobs:
         from zoneinfo import ZoneInfo
 

@@ -132,7 +132,16 @@ def ensure_instance(settings: Settings) -> Settings:
         return settings
     key_file = settings.instance_path / "secret_key"
     if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under another name, then linked into place: of several processes
+        # starting at once (web workers), one key wins and nobody reads a half-written file.
+        draft = key_file.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process was first: its key is the installation's
+        finally:
+            draft.unlink()
     return replace(settings, secret_key=key_file.read_text().strip())

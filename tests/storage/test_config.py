@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,21 @@ def test_configured_secret_key_is_used_and_nothing_written(tmp_path: Path) -> No
     )
     assert settings.secret_key == "from-env"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_processes_starting_together_agree_on_one_secret_key(tmp_path: Path) -> None:
+    # Web workers of a first start, each making the instance folder's key at the same moment.
+    script = (
+        "import sys; from storage.config import ensure_instance, load_settings; "
+        "print(ensure_instance(load_settings(environ={}, instance_path=sys.argv[1])).secret_key)"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]  # fmt: skip
+    results = [p.communicate(timeout=60) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err for _, err in results]
+    keys = {out.strip() for out, _ in results}
+    assert len(keys) == 1 and len(keys.pop()) >= 40
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no drafts left behind
