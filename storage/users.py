@@ -1,10 +1,11 @@
-"""People who log in and their API tokens: create, change role, deactivate, list; tokens
-created, revoked and looked up.
+"""People who log in and their API tokens: create, change role or password, deactivate,
+list; tokens created, revoked and looked up; every session of a user ended.
 
 Rules live here so that the admin pages and the command line agree: an email is unique
 without regard to case, a role is one of ``USER_ROLES``, an administrator cannot demote or
 deactivate themself (so an installation always keeps one), and a deactivated person's API
-tokens stop working with their login. Only the SHA-256 of a token is stored; the secret is
+tokens stop working with their login. A new role, a new password or (de)activation ends
+every session of the user (``end_sessions``). Only the SHA-256 of a token is stored; the secret is
 shown once, when it is made. Functions take the session and never commit.
 """
 
@@ -84,7 +85,7 @@ def set_role(session: Session, user: User, role: str, *, actor: User | None = No
     if actor is not None and actor.id == user.id:
         raise UserError("you cannot change your own role", "own_role")
     user.role = role
-    session.flush()
+    end_sessions(session, user)  # a session must not keep the rights of the old role
     return True
 
 
@@ -101,8 +102,25 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | None
     user.active = active
     if not active:
         revoke_api_tokens(session, user)
-    session.flush()
+    # Also on reactivation: a cookie from before the deactivation must not come back to life.
+    end_sessions(session, user)
     return True
+
+
+def set_password(session: Session, user: User, password_hash: str) -> None:
+    """Give ``user`` a new password (as its hash) and end their sessions: whoever held a
+    session with the old password must sign in with the new one."""
+    user.password_hash = password_hash
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of ``user`` (the login refuses a cookie with an older version).
+
+    Raised in SQL, not in Python, so that two changes at once cannot both write the same
+    number and leave a session alive."""
+    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    session.flush()
 
 
 def list_users(session: Session) -> list[User]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from matcher.runs import default_model_factory
@@ -35,6 +36,16 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def _private(path: str, endpoint: str | None) -> bool:
+    """Whether a response is for one person only: every API answer, and everything a signed-in
+    user gets except static files (the same for everyone)."""
+    if path.startswith("/api/"):
+        return True
+    if endpoint == "static" or (endpoint or "").endswith(".static"):
+        return False
+    return bool(current_user.is_authenticated)
 
 
 def create_app(
@@ -77,6 +88,10 @@ def create_app(
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+        if _private(request.path, request.endpoint):
+            # A desk page or API answer must not stay in a shared or back-button cache after
+            # sign-out; public pages for anonymous visitors keep their caching.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     auth.init_app(app)

@@ -2,12 +2,18 @@
 
 Hardened against guessing and forgotten sessions: failed sign-ins are rate-limited per address
 and per account (``webui.limits``), a session ends ``FOERDERDESK_SESSION_LIFETIME_HOURS`` after
-its last request, and there is no "remember me" cookie that would outlive it.
+its last request and ``MAX_SESSION_AGE`` after its sign-in however busy, and there is no
+"remember me" cookie that would outlive it.
+
+The session lives only in the signed cookie, so the server ends sessions by a version: the
+cookie carries the user's ``session_version`` from its sign-in, and the user loader refuses it
+once the version has moved on (logout, new password, new role, deactivation: ``storage.users``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -34,6 +40,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from storage.models import USER_ROLES, User, utcnow
 from storage.queries import user_by_email
+from storage.users import end_sessions
 from webui.db import db_session
 from webui.limits import login_limits, record_failed_login
 from webui.redirects import same_site_path
@@ -45,6 +52,12 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please sign in.")
 
 MIN_PASSWORD_LENGTH = 12
+# However active, a session ends this long after its sign-in: a copied cookie kept alive by
+# requests must not last for ever. A constant, not a setting: a working day and some.
+MAX_SESSION_AGE = timedelta(hours=12)
+# Session keys (beside Flask-Login's own): the user's session version and the sign-in time.
+SESSION_VERSION_KEY = "_fd_session_version"
+SIGNED_IN_AT_KEY = "_fd_signed_in_at"
 # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-foerderdesk")
 
@@ -61,13 +74,28 @@ class DeskUser(UserMixin):
         self.role = user.role
 
 
+def _session_is_current(user: User) -> bool:
+    """Whether this request's session still stands for ``user``: same version, not too old.
+
+    A cookie without these keys (made before they existed) is refused too."""
+    signed_in_at = session.get(SIGNED_IN_AT_KEY)
+    if session.get(SESSION_VERSION_KEY) != user.session_version:
+        return False
+    if not isinstance(signed_in_at, int | float):
+        return False
+    age = time.time() - signed_in_at
+    return 0 <= age <= MAX_SESSION_AGE.total_seconds()
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> DeskUser | None:
     try:
         user = db_session().get(User, int(user_id))
     except ValueError:
         return None
-    return DeskUser(user) if user is not None and user.active else None
+    if user is None or not user.active or not _session_is_current(user):
+        return None
+    return DeskUser(user)
 
 
 def hash_password(password: str) -> str:
@@ -132,6 +160,8 @@ def login():  # type: ignore[no-untyped-def]
             # (which may never close); no remember-me cookie outlives it.
             session.permanent = True
             login_user(DeskUser(user), remember=False)
+            session[SESSION_VERSION_KEY] = user.session_version
+            session[SIGNED_IN_AT_KEY] = int(time.time())
             return redirect(_safe_next(request.args.get("next")))
         record_failed_login()
         log.warning("failed login for %r from %s", form.email.data, request.remote_addr)
@@ -142,7 +172,17 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        # Ends every session of the user, not only this cookie: a copy of the cookie (stolen,
+        # or left in another browser) must not outlive "sign out", and a signed cookie cannot
+        # be recalled any other way.
+        user = db_session().get(User, current_user.id)
+        if user is not None:
+            end_sessions(db_session(), user)
+            db_session().commit()
     logout_user()
+    session.pop(SESSION_VERSION_KEY, None)
+    session.pop(SIGNED_IN_AT_KEY, None)
     flash(_("You are signed out."), "info")
     return redirect(url_for("search.index"))
 

@@ -12,7 +12,14 @@ from storage.cli import get_settings
 from storage.db import standalone_session
 from storage.models import USER_ROLES, User
 from storage.queries import user_by_email
-from storage.users import UserError, create_api_token, create_user, list_users, revoke_api_tokens
+from storage.users import (
+    UserError,
+    create_api_token,
+    create_user,
+    list_users,
+    revoke_api_tokens,
+    set_password,
+)
 
 
 @click.command()
@@ -84,14 +91,14 @@ def users_create(
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context
 def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None:
-    """Set a new password for the user with EMAIL."""
+    """Set a new password for the user with EMAIL (and sign them out everywhere)."""
     password_hash = _password_hash(password_stdin)
     with standalone_session(get_settings(ctx)) as session:
         user = user_by_email(session, email)
         if user is None:
             raise click.ClickException(f"no user with email {email}")
-        user.password_hash = password_hash
-    click.echo(f"password of {email} changed")
+        set_password(session, user, password_hash)
+    click.echo(f"password of {email} changed; their sessions are ended")
 
 
 def _existing_user(session: Session, email: str) -> User:

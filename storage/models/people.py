@@ -49,6 +49,9 @@ class User(Base):
     previous_visit_at: Mapped[datetime | None]
     # SHA-256 of the secret in the personal calendar feed's address (revocable; None: no feed).
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Copied into the session cookie at login; raising it (logout, new password, new role,
+    # deactivation) ends every session of the user at once, since the cookie is all we have.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ApiToken(Base):

@@ -101,7 +101,7 @@ def create():  # type: ignore[no-untyped-def]
 @bp.post("/users/<int:user_id>/role")
 @roles_required("admin")
 def change_role(user_id: int):  # type: ignore[no-untyped-def]
-    """Give another user a new role (effective on their next request)."""
+    """Give another user a new role; it ends their sessions, so they sign in again with it."""
     user = _target(user_id)
     form = RoleForm(prefix=f"u{user.id}")
     if not form.validate_on_submit():
