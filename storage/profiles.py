@@ -6,19 +6,19 @@ the row and the field, so a person can fix the file in one pass.
 
 from __future__ import annotations
 
-import csv
-import io
+import calendar
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
-from pathlib import Path, PurePath
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-import yaml
-from sqlalchemy import select
+from sqlalchemy import BigInteger, SmallInteger, String, select
 from sqlalchemy.orm import Session
 
 from storage.models import APPLICANT_TYPES, LANGUAGES, PROFILE_KINDS, Profile
+from storage.profile_files import Problem, ProfileFileError, decode, read_table
 from storage.work_queue import enqueue_rematch
 
 # Words people write in a profile file for who they are, mapped onto the one vocabulary.
@@ -56,86 +56,62 @@ LIST_FIELDS = ("themes", "keywords", "partner_countries")
 INT_FIELDS = ("budget_min_eur", "budget_max_eur", "lead_time_days")
 DATE_FIELDS = ("start_date", "end_date")
 TEXT_FIELDS = ("department", "legal_form", "contact_email")
-KNOWN_FIELDS = {
-    "slug",
-    "kind",
-    "name",
-    "description",
-    "applicant_type",
-    "region",
-    "language",
-    "active",
-    *LIST_FIELDS,
-    *INT_FIELDS,
-    *DATE_FIELDS,
-    *TEXT_FIELDS,
+KNOWN_FIELDS = frozenset(
+    {
+        "slug",
+        "kind",
+        "name",
+        "description",
+        "applicant_type",
+        "region",
+        "language",
+        "active",
+        *LIST_FIELDS,
+        *INT_FIELDS,
+        *DATE_FIELDS,
+        *TEXT_FIELDS,
+    }
+)
+KNOWN_SHOWN = ", ".join(sorted(KNOWN_FIELDS))
+# Fields that may hold several lines (lists are split at line ends); every other text is one
+# line, and no text holds other control characters: NUL cannot be stored on PostgreSQL at all.
+MULTILINE_FIELDS = ("description", *LIST_FIELDS)
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# The longest text each String(N) column holds, from the model, so the rule follows it (and a
+# long name is refused on SQLite as on PostgreSQL, which would refuse it with a traceback).
+STRING_LIMITS = {
+    column.name: column.type.length
+    for column in Profile.__table__.columns
+    if isinstance(column.type, String) and column.type.length
 }
-
-
-# What each problem says in English (the command line's words); the web pages translate the
-# codes. ``{value}`` is what the row holds, ``{allowed}`` the values that would be accepted.
-PROBLEM_TEXTS = {
-    "unknown_field": "unknown field",
-    "required": "is required",
-    "slug_format": "{value!r} must be lower-case letters, digits and hyphens",
-    "slug_taken": "{value!r} is already the slug of another profile",
-    "not_one_of": "{value!r} is not one of {allowed}",
-    "too_short": "is too short to match on (at least 40 characters)",
-    "region": "{value!r} is not a region code such as DE-NI, DE or EU",
-    "email": "{value!r} is not an email address",
-    "not_a_list": "must be a list of words or a ';'-separated text",
-    "not_a_number": "{value!r} is not a whole number",
-    "negative": "{value} must not be negative",
-    "budget_order": "is smaller than budget_min_eur",
-    "not_a_date": "{value!r} is not a date like 2027-03-31",
-    "date_order": "is before start_date",
-    "duplicate": "duplicate of row {value}",
-    # Problems of the whole file (no field).
-    "not_yaml": "not valid YAML: {value}",
-    "not_a_profile_list": "expected a list of profiles (or a mapping with key 'profiles')",
-    "no_header": "the CSV file has no header row",
-    "file_type": "unknown file type {value!r}: use .yaml, .yml or .csv",
-    "not_utf8": "the file is not UTF-8 text",
-    "empty": "the file holds no profiles",
+# The most a number may be, from its meaning: no programme funds more than 10^12 euros, and a
+# lead time beyond ten years is a typo. Both are well within what their columns hold.
+NUMBER_BOUNDS = {
+    "budget_min_eur": (10**12, "euros"),
+    "budget_max_eur": (10**12, "euros"),
+    "lead_time_days": (3650, "days"),
 }
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+")
+# English month names whatever the locale, so the message reads the same everywhere.
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a profile: in which row (None: the whole file or a form), which
-    field ("" for the whole file), what (a code of :data:`PROBLEM_TEXTS`) and the value."""
-
-    field: str
-    code: str
-    value: str = ""
-    allowed: str = ""
-    row: int | None = None
-    slug: str = ""
-
-    @property
-    def text(self) -> str:
-        """The problem in English, without row and field."""
-        return PROBLEM_TEXTS[self.code].format(value=self.value, allowed=self.allowed)
-
-    def describe(self) -> str:
-        """The problem as the command line prints it: "row 2 (klima), field 'kind': …"."""
-        if self.row is None:
-            return f"field '{self.field}': {self.text}" if self.field else self.text
-        label = f"row {self.row}" + (f" ({self.slug})" if self.slug else "")
-        return f"{label}, field '{self.field}': {self.text}" if self.field else self.text
+def _column_max(name: str) -> int:
+    kind = type(Profile.__table__.c[name].type)
+    bits = 64 if issubclass(kind, BigInteger) else 16 if issubclass(kind, SmallInteger) else 32
+    return 2 ** (bits - 1) - 1
 
 
-class ProfileFileError(ValueError):
-    """A profile file that cannot be imported; ``problems`` lists every problem found and
-    ``errors`` says each in English."""
-
-    def __init__(self, path: str, problems: list[Problem]):
-        self.path = path
-        self.problems = problems
-        self.errors = [problem.describe() for problem in problems]
-        super().__init__(
-            f"{path}: {len(problems)} error(s), nothing imported:\n" + "\n".join(self.errors)
-        )
+# Should a column become narrower than a bound, the column's limit is the one enforced.
+NUMBER_LIMITS = {
+    name: (min(bound, _column_max(name)), unit) for name, (bound, unit) in NUMBER_BOUNDS.items()
+}
 
 
 class ProfileInvalid(ValueError):
@@ -162,28 +138,15 @@ class ImportResult:
 def parse_rows(text: str, name: str) -> list[dict[str, Any]]:
     """Rows of a YAML or CSV profile file's ``text`` (``name`` tells which), not yet
     validated; raises :class:`ProfileFileError` when the file cannot be read as rows."""
-    suffix = PurePath(name).suffix.lower()
-    if suffix in {".yaml", ".yml"}:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ProfileFileError(name, [Problem("", "not_yaml", str(exc))]) from None
-        if isinstance(data, dict) and "profiles" in data:
-            data = data["profiles"]
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ProfileFileError(name, [Problem("", "not_a_profile_list")])
-        return data
-    if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise ProfileFileError(name, [Problem("", "no_header")])
-        return [{k.strip(): v for k, v in row.items() if k} for row in reader]
-    raise ProfileFileError(name, [Problem("", "file_type", suffix)])
+    numbered, problems = read_table(text, name, KNOWN_FIELDS)
+    if problems:
+        raise ProfileFileError(name, problems)
+    return [row for _, row in numbered]
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a YAML or CSV profile file, as dictionaries (not yet validated)."""
-    return parse_rows(path.read_text(encoding="utf-8-sig"), str(path))
+    return parse_rows(decode(path.read_bytes(), str(path)), str(path))
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -196,12 +159,94 @@ def _as_list(value: Any) -> list[str] | None:
     return None
 
 
+def _character_problems(row: dict[str, Any]) -> list[Problem]:
+    """A problem for each known field whose text holds a control character (NUL, ESC, …) or
+    half of a surrogate pair: neither database stores them alike, and no profile needs them."""
+    problems = []
+    for name in sorted(KNOWN_FIELDS & set(row)):
+        value = row[name]
+        pattern = _CONTROL_MULTILINE if name in MULTILINE_FIELDS else _CONTROL
+        for text in value if isinstance(value, list) else [value]:
+            found = pattern.search(text) if isinstance(text, str) else None
+            if found:
+                code = ord(found.group())
+                what = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "the control character"
+                problems.append(Problem(name, "bad_character", f"{what} U+{code:04X}"))
+                break
+    return problems
+
+
+def _whole_number(raw: Any) -> int | None:
+    """``raw`` as a whole number, or None if it is not one; 1e6 and 5.0 are whole numbers."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    text = str(raw).strip().replace("_", "").replace(" ", "")
+    if _WHOLE.fullmatch(text):
+        # Beyond 30 digits the exact value does not matter (it is too large for any field),
+        # and Python refuses to convert very long digit strings.
+        return int(text) if len(text) <= 30 else 10**30
+    if _SCIENTIFIC.fullmatch(text):
+        number = Decimal(text)
+        if number.adjusted() > 30:
+            return 10**30 if number > 0 else -(10**30)
+        return int(number) if number == number.to_integral_value() else None
+    return None
+
+
+def _number(name: str, raw: Any) -> tuple[int | None, Problem | None]:
+    """The number of the field ``name`` (None when empty) and what is wrong with it."""
+    if raw is None or raw == "":
+        return None, None
+    number = _whole_number(raw)
+    if number is None:
+        return None, Problem(name, "not_a_number", str(raw))
+    limit, unit = NUMBER_LIMITS[name]
+    if number < 0:
+        return number, Problem(name, "negative", str(raw).strip())
+    if number > limit:
+        return number, Problem(name, "too_large", str(raw).strip(), f"{limit} {unit}")
+    return number, None
+
+
+def _date(name: str, raw: Any) -> tuple[date | None, Problem | None]:
+    """The date of the field ``name`` (None when empty) and what is wrong with it: only
+    YYYY-MM-DD is a date, and a day the calendar does not have is named as such."""
+    if raw is None or raw == "":
+        return None, None
+    if isinstance(raw, datetime):
+        return raw.date(), None
+    if isinstance(raw, date):
+        return raw, None
+    text = str(raw).strip()
+    parts = _ISO_DATE.fullmatch(text)
+    if parts is None:
+        return None, Problem(name, "not_a_date", str(raw))
+    year, month, day = (int(part) for part in parts.groups())
+    try:
+        return date(year, month, day), None
+    except ValueError:
+        pass
+    if not 1 <= month <= 12:
+        why = f"there is no month {month}"
+    elif year == 0:
+        why = "there is no year 0"
+    else:
+        days = calendar.monthrange(year, month)[1]
+        why = f"{MONTHS[month - 1]} {year} has {days} days"
+    return None, Problem(name, "no_such_date", text, why)
+
+
 def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """Clean one row; return the values and the problems found (without a row number)."""
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     for key in sorted(set(row) - KNOWN_FIELDS):
-        problems.append(Problem(key, "unknown_field"))
+        problems.append(Problem(key, "unknown_field", allowed=KNOWN_SHOWN))
+    problems.extend(_character_problems(row))
 
     def text(name: str, required: bool = False) -> str:
         value = row.get(name)
@@ -252,17 +297,9 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     out["partner_countries"] = [c.upper() for c in out["partner_countries"]]
     for name in INT_FIELDS:
         raw = row.get(name)
-        if raw is None or raw == "":
-            out[name] = None
-            continue
-        try:
-            number = int(str(raw).replace("_", "").replace(" ", ""))
-        except ValueError:
-            problems.append(Problem(name, "not_a_number", str(raw)))
-            continue
-        if number < 0:
-            problems.append(Problem(name, "negative", str(number)))
-        out[name] = number
+        out[name], problem = _number(name, raw)
+        if problem:
+            problems.append(problem)
     if out.get("lead_time_days") is None:
         out["lead_time_days"] = 28
     if (
@@ -272,34 +309,37 @@ def validate_row(row: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     ):
         problems.append(Problem("budget_max_eur", "budget_order"))
     for name in DATE_FIELDS:
-        raw = row.get(name)
-        if raw is None or raw == "":
-            out[name] = None
-        elif isinstance(raw, date):
-            out[name] = raw
-        else:
-            try:
-                out[name] = date.fromisoformat(str(raw).strip())
-            except ValueError:
-                problems.append(Problem(name, "not_a_date", str(raw)))
+        out[name], problem = _date(name, row.get(name))
+        if problem:
+            problems.append(problem)
     if out.get("start_date") and out.get("end_date") and out["start_date"] > out["end_date"]:
         problems.append(Problem("end_date", "date_order"))
     active = row.get("active", True)
     if isinstance(active, str):
         active = active.strip().lower() not in {"0", "false", "no", "nein", ""}
     out["active"] = bool(active)
+    # A field that is wrong already is not also said to be too long.
+    wrong = {problem.field for problem in problems}
+    for name, limit in STRING_LIMITS.items():
+        value = out.get(name)
+        if isinstance(value, str) and len(value) > limit and name not in wrong:
+            problems.append(Problem(name, "too_long", str(len(value)), str(limit)))
     return out, problems
 
 
-def validate_rows(rows: list[dict[str, Any]], name: str, first: int = 1) -> list[dict[str, Any]]:
-    """All ``rows`` of the file ``name``, cleaned, numbered from ``first``; raises
-    :class:`ProfileFileError` listing every problem."""
-    problems: list[Problem] = []
+def _validate_numbered(
+    numbered: list[tuple[int, dict[str, Any]]], name: str, problems: list[Problem]
+) -> list[dict[str, Any]]:
+    # ``problems`` holds those of the file's shape already; the rows' are added, and all of
+    # them are raised together, so a person fixes the file in one pass.
+    problems = list(problems)
     cleaned: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, row in enumerate(rows, start=first):
+    slugs: dict[int, str] = {}
+    for number, row in numbered:
         values, found = validate_row(row)
         slug = values.get("slug") or ""
+        slugs[number] = slug
         problems.extend(replace(problem, row=number, slug=slug) for problem in found)
         if slug:
             if slug in seen:
@@ -308,30 +348,42 @@ def validate_rows(rows: list[dict[str, Any]], name: str, first: int = 1) -> list
                 )
             seen.setdefault(slug, number)
         cleaned.append(values)
-    if not rows:
+    if not numbered:
         problems.append(Problem("", "empty"))
     if problems:
+        # The whole file's problems first, then by row; a CSV row's own gets its slug.
+        problems = sorted(
+            (
+                replace(p, slug=slugs.get(p.row, "")) if p.row is not None and not p.slug else p
+                for p in problems
+            ),
+            key=lambda p: -1 if p.row is None else p.row,
+        )
         raise ProfileFileError(name, problems)
     return cleaned
 
 
-def _first_row(name: str) -> int:
-    # Rows are numbered as a person sees them: the CSV header is line 1, so data starts at 2.
-    return 2 if PurePath(name).suffix.lower() == ".csv" else 1
+def validate_rows(rows: list[dict[str, Any]], name: str, first: int = 1) -> list[dict[str, Any]]:
+    """All ``rows`` of the file ``name``, cleaned, numbered from ``first``; raises
+    :class:`ProfileFileError` listing every problem."""
+    return _validate_numbered(list(enumerate(rows, start=first)), name, [])
+
+
+def validate_text(text: str, name: str) -> list[dict[str, Any]]:
+    """All rows of a profile file's ``text``, cleaned; raises :class:`ProfileFileError`
+    listing every problem, those of the file's shape and those of its rows."""
+    numbered, problems = read_table(text, name, KNOWN_FIELDS)
+    return _validate_numbered(numbered, name, problems)
 
 
 def validate_file(path: Path) -> list[dict[str, Any]]:
     """All rows of ``path``, cleaned; raises :class:`ProfileFileError` listing every problem."""
-    return validate_rows(read_rows(path), str(path), _first_row(str(path)))
+    return validate_text(decode(path.read_bytes(), str(path)), str(path))
 
 
 def validate_upload(filename: str, data: bytes) -> list[dict[str, Any]]:
     """:func:`validate_file` for a file that was sent rather than stored (a browser upload)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ProfileFileError(filename, [Problem("", "not_utf8")]) from None
-    return validate_rows(parse_rows(text, filename), filename, _first_row(filename))
+    return validate_text(decode(data, filename), filename)
 
 
 def store_rows(session: Session, rows: list[dict[str, Any]]) -> ImportResult:
