@@ -19,6 +19,7 @@ from webui import (
     db,
     desk,
     i18n,
+    input_guard,
     limits,
     navigation,
     profiles,
@@ -65,6 +66,7 @@ def create_app(
     if test_config:
         app.config.update(test_config)
 
+    input_guard.init_app(app)  # before the other hooks: nothing reads bad input
     db.init_app(app, settings)
     csrf.init_app(app)
     limits.init_app(app, settings)

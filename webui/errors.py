@@ -26,6 +26,8 @@ def handle_http_error(error: HTTPException):  # type: ignore[no-untyped-def]
     if _wants_json():
         return jsonify({"error": error.name, "message": error.description}), code
     title, text = MESSAGES.get(code, (error.name, error.description or ""))
+    if error.description and error.description != type(error).description:
+        text = error.description  # a route's own message says more than the general one
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 
