@@ -98,6 +98,13 @@ class PruneReport:
     work_items: int = 0
     job_runs: int = 0
 
+    def __str__(self) -> str:  # the housekeeping job's summary on the sources page
+        return (
+            f"{self.crawl_runs} crawl run(s), {self.match_runs} match run(s), "
+            f"{self.notifications} sent message(s), {self.work_items} queue item(s), "
+            f"{self.job_runs} job run(s)"
+        )
+
 
 def prune(
     session: Session, now: datetime | None = None, retention: timedelta = RETENTION

@@ -288,5 +288,8 @@ def test_housekeeping_closes_a_stale_status_and_wakes_the_rematch(
     assert session.get_one(FundingCall, call.id).status == "closed"
     ((job_id, outcome, summary, error),) = _runs(session)
     assert (job_id, outcome, error) == ("housekeeping", "succeeded", None)
-    assert summary.startswith("1 status(es) brought up to date")
+    assert summary == (
+        "1 status(es) brought up to date; pruned 0 crawl run(s), 0 match run(s), "
+        "0 sent message(s), 0 queue item(s), 0 job run(s)"
+    )
     assert ctx.woken == ["rematch"]
