@@ -284,3 +284,20 @@ def test_an_unreadable_file_is_named_as_such(client: FlaskClient, session: Sessi
     token = csrf_token(client, "/projects/import")
     missing = client.post("/projects/import", data={"csrf_token": token})
     assert missing.status_code == 400 and "Please choose a file." in missing.get_data(as_text=True)
+
+
+def test_every_import_problem_has_words_in_the_pages_language(
+    client: FlaskClient, session: Session
+) -> None:
+    from storage.profile_files import PROBLEM_TEXTS
+    from webui.projects.forms import PROBLEMS
+
+    assert set(PROBLEM_TEXTS) <= set(PROBLEMS)  # no problem falls back to the English text
+    signed_in(client, session)
+    client.set_cookie("lang", "de")
+    bad = GOOD_CSV.replace("\n", ",überzählig\n", 2)  # the header's line and one row's
+    response = upload(client, "profile.csv", bad)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Unbekannte Spalte „überzählig“" in page
+    assert session.scalar(select(func.count(Profile.id))) == 0

@@ -71,6 +71,17 @@ PROBLEMS = {
     "file_type": _l("Unknown file type “%(value)s”: use .yaml, .yml or .csv."),
     "not_utf8": _l("The file is not UTF-8 text."),
     "empty": _l("The file holds no profiles."),
+    "too_long": _l("Too long: %(value)s characters, at most %(allowed)s."),
+    "bad_character": _l("Contains a control character; remove it."),
+    "too_large": _l("“%(value)s” is too large."),
+    "no_such_date": _l("“%(value)s” is not a day of the calendar (YYYY-MM-DD)."),
+    "extra_cells": _l("The row has %(value)s cells, the header %(allowed)s."),
+    "unnamed_cell": _l(
+        "“%(value)s” stands in column %(allowed)s, which has no name in the header."
+    ),
+    "not_csv": _l("The file is not valid CSV: %(value)s"),
+    "unknown_column": _l("Unknown column “%(value)s” (known: %(allowed)s)."),
+    "duplicate_column": _l("The column “%(value)s” appears more than once in the header."),
 }
 LIST_HINT = _l("One per line, or separated by semicolons.")
 
