@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import IO
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from crawler.sources import SourcesFileError, load_sources, sources_path
 from scheduler.pipeline import CrawlRunner, default_rematcher, describe_match_run, rematch_due
@@ -36,8 +34,9 @@ from storage.cli import foerderdesk_command, get_settings
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope, standalone_session
 from storage.migrate import upgrade
-from storage.models import CrawlRun, MatchRun, Source, utcnow
+from storage.models import CrawlRun, MatchRun, utcnow
 from storage.profiles import import_profiles
+from storage.queries import crawl_runs_since
 
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[1] / "storage" / "examples"
 LOG_NAME = "demo.log"
@@ -195,15 +194,8 @@ def crawl_snapshot(settings: Settings, log: IO[str], mirror: str) -> bool:
             started = utcnow()
             succeeded &= runner(entry.slug) == 0
             with session_scope(factory) as session:
-                run = session.scalar(
-                    select(CrawlRun)
-                    .join(CrawlRun.source)
-                    .where(Source.slug == entry.slug, CrawlRun.started_at >= started)
-                    .options(selectinload(CrawlRun.source))
-                    .order_by(CrawlRun.id.desc())
-                    .limit(1)
-                )
-                click.echo(crawl_summary(run) if run else f"    {entry.slug}: did not start")
+                runs = crawl_runs_since(session, entry.slug, started)
+                click.echo(crawl_summary(runs[0]) if runs else f"    {entry.slug}: did not start")
     finally:
         engine.dispose()
     if not succeeded:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.runs import EXIT_BUSY
@@ -30,8 +29,8 @@ from storage.config import Settings
 from storage.db import session_scope
 from storage.housekeeping import prune, refresh_statuses
 from storage.job_runs import finish_job_run, start_job_run
-from storage.models import CrawlRun, JobRun, utcnow
-from storage.queries import get_source
+from storage.models import JobRun, utcnow
+from storage.queries import crawl_runs_since
 from storage.source_health import cron_trigger
 
 log = logging.getLogger(__name__)
@@ -181,15 +180,7 @@ def crawl_job(ctx: JobContext, slug: str) -> str:
     if code == EXIT_BUSY:
         return f"skipped: {slug} is being crawled by another process"
     with session_scope(ctx.factory) as session:
-        source = get_source(session, slug)
-        run = None
-        if source is not None:
-            run = session.scalar(
-                select(CrawlRun)
-                .where(CrawlRun.source_id == source.id, CrawlRun.started_at >= started)
-                .order_by(CrawlRun.id.desc())
-                .limit(1)
-            )
+        run = next(iter(crawl_runs_since(session, slug, started)), None)
         if run is None or run.outcome == "failed" or code not in (0, 3):
             reason = run.reason if run is not None and run.reason else f"exit code {code}"
             raise JobFailed(f"crawl of {slug} failed: {reason}")
@@ -303,8 +294,7 @@ def run_job(job_id: str) -> None:
         try:
             with session_scope(ctx.factory) as session:
                 if run_id is None:
-                    run = start_job_run(session, job_id, ctx.runner)
-                    run.started_at = started
+                    run = start_job_run(session, job_id, ctx.runner, started)
                 else:
                     run = session.get_one(JobRun, run_id)
                 finish_job_run(session, run, summary=str(summary), error=error)

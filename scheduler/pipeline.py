@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.cli import crawl_environment
@@ -28,8 +27,8 @@ from storage.calls import CrawlCounts, finish_crawl_run, start_crawl_run
 from storage.config import Settings
 from storage.db import session_scope
 from storage.matching import calls_changed_since_full_rematch
-from storage.models import CrawlRun, MatchRun, WorkItem, utcnow
-from storage.queries import get_source
+from storage.models import MatchRun, WorkItem, utcnow
+from storage.queries import crawl_runs_since, get_source
 from storage.work_queue import claim, finish
 
 log = logging.getLogger(__name__)
@@ -131,9 +130,13 @@ class CrawlRunner:
 
     def _end(self, process: subprocess.Popen[bytes]) -> None:
         process.terminate()  # Scrapy closes the spider on SIGTERM and records the run
+        self._kill_after_grace(process)
+
+    def _kill_after_grace(self, process: subprocess.Popen[bytes]) -> None:
         try:
             process.wait(timeout=self.grace)
         except subprocess.TimeoutExpired:
+            log.error("a crawl did not stop within %.0f s: killing it", self.grace)
             process.kill()
             process.wait()
 
@@ -143,14 +146,10 @@ class CrawlRunner:
         self.stopping.set()
         with self._lock:
             running = [p for p in self._running if p.poll() is None]
-        for process in running:
+        for process in running:  # all at once, so the grace periods run side by side
             process.terminate()
         for process in running:
-            try:
-                process.wait(timeout=self.grace)
-            except subprocess.TimeoutExpired:
-                log.error("a crawl did not stop within %.0f s: killing it", self.grace)
-                process.kill()
+            self._kill_after_grace(process)
 
 
 def record_unfinished_crawl(session: Session, slug: str, since: datetime, reason: str) -> None:
@@ -160,20 +159,10 @@ def record_unfinished_crawl(session: Session, slug: str, since: datetime, reason
     if source is None:
         log.error("crawl of %s failed before the source was stored: %s", slug, reason)
         return
-    runs = list(
-        session.scalars(
-            select(CrawlRun).where(
-                CrawlRun.source_id == source.id,
-                CrawlRun.outcome == "running",
-                CrawlRun.started_at >= since,
-            )
-        )
-    )
-    if not runs and not session.scalar(
-        select(CrawlRun.id).where(CrawlRun.source_id == source.id, CrawlRun.started_at >= since)
-    ):
+    runs = crawl_runs_since(session, slug, since)
+    if not runs:
         runs = [start_crawl_run(session, source, now=since)]
-    for run in runs:
+    for run in (r for r in runs if r.outcome == "running"):
         finish_crawl_run(session, run, "failed", CrawlCounts(), reason=reason)
 
 

@@ -75,7 +75,6 @@ def build_scheduler(
             "default": ThreadPoolExecutor(JOB_WORKERS),
             "crawls": ThreadPoolExecutor(CRAWL_WORKERS),
         },
-        job_defaults={"coalesce": True, "max_instances": 1},
         timezone=settings.timezone,
     )
     with session_scope(make_session_factory(engine)) as session:

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import JobRun, SchedulerLease, apscheduler_jobs, utcnow
+from storage.models import JobRun, apscheduler_jobs, utcnow
 
 
-def start_job_run(session: Session, job_id: str, runner: str) -> JobRun:
-    """Record that ``job_id`` started now in ``runner`` (host:pid)."""
-    run = JobRun(job_id=job_id, runner=runner[:200], started_at=utcnow())
+def start_job_run(
+    session: Session, job_id: str, runner: str, started_at: datetime | None = None
+) -> JobRun:
+    """Record that ``job_id`` started (now, or at ``started_at``) in ``runner`` (host:pid)."""
+    run = JobRun(job_id=job_id, runner=runner[:200], started_at=started_at or utcnow())
     session.add(run)
     session.flush()
     return run
@@ -78,15 +80,3 @@ def next_run_times(session: Session) -> dict[str, datetime | None]:
         job_id: datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
         for job_id, stamp in rows
     }
-
-
-def active_scheduler(
-    session: Session, name: str = "scheduler", now: datetime | None = None
-) -> SchedulerLease | None:
-    """The live lease of the scheduler lock ``name``: who runs the scheduler now, or None when
-    no scheduler does (its lease expired)."""
-    return session.scalar(
-        select(SchedulerLease).where(
-            SchedulerLease.name == name, SchedulerLease.expires_at > (now or utcnow())
-        )
-    )

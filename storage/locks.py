@@ -22,14 +22,13 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine, delete, insert, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage.job_runs import active_scheduler
 from storage.models import SchedulerLease, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,18 @@ def advisory_key(connection: Connection, name: str = DEFAULT_NAME) -> int:
     database, schema = connection.execute(text("SELECT current_database(), current_schema()")).one()
     digest = hashlib.sha256(f"{database}.{schema or ''}.{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def live_lease(
+    session: Session, name: str = DEFAULT_NAME, now: datetime | None = None
+) -> SchedulerLease | None:
+    """The unexpired lease of the lock ``name``: who holds it now (the scheduler's host:pid
+    for the sources page), or None when nobody does."""
+    return session.scalar(
+        select(SchedulerLease).where(
+            SchedulerLease.name == name, SchedulerLease.expires_at > (now or utcnow())
+        )
+    )
 
 
 class LeaseLock:
@@ -254,7 +265,7 @@ class LeaseLock:
     def current(self) -> SchedulerLease | None:
         """The live lease of this lock's name, whoever holds it (None: nobody does)."""
         with Session(self.engine) as session:
-            return active_scheduler(session, self.name)
+            return live_lease(session, self.name)
 
     def _waiting_sentence(self) -> str:
         lease = self.current()

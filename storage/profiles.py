@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import APPLICANT_TYPES, LANGUAGES, PROFILE_KINDS, Profile
 from storage.profile_files import Problem, ProfileFileError, decode, read_table
+from storage.sanitize import CONTROL_IN_LINE, CONTROL_IN_TEXT
 from storage.work_queue import enqueue_rematch
 
 # Words people write in a profile file for who they are, mapped onto the one vocabulary.
@@ -76,8 +77,6 @@ KNOWN_SHOWN = ", ".join(sorted(KNOWN_FIELDS))
 # Fields that may hold several lines (lists are split at line ends); every other text is one
 # line, and no text holds other control characters: NUL cannot be stored on PostgreSQL at all.
 MULTILINE_FIELDS = ("description", *LIST_FIELDS)
-_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # The longest text each String(N) column holds, from the model, so the rule follows it (and a
 # long name is refused on SQLite as on PostgreSQL, which would refuse it with a traceback).
 STRING_LIMITS = {
@@ -165,7 +164,7 @@ def _character_problems(row: dict[str, Any]) -> list[Problem]:
     problems = []
     for name in sorted(KNOWN_FIELDS & set(row)):
         value = row[name]
-        pattern = _CONTROL_MULTILINE if name in MULTILINE_FIELDS else _CONTROL
+        pattern = CONTROL_IN_TEXT if name in MULTILINE_FIELDS else CONTROL_IN_LINE
         for text in value if isinstance(value, list) else [value]:
             found = pattern.search(text) if isinstance(text, str) else None
             if found:

@@ -5,6 +5,8 @@ Each takes a session and returns plain model objects; none commits.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -61,4 +63,18 @@ def last_finished_run(session: Session, source_slug: str) -> CrawlRun | None:
         .where(Source.slug == source_slug, CrawlRun.outcome != "running")
         .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
         .limit(1)
+    )
+
+
+def crawl_runs_since(session: Session, source_slug: str, since: datetime) -> list[CrawlRun]:
+    """The runs of a source started at or after ``since``, newest first, their source loaded:
+    what one crawl process recorded, for whoever started it."""
+    return list(
+        session.scalars(
+            select(CrawlRun)
+            .join(Source, CrawlRun.source_id == Source.id)
+            .where(Source.slug == source_slug, CrawlRun.started_at >= since)
+            .options(selectinload(CrawlRun.source))
+            .order_by(CrawlRun.id.desc())
+        )
     )

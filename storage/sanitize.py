@@ -1,9 +1,18 @@
-"""The one HTML allow-list: crawled HTML is cleaned with it before it is stored and again
-before it is shown, so a page can never carry script, style or event handlers to a reader."""
+"""What stored text may hold. The one HTML allow-list: crawled HTML is cleaned with it before
+it is stored and again before it is shown, so a page can never carry script, style or event
+handlers to a reader. And the control characters no input may carry: NUL cannot be stored on
+PostgreSQL at all, and the others mean nothing in a name, a search or a form."""
 
 from __future__ import annotations
 
+import re
+
 import nh3
+
+# C0 controls, DEL and halves of surrogate pairs, in a one-line text...
+CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# ...and in a text that may span lines (tab, line feed and carriage return allowed).
+CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 ALLOWED_TAGS = {
     "p", "br", "ul", "ol", "li", "strong", "b", "em", "i", "u", "sup", "sub", "a", "abbr",

@@ -9,17 +9,14 @@ own checks (allowed values, ranges of page numbers) stay with the routes.
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, abort, request
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from storage.sanitize import CONTROL_IN_LINE, CONTROL_IN_TEXT
+
 MAX_QUERY_VALUE = 1000  # characters in one query parameter: a search, a filter, a date
 MAX_ID = 2**31 - 1  # the largest value an id column (INTEGER on PostgreSQL) holds
-# C0 controls and DEL; tab, line feed and carriage return only where text may span lines.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -31,10 +28,10 @@ class BoundedIntegerConverter(IntegerConverter):
 
 
 def _refuse_bad_input() -> None:
-    if _CONTROL_IN_LINE.search(request.path):
+    if CONTROL_IN_LINE.search(request.path):
         abort(400, description=_("The address contains a control character."))
     for name, value in request.args.items(multi=True):
-        if _CONTROL_IN_LINE.search(name) or _CONTROL.search(value):
+        if CONTROL_IN_LINE.search(name) or CONTROL_IN_TEXT.search(value):
             abort(400, description=_("The parameter “%(name)s” contains a control character.",
                                      name=name[:40]))  # fmt: skip
         if len(value) > MAX_QUERY_VALUE:
@@ -45,7 +42,7 @@ def _refuse_bad_input() -> None:
         "multipart/form-data",
     ):
         for name, value in request.form.items(multi=True):
-            if _CONTROL.search(value) or _CONTROL_IN_LINE.search(name):
+            if CONTROL_IN_TEXT.search(value) or CONTROL_IN_LINE.search(name):
                 abort(400, description=_("The field “%(name)s” contains a control character.",
                                          name=name[:40]))  # fmt: skip
 

@@ -19,8 +19,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.job_runs import active_scheduler
-from storage.locks import LeaseLock, advisory_key
+from storage.locks import LeaseLock, advisory_key, live_lease
 from storage.models import SchedulerLease, utcnow
 
 ROOT = Path(__file__).parents[2]
@@ -45,7 +44,7 @@ def locks(engine: Engine) -> Iterator[list[LeaseLock]]:
 
 def _holder(engine: Engine, name: str = "scheduler") -> str | None:
     with Session(engine) as session:
-        lease = active_scheduler(session, name)
+        lease = live_lease(session, name)
         return lease.holder if lease is not None else None
 
 

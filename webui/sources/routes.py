@@ -15,7 +15,8 @@ from flask_login import current_user
 
 from crawler.sources import SourceEntry, SourcesFileError, load_sources, sources_path
 from storage.calls import sync_source
-from storage.job_runs import active_scheduler, latest_job_runs, next_run_times
+from storage.job_runs import latest_job_runs, next_run_times
+from storage.locks import live_lease
 from storage.models import utcnow
 from storage.queries import get_source
 from storage.source_health import recent_runs, source_health, source_runs
@@ -101,7 +102,7 @@ def index():  # type: ignore[no-untyped-def]
         runs=recent_runs(db_session(), per_source=RUNS_ON_LIST),
         in_file=set(entries),
         jobs=_scheduler_jobs(entries),
-        scheduler=active_scheduler(db_session()),
+        scheduler=live_lease(db_session()),
         **_page_context(),
     )
 
@@ -143,7 +144,7 @@ def crawl(slug: str):  # type: ignore[no-untyped-def]
         sync_source(session, entry.as_dict())  # the queue refers to the source's row
     enqueue_crawl(session, slug, reason="crawl now", requested_by_id=current_user.id)
     session.commit()
-    if active_scheduler(session) is None:
+    if live_lease(session) is None:
         flash(_("A crawl of %(name)s is queued, but no scheduler is running: it starts when "
                 "one does (foerderdesk scheduler).", name=entry.name), "warning")  # fmt: skip
     else:
