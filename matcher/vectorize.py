@@ -54,7 +54,6 @@ _SCORE_THREADS = 2
 _ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
 _ANALYSE_WORKERS = 2  # processes analysing a large corpus (one is this process)
 _PARALLEL_MIN_CALLS = 4000  # below this, forking costs more than it saves
-_PARALLEL_MIN_QUERIES = 200  # the same for queries (each costs about 1 ms: expansion)
 _VECTOR_CHUNK = 2500  # calls vectorised at once, on _SCORE_THREADS threads
 
 FIELDS = ("title", "summary", "description", "keywords")
@@ -1820,33 +1819,13 @@ class TextModel:
         return self._vectors(counts, extra_grams=extra)
 
     @pauses_collector
-    def transform_queries(
-        self, queries: Sequence[Document], *, workers: int = _ANALYSE_WORKERS
-    ) -> sp.csr_matrix:
+    def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
         """Profile/query vectors, expanded across languages; one L2-normalised row each.
 
-        Each row depends on its own text only, so many queries are split over two processes
-        (the expansion is Python, about 1 ms a query); the glossary and the dictionary are
-        read before the fork, once.
+        Queries are analysed in this process only: a query's new words get stem ids in this
+        model's table, which the explanations read afterwards (``query_bridges``).
         """
         self._require_fit()
-        if workers > 1 and len(queries) >= _PARALLEL_MIN_QUERIES and _can_fork():
-            self._phrase_tables()
-            if self.params.dictionary_weight > 0:
-                self._load_dictionary()
-
-            def half(begin: int, stop: int) -> tuple[sp.csr_matrix, list[Any], list[Any]]:
-                docs = pick_documents(queries, np.arange(begin, stop))
-                vectors = self.transform_queries(docs, workers=1)
-                bridged = self.query_bridges
-                assert bridged is not None
-                return vectors, bridged.words, bridged.columns  # not the documents
-
-            halves = _in_two_processes(half, len(queries), _PARALLEL_MIN_QUERIES)
-            if halves is not None:
-                (first, words, columns), (second, more_words, more) = halves
-                self.query_bridges = QueryBridges(queries, words + more_words, columns + more)
-                return sp.csr_matrix(sp.vstack([first, second], format="csr"))
         batch = self._analyse(queries, keep=True)
         analysed = self._query_terms(batch)
         counts = self._counts(batch)

@@ -274,38 +274,27 @@ def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
     assert by_term.nnz == by_call.nnz > 0
 
 
-def test_queries_on_two_processes_give_the_vectors_of_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Many profiles are expanded by two processes; every row must be the one a single
-    process makes (German rows through glossary and dictionary, English rows, in order)."""
-    import matcher.vectorize as vectorize
-
+def test_many_queries_with_new_words_are_explained_by_their_own_words() -> None:
+    """A re-match transforms hundreds of profiles whose words the calls never use; the
+    bridges of every one of them must name the profile's own words (they were lost, and
+    the explanation crashed, when half of the queries were analysed in a forked process
+    that numbered their new words in a table of its own)."""
     queries = [
-        Document(title="Städtepartnerschaft und Jugendaustausch", language="de"),
-        Document(title="Hochwasserschutz in der Stadt", description="Verkehr", language="de"),
-        Document(title="Town twinning for citizens", language="en"),
-        Document(title="Klimaschutz", keywords="Kreislaufwirtschaft; Verkehrswende"),
-    ] * 3
+        Document(title=f"Städtepartnerschaft Neuwort{i} und Jugendaustausch", language="de")
+        for i in range(250)
+    ]
     model = TextModel(dictionary_path=TINY_DICTIONARY)
     model.fit(CALLS)
-    serial = model.transform_queries(queries, workers=1)
-    fresh = TextModel(dictionary_path=TINY_DICTIONARY)
-    fresh.fit(CALLS)
-    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_QUERIES", 2)
-    forks: list[bool] = []
-    real = vectorize._in_two_processes
-
-    def counted(*args: object, **kwargs: object) -> object:
-        found = real(*args, **kwargs)  # type: ignore[arg-type]
-        forks.append(found is not None)
-        return found
-
-    monkeypatch.setattr(vectorize, "_in_two_processes", counted)
-    parallel = fresh.transform_queries(queries)
-    assert forks == [True]
-    assert parallel.shape == serial.shape and serial.nnz > 0
-    assert np.allclose(parallel.toarray(), serial.toarray(), atol=1e-7)
+    vectors = model.transform_queries(queries)
+    bridges = model.query_bridges
+    assert bridges is not None and len(bridges) == 250
+    rows = [row for row, columns in enumerate(bridges.columns) for _ in columns]
+    columns = [col for bridged in bridges.columns for col in bridged]
+    assert rows and set(rows) == set(range(250))
+    named = model.bridge_words(rows, columns)
+    assert all(found is not None and found[1] == "de" for found in named)
+    assert {found[0] for found in named if found} >= {"Städtepartnerschaft"}
+    assert vectors.shape[0] == 250
 
 
 def _by_stem(analysis: vectorize.CorpusAnalysis) -> dict[str, list[list[str]]]:
