@@ -44,7 +44,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, overload
 
-from matcher.collector import pauses_collector
 from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.vectorize import Document
 from storage.models import APPLICANT_TYPES
@@ -210,20 +209,18 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
-# As in production (runs.compute_matches), a re-match runs with the cyclic garbage collector
-# paused (matcher.collector).
-@pauses_collector
 def _run_matcher(
     corpus: Corpus, top_n: int, dictionary: str | None, cache_folder: str | None = None
 ) -> dict[str, Any]:
     from matcher.cache import AnalysisCache
     from matcher.eligibility import CallTable
+    from matcher.parallel import REMATCH
     from matcher.rank import RankSettings, rank_calls
     from matcher.runs import Ranking, default_model_factory, match_rows
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    model = default_model_factory(dictionary)()
+    model = default_model_factory(dictionary, REMATCH)()
     analysed = None
     cache = AnalysisCache(cache_folder) if cache_folder else None
     if cache is not None:

@@ -38,7 +38,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.archive import read_archive, write_archive
-from matcher.collector import pauses_collector
 from matcher.glossary import default_glossary_path
 from matcher.vectorize import (
     FIELDS,
@@ -131,7 +130,6 @@ class AnalysisCache:
         self._hashes = dict(zip(call_ids, hashes.tolist(), strict=True))
         return hashes
 
-    @pauses_collector
     def call_words(
         self,
         model: TextModel,
@@ -238,7 +236,6 @@ class AnalysisCache:
         }
         write_archive(self.words_path, meta, arrays)
 
-    @pauses_collector
     def fit_transform(
         self,
         model: TextModel,

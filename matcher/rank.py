@@ -25,7 +25,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher import kernels
-from matcher.collector import pauses_collector
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
 from matcher.vectorize import Document, TextModel
 from storage.models import FundingCall, Profile
@@ -105,7 +104,6 @@ def _excluded_rows(table: CallTable, call_ids: Collection[int]) -> np.ndarray:
     return np.flatnonzero(np.isin(table.call_ids, wanted))
 
 
-@pauses_collector
 def rank_calls(
     model: TextModel,
     queries: sp.csr_matrix,

@@ -21,7 +21,6 @@ import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
 from matcher.cache import AnalysisCache, pick_documents
-from matcher.collector import pauses_collector
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -33,6 +32,7 @@ from matcher.eligibility import (
 )
 from matcher.explain import call_fields, explanation
 from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
+from matcher.parallel import REMATCH, Parallelism
 from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
 from matcher.vectorize import Document, TextModel
 from storage.matching import (
@@ -52,16 +52,19 @@ log = logging.getLogger(__name__)
 ModelFactory = Callable[[], TextModel]
 
 
-def default_model_factory(dictionary_path: str | Path | None = None) -> ModelFactory:
+def default_model_factory(
+    dictionary_path: str | Path | None = None, parallelism: Parallelism | None = None
+) -> ModelFactory:
     """A factory for the production text model: glossary on, freedict at ``dictionary_path``.
 
     Pass ``Settings.freedict_path``; a dictionary that is not installed is skipped by the
-    model (with a warning), so matching works without it.
+    model (with a warning), so matching works without it. ``parallelism``: the default
+    never forks (the web app); :func:`rematch` runs with :data:`matcher.parallel.REMATCH`.
     """
     path = str(dictionary_path) if dictionary_path else None
 
     def factory() -> TextModel:
-        return TextModel(glossary=True, dictionary_path=path)
+        return TextModel(glossary=True, dictionary_path=path, parallelism=parallelism)
 
     return factory
 
@@ -78,7 +81,6 @@ class Ranking:
     results: list[list[RankedCall]]
 
 
-@pauses_collector
 def rank_corpus(
     call_docs: Sequence[Document],
     calls: Sequence[CallFacts],
@@ -152,7 +154,6 @@ def _feedback_vectors(
     return vectors
 
 
-@pauses_collector
 def match_rows(
     ranking: Ranking,
     call_docs: Sequence[Document],
@@ -255,7 +256,6 @@ def match_rows(
     return rows
 
 
-@pauses_collector
 def compute_matches(
     session: Session,
     *,
@@ -327,7 +327,7 @@ def rematch(
     ``profile_ids`` is given. The caller commits.
     """
     settings = settings or RankSettings()
-    model_factory = model_factory or default_model_factory(dictionary_path)
+    model_factory = model_factory or default_model_factory(dictionary_path, REMATCH)
     started = time.perf_counter()
     run = start_match_run(
         session,

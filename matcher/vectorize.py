@@ -29,7 +29,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from multiprocessing.process import BaseProcess
@@ -41,20 +41,17 @@ import scipy.sparse as sp
 
 from matcher import kernels
 from matcher.analysis import LANGUAGE_MARKERS, Analyzer, fold, token_spans, tokenize
-from matcher.collector import pauses_collector
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
 from matcher.lexicon import UNNAMED, Lexicon, Tokens, hash_tokens, hash_words
+from matcher.parallel import Parallelism, can_fork, in_two_processes, share_chunks
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
 from storage.config import Settings
 
 logger = logging.getLogger(__name__)
 _SCORE_CHUNK = 128  # queries scored at once: 128 x 50,000 calls x 4 B = 26 MB dense
-_SCORE_THREADS = 2
 _ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
-_ANALYSE_WORKERS = 2  # processes analysing a large corpus (one is this process)
-_PARALLEL_MIN_CALLS = 4000  # below this, forking costs more than it saves
-_VECTOR_CHUNK = 2500  # calls vectorised at once, on _SCORE_THREADS threads
+_VECTOR_CHUNK = 2500  # calls vectorised at once, on the parallelism's threads
 
 FIELDS = ("title", "summary", "description", "keywords")
 # A document after analysis: its language, its terms per field, and all its folded tokens.
@@ -227,10 +224,6 @@ def _merge_words(
         return table[np.where(variants == UNNAMED, len(table) - 1, at)]
 
     return renumber
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -798,114 +791,6 @@ def _written_words(parts: Sequence[dict[str, Noted] | None]) -> dict[str, str] |
     return {word: seen[3] for word, seen in best.items()} if noted else None
 
 
-# The work a forked worker does: a function of (begin, stop) over the caller's model and
-# documents, inherited by the fork, not pickled (a model may hold an open dictionary file).
-# Set only around a fork.
-_FORK_WORK: list[Callable[[int, int], Any]] = []
-
-
-def _forked_slice(begin: int, stop: int) -> Any:
-    return _FORK_WORK[0](begin, stop)
-
-
-def _in_two_processes(
-    work: Callable[[int, int], Any], n: int, minimum: int | None = None
-) -> tuple[Any, Any] | None:
-    """``work(0, n // 2)`` in a forked worker and ``work(n // 2, n)`` here, at the same time.
-
-    None where forking is not possible or not worth it (fewer than ``minimum`` documents,
-    by default _PARALLEL_MIN_CALLS); the caller then does the work in this process.
-    """
-    if n < (_PARALLEL_MIN_CALLS if minimum is None else minimum) or not _can_fork():
-        return None
-    half = n // 2
-    _FORK_WORK[:] = [work]
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            first = pool.submit(_forked_slice, 0, half)
-            second = work(half, n)
-            return first.result(), second
-    finally:
-        _FORK_WORK.clear()
-
-
-def _share_chunks(
-    work: Callable[[int], Any], finish: Callable[[], Any], n_chunks: int
-) -> tuple[dict[int, Any], dict[int, Any], Any] | None:
-    """``work(i)`` for chunks ``0 .. n_chunks - 1``, by this process and a forked worker.
-
-    Each takes the next chunk nobody has taken yet, so both finish together however fast
-    each one runs (a forked worker is often the slower one: its first writes copy pages).
-    The worker sends each chunk's result as soon as it has it, a thread here receives them
-    while this process works, and the worker ends by sending ``finish()`` (e.g. the table
-    its results are numbered in). Returns (this process's results by chunk, the worker's
-    results by chunk, the worker's ``finish()``), or None where forking is not possible.
-
-    A worker that fails or dies loses nothing: its results are dropped (they are numbered
-    in its own table) and the chunks it had are done here; a warning says so.
-    """
-    if n_chunks < 2 or not _can_fork():
-        return None
-    context = multiprocessing.get_context("fork")
-    taken = context.Value("q", 0)
-    receiving, sending = context.Pipe(duplex=False)
-
-    def next_chunk() -> int:
-        with taken.get_lock():
-            i = int(taken.value)
-            taken.value = i + 1
-        return i
-
-    def worker() -> None:
-        receiving.close()
-        try:
-            while (i := next_chunk()) < n_chunks:
-                sending.send(("chunk", i, work(i)))
-            sending.send(("done", -1, finish()))
-        except BaseException as exc:  # reported to the parent, which redoes the chunks
-            sending.send(("failed", -1, f"{type(exc).__name__}: {exc}"))
-        finally:
-            sending.close()
-
-    theirs: dict[int, Any] = {}
-    outcome: list[Any] = []
-
-    def receive() -> None:
-        try:
-            while True:
-                kind, i, value = receiving.recv()
-                if kind == "chunk":
-                    theirs[i] = value
-                else:
-                    outcome.append((kind, value))
-                    return
-        except (EOFError, OSError) as exc:
-            outcome.append(("failed", f"the worker ended without its results ({exc!r})"))
-
-    process = context.Process(target=worker, daemon=True)
-    process.start()
-    sending.close()
-    receiver = threading.Thread(target=receive, daemon=True)
-    receiver.start()
-    mine: dict[int, Any] = {}
-    try:
-        while (i := next_chunk()) < n_chunks:
-            mine[i] = work(i)
-    finally:
-        receiver.join()
-        receiving.close()
-        process.join()
-    kind, value = outcome[0] if outcome else ("failed", "no answer")
-    if kind == "done":
-        return mine, theirs, value
-    logger.warning("analysis worker failed (%s); its part is done in this process", value)
-    for i in range(n_chunks):
-        if i not in mine:
-            mine[i] = work(i)
-    return mine, {}, None
-
-
 @dataclass(frozen=True)
 class _Bridge:
     """Where a query's expansion across languages took a column from: of several sources,
@@ -1032,13 +917,19 @@ class TextModel:
     """Fit on the call corpus, then vectorise calls and (expanded) queries into one space."""
 
     def __init__(
-        self, *, glossary: bool = True, dictionary_path: str | None = None, **params: Any
+        self,
+        *,
+        glossary: bool = True,
+        dictionary_path: str | None = None,
+        parallelism: Parallelism | None = None,
+        **params: Any,
     ) -> None:
         known = {f.name for f in fields(ModelParams)}
         unknown = set(params) - known
         if unknown:
             raise TypeError(f"unknown TextModel parameter(s): {', '.join(sorted(unknown))}")
         self.params = ModelParams(**params)
+        self.parallelism = parallelism or Parallelism()
         self.analyzer = Analyzer()
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
@@ -1256,18 +1147,17 @@ class TextModel:
 
     # -- fitting --------------------------------------------------------------------------
 
-    @pauses_collector
-    def analyse_calls(
-        self, calls: Sequence[Document], *, workers: int = _ANALYSE_WORKERS, hashed: bool = False
-    ) -> CorpusAnalysis:
-        """Analyse call texts for fitting (vectorised; on ``workers`` processes if large).
+    def analyse_calls(self, calls: Sequence[Document], *, hashed: bool = False) -> CorpusAnalysis:
+        """Analyse call texts for fitting (vectorised; on two processes if large and the
+        model's ``parallelism`` allows it).
 
         The analysis depends only on the texts and the analyzer, never on other calls, so
         parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
-        Two processes share the chunks of calls as they go (:func:`_share_chunks`), each
-        numbering stems in its own table; the worker's chunks are renumbered into this
-        process's table. ``hashed``: also hash each text as it is read
-        (``CorpusAnalysis.hashes``), so a cache does not read the corpus a second time.
+        Two processes share the chunks of calls as they go
+        (:func:`matcher.parallel.share_chunks`), each numbering stems in its own table; the
+        worker's chunks are renumbered into this process's table. ``hashed``: also hash each
+        text as it is read (``CorpusAnalysis.hashes``), so a cache does not read the corpus a
+        second time.
         """
         n_chunks = -(-len(calls) // _ANALYSE_CHUNK)
         stems: list[str] = []
@@ -1293,8 +1183,8 @@ class TextModel:
             )
 
         shared = None
-        if workers > 1 and len(calls) >= _PARALLEL_MIN_CALLS:
-            shared = _share_chunks(work, finish, n_chunks)
+        if self.parallelism.forks_for(len(calls)):
+            shared = share_chunks(work, finish, n_chunks)
         if shared is None:
             mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
         else:
@@ -1349,7 +1239,6 @@ class TextModel:
         """:meth:`fit_transform` from calls analysed beforehand (:meth:`analyse_calls`)."""
         return self.fit_transform_counts(self.count_calls(analysis), by_term=by_term)
 
-    @pauses_collector
     def count_calls(self, analysis: CorpusAnalysis) -> CallCounts:
         """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
@@ -1369,7 +1258,6 @@ class TextModel:
             list(self._stems), self.vocabulary.bigram_codes, counts, german, dict(forms)
         )
 
-    @pauses_collector
     def update_counts(
         self, base: CallCounts, sources: np.ndarray, analysis: CorpusAnalysis
     ) -> CallCounts:
@@ -1504,7 +1392,7 @@ class TextModel:
             rows = slice(first_row[b] + 1, first_row[b + 1] + 1)
             np.add(own_indptr[1 : sizes[b] + 1], begin, out=indptr[rows])
 
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
             list(pool.map(count, range(len(batches))))
         nnz = int(begins[-1])  # type: ignore[arg-type]  # every batch was counted
         return sp.csr_matrix(
@@ -1518,7 +1406,6 @@ class TextModel:
         self._unseen_cache = {}
         self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(stems))
 
-    @pauses_collector
     def fit_transform_counts(self, fitted: CallCounts, *, by_term: bool = False) -> sp.csr_matrix:
         """Fit from a fitted call side (IDF, n-gram block) and return the call vectors.
 
@@ -1538,7 +1425,7 @@ class TextModel:
             if not chunks:
                 return sp.csr_matrix((0, width), dtype=np.float32)
             # Rows are sliced inside each task, so no second copy of all the counts exists.
-            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
                 vectors = pool.map(lambda chunk: self._vectors(chunk.rows()), chunks)
                 return sp.vstack(list(vectors), format="csr")
         indptr = np.zeros(width + 1, dtype=np.int64)
@@ -1576,7 +1463,7 @@ class TextModel:
                 data,
             )
 
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
             list(pool.map(write, parts, cursors))
         # Each part must have filled its slots exactly: it ends where the next one starts.
         if not all(np.array_equal(c, e) for c, e in zip(cursors, starts[1:], strict=True)):
@@ -1599,7 +1486,7 @@ class TextModel:
         self.vocabulary.bigram_codes = np.asarray(fitted.bigram_codes, dtype=np.int64)
         counts = fitted.counts
         n_docs = counts.shape[0]
-        n_parts = min(_SCORE_THREADS, n_docs)
+        n_parts = min(self.parallelism.threads, n_docs)
         bounds = [n_docs * k // n_parts for k in range(n_parts + 1)] if n_docs else [0]
 
         def part(span: tuple[int, int]) -> _Part:
@@ -1607,7 +1494,7 @@ class TextModel:
             used = counts.indices[counts.indptr[start] : counts.indptr[stop]]
             return _Part(start, stop, kernels.column_counts(used, len(self.vocabulary)))
 
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
             parts = list(pool.map(part, pairwise(bounds)))
         df = sum((part.df for part in parts), np.zeros(len(self.vocabulary), dtype=np.int64))
         self.idf = self._idf(df, n_docs, n_docs - int(fitted.german.sum()))
@@ -1656,7 +1543,7 @@ class TextModel:
 
             # Each thread collects the pairs of its half of the calls into its own set.
             half = (len(batches) + 1) // 2
-            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
                 found = list(pool.map(collect, [batches[:half], batches[half:]]))
             return np.union1d(*found).astype(np.int64)
         found: list[np.ndarray] = []
@@ -1710,7 +1597,7 @@ class TextModel:
             (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_cols, len(grams))
         )
         matrix.data[:] = 1.0  # a gram twice in one stem still counts once
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
             part_df = list(
                 pool.map(
                     lambda part: kernels.gram_frequencies(
@@ -1818,7 +1705,6 @@ class TextModel:
         extra = self._unseen_word_grams(self._query_terms(batch)) if self._gram_index else None
         return self._vectors(counts, extra_grams=extra)
 
-    @pauses_collector
     def transform_queries(self, queries: Sequence[Document]) -> sp.csr_matrix:
         """Profile/query vectors, expanded across languages; one L2-normalised row each.
 
@@ -1890,7 +1776,8 @@ class TextModel:
             or self.index_folder is None
             or (Path(self.index_folder) / INDEX_FILE).exists()
             or not Path(f"{self.dictionary_path}.index").exists()
-            or not _can_fork()
+            or self.parallelism.processes < 2
+            or not can_fork()
             or self._dictionary_key() in _DICTIONARIES
         ):
             return
@@ -2109,7 +1996,7 @@ class TextModel:
         if len(starts) == 1:
             score(0)
         else:
-            with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+            with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
                 list(pool.map(score, starts))
         return out
 
@@ -2121,13 +2008,10 @@ class TextModel:
         """
         return self.call_words([doc])[0]
 
-    @pauses_collector
     def call_words(
         self,
         docs: Sequence[Document],
         wanted: Sequence[Collection[str]] | None = None,
-        *,
-        workers: int = _ANALYSE_WORKERS,
     ) -> list[dict[str, str]]:
         """:meth:`surface_words` of many documents, for the ``wanted`` terms of each only.
 
@@ -2138,17 +2022,22 @@ class TextModel:
         write them (``CorpusAnalysis.written``), as the analysis names them, else as these
         documents do.
         """
-        if workers > 1:
-            halves = _in_two_processes(
-                lambda begin, stop: self.call_words(
-                    pick_documents(docs, np.arange(begin, stop)),
-                    None if wanted is None else wanted[begin:stop],
-                    workers=1,
-                ),
-                len(docs),
-            )
-            if halves is not None:
-                return halves[0] + halves[1]
+        halves = in_two_processes(
+            self.parallelism,
+            lambda begin, stop: self._call_words_here(
+                pick_documents(docs, np.arange(begin, stop)),
+                None if wanted is None else wanted[begin:stop],
+            ),
+            len(docs),
+        )
+        if halves is not None:
+            return halves[0] + halves[1]
+        return self._call_words_here(docs, wanted)
+
+    def _call_words_here(
+        self, docs: Sequence[Document], wanted: Sequence[Collection[str]] | None
+    ) -> list[dict[str, str]]:
+        """:meth:`call_words` in this process."""
         stem_ids = dict(self._stem_ids)
         lexicon = Lexicon(self.analyzer, stem_ids, list(self._stems))
         out: list[dict[str, str]] = [{} for _ in docs]
@@ -2270,7 +2159,7 @@ class TextModel:
             run((0, n_pairs))
             return columns, values
         half = n_pairs // 2
-        with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
             list(pool.map(run, [(0, half), (half, n_pairs)]))
         return columns, values
 

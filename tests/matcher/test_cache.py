@@ -14,7 +14,7 @@ import matcher.cache as cache_module
 from matcher import vectorize
 from matcher.cache import AnalysisCache
 from matcher.vectorize import Document, TextModel
-from tests.matcher.test_vectorize import CALLS
+from tests.matcher.test_vectorize import CALLS, FORKING
 
 IDS = list(range(101, 101 + len(CALLS)))
 
@@ -278,12 +278,11 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
     # A corpus too big to hold as strings may build its documents on demand; neither a cold
     # fit (on two processes here), nor an update, nor the explanations may hold all of it.
     monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 2)
-    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
     texts = [replace(doc, title=f"{doc.title} {n}") for n in range(3) for doc in CALLS]
     ids = list(range(1, len(texts) + 1))
     docs = _OnDemand(texts)
     cache = AnalysisCache(tmp_path)
-    model = TextModel()
+    model = TextModel(parallelism=FORKING)
     vectors, stats = cache.fit_transform(model, ids, docs)
     assert stats.analysed == len(texts)
     assert docs.most_alive <= 4  # two chunks: the one read and the one before
@@ -305,8 +304,7 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
 def test_a_cold_fit_hashes_the_texts_as_its_two_processes_read_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
-    analysis = TextModel().analyse_calls(CALLS, hashed=True)
+    analysis = TextModel(parallelism=FORKING).analyse_calls(CALLS, hashed=True)
     assert analysis.hashes is not None
     assert analysis.hashes.tolist() == [cache_module.content_hash(doc) for doc in CALLS]
     assert analysis.take(np.array([3, 0])).hashes.tolist() == [  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from matcher.dictionary import (
     decode_number,
     parse_translations,
 )
+from matcher.parallel import REMATCH
 
 DATA = Path(__file__).parent.parent / "data" / "matcher"
 TINY = DATA / "tiny-deu-eng"
@@ -251,7 +252,7 @@ def _model_with_tiny_dictionary(tmp_path: Path):
 
     shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
     shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    model = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    model = TextModel(dictionary_path=str(tmp_path / "tiny"), parallelism=REMATCH)
     model.index_folder = tmp_path / "matcher"
     return model
 
@@ -280,7 +281,7 @@ def test_dictionary_parsed_beforehand_in_a_forked_process(
     assert found.translations(key) == ["traffic", "transport"]
     # With the parsed copy kept, a later model starts no process.
     vectorize._DICTIONARIES.clear()
-    later = TextModel(dictionary_path=str(tmp_path / "tiny"))
+    later = TextModel(dictionary_path=str(tmp_path / "tiny"), parallelism=REMATCH)
     later.index_folder = tmp_path / "matcher"
     later.prepare_dictionary()
     assert later._preparing is None

@@ -324,16 +324,22 @@ def test_batched_explanations_equal_the_one_pair_path(
     import matcher.vectorize
     from matcher.bench import NOW, build_corpus
     from matcher.eligibility import assess
+    from matcher.parallel import Parallelism
     from matcher.runs import match_rows, rank_corpus
+    from matcher.vectorize import TextModel
 
     monkeypatch.setattr(matcher.vectorize, "_ANALYSE_CHUNK", 37)
-    if forked:
-        monkeypatch.setattr(matcher.vectorize, "_PARALLEL_MIN_CALLS", 2)
 
     corpus = build_corpus(300, 12, seed=7)
     call_docs = list(corpus.call_docs)
+    parallelism = Parallelism(processes=2, min_calls=2) if forked else None
     ranking = rank_corpus(
-        call_docs, corpus.call_facts, corpus.profile_docs, corpus.profile_facts, NOW
+        call_docs,
+        corpus.call_facts,
+        corpus.profile_docs,
+        corpus.profile_facts,
+        NOW,
+        model_factory=lambda: TextModel(parallelism=parallelism),
     )
     rows = match_rows(ranking, call_docs, NOW, terms=4)
     assert len(rows) == sum(len(r) for r in ranking.results) > 50

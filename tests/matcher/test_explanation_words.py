@@ -180,7 +180,6 @@ def test_the_calls_write_a_word_as_in_running_text_not_as_a_heading_starts_it() 
             ),
             Document(title="Kommunale Wärmeplanung", description="Kommunale Wärmeplanung."),
         ],
-        workers=1,
     )
     written = analysis.written or {}
     assert written["climate"] == "climate"  # the title's capital is the heading's

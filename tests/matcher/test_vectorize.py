@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from matcher import vectorize
+from matcher.parallel import REMATCH, Parallelism
 from matcher.vectorize import Document, TextModel
 
+FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
 
 CALLS = [
@@ -199,12 +201,10 @@ def test_top_terms_are_readable_words_shared_by_query_and_call() -> None:
 def test_analysis_on_two_processes_gives_the_vectors_of_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import matcher.vectorize as vectorize
 
     calls = CALLS * 3
     serial = TextModel().fit_transform(calls)
-    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
-    model = TextModel()
+    model = TextModel(parallelism=FORKING)
     parallel = model.fit_transform(calls)
     # Column order may differ (stems are numbered per process): compare by term.
     reference = TextModel()
@@ -316,7 +316,7 @@ def _sharing(
     """
     parent = os.getpid()
     shares: list[tuple[int, int]] = []
-    real = vectorize._share_chunks
+    real = vectorize.share_chunks
 
     def share(work: Any, finish: Any, n_chunks: int) -> Any:
         def slow_start(i: int) -> Any:
@@ -331,8 +331,7 @@ def _sharing(
         return found
 
     monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 1)
-    monkeypatch.setattr(vectorize, "_PARALLEL_MIN_CALLS", 2)
-    monkeypatch.setattr(vectorize, "_share_chunks", share)
+    monkeypatch.setattr(vectorize, "share_chunks", share)
     return shares
 
 
@@ -344,9 +343,9 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
         for n in range(4)
         for doc in CALLS
     ]
-    serial = TextModel().analyse_calls(calls, workers=1, hashed=True)
+    serial = TextModel().analyse_calls(calls, hashed=True)
     shares = _sharing(monkeypatch)
-    shared = TextModel().analyse_calls(calls, hashed=True)
+    shared = TextModel(parallelism=FORKING).analyse_calls(calls, hashed=True)
     assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
     assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
     assert _by_stem(shared) == _by_stem(serial)
@@ -363,10 +362,10 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
 def test_a_failing_worker_leaves_its_chunks_to_this_process(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    serial = TextModel().analyse_calls(CALLS * 2, workers=1)
+    serial = TextModel().analyse_calls(CALLS * 2)
     shares = _sharing(monkeypatch, worker_fails=True)
-    with caplog.at_level(logging.WARNING, logger="matcher.vectorize"):
-        shared = TextModel().analyse_calls(CALLS * 2)
+    with caplog.at_level(logging.WARNING, logger="matcher.parallel"):
+        shared = TextModel(parallelism=FORKING).analyse_calls(CALLS * 2)
     assert shares == [(len(CALLS) * 2, 0)]
     assert "worker broke" in caplog.text
     assert _by_stem(shared) == _by_stem(serial)
@@ -391,7 +390,8 @@ def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
     expected = model.call_words(calls)
     if processes == 2:
         shares = _sharing(monkeypatch)
-    analysis = TextModel().analyse_calls(calls, workers=processes)
+    parallelism = FORKING if processes == 2 else None
+    analysis = TextModel(parallelism=parallelism).analyse_calls(calls)
     if processes == 2:
         assert shares and shares[0][1] > 0  # some calls' words come from the worker's table
     wanted = [{*words, "harbour"} for words in expected]  # a stem the call does not use
@@ -402,3 +402,26 @@ def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
     assert expected[0]["twin"] == "twinning"  # three forms once each: the first seen
     only = analysis.call_words(np.array([2]), [{"exchang"}])
     assert only == [{"exchang": "exchanges"}]  # twice each with "exchange": the title first
+
+
+def test_the_default_model_never_forks_however_large_the_corpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The web app builds its search index with the default model in a threaded server,
+    where a fork would copy other threads' held locks; only a re-match may fork."""
+
+    def no_fork() -> int:
+        raise AssertionError("the default model forked")
+
+    calls = [
+        Document(title=f"{doc.title} {n}", description=doc.description)
+        for n in range(700)
+        for doc in CALLS
+    ]
+    assert len(calls) >= Parallelism().min_calls
+    monkeypatch.setattr(os, "fork", no_fork)
+    model = TextModel()
+    vectors = model.fit_transform(calls, by_term=True)
+    words = model.call_words(calls, [{"citi"}] * len(calls))
+    assert vectors.shape[1] == len(calls) and len(words) == len(calls)
+    assert REMATCH.forks_for(len(calls)) and not Parallelism().forks_for(len(calls))
