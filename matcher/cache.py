@@ -38,16 +38,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.archive import read_archive, write_archive
+from matcher.corpus import CallCounts, CorpusAnalysis
+from matcher.documents import FIELDS, Document, content_hash, pick_documents
 from matcher.glossary import default_glossary_path
-from matcher.vectorize import (
-    FIELDS,
-    CallCounts,
-    CorpusAnalysis,
-    Document,
-    TextModel,
-    content_hash,
-    pick_documents,
-)
+from matcher.vectorize import TextModel
 
 log = logging.getLogger(__name__)
 

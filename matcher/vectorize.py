@@ -21,31 +21,44 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import math
 import multiprocessing
-import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from matcher import kernels
-from matcher.analysis import LANGUAGE_MARKERS, Analyzer, fold, token_spans, tokenize
+from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
+from matcher.bridges import Bridge, QueryBridges, SourceWords, note_bridge
+from matcher.corpus import (
+    NO_PAIR_TABLE,
+    Batch,
+    CallCounts,
+    ChunkTokens,
+    CorpusAnalysis,
+    count_room,
+    merge_words,
+    segments_of,
+    used_stems_only,
+)
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
+from matcher.documents import FIELDS, Document, content_hash, pick_documents
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
-from matcher.lexicon import UNNAMED, Lexicon, Tokens, hash_tokens, hash_words
+from matcher.lexicon import Lexicon, hash_tokens, hash_words
 from matcher.parallel import Parallelism, can_fork, in_two_processes, share_chunks
+from matcher.vocabulary import Vocabulary
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
+from matcher.written import Noted, WrittenTokens, written_words
 from storage.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,63 +66,8 @@ _SCORE_CHUNK = 128  # queries scored at once: 128 x 50,000 calls x 4 B = 26 MB d
 _ANALYSE_CHUNK = 500  # calls hashed at once: about 3 MB of text, 60 MB of arrays
 _VECTOR_CHUNK = 2500  # calls vectorised at once, on the parallelism's threads
 
-FIELDS = ("title", "summary", "description", "keywords")
 # A document after analysis: its language, its terms per field, and all its folded tokens.
 _Analysed = tuple[str, dict[str, list[str]], list[str]]
-
-
-@dataclass(frozen=True)
-class Document:
-    """The text of a call or of a profile, by field."""
-
-    title: str = ""
-    summary: str = ""
-    description: str = ""
-    keywords: str = ""  # space or comma separated
-    language: str = ""  # "de", "en" or "" (unknown: guessed from the text)
-
-
-def content_hash(doc: Document) -> bytes:
-    """16-byte hash of the fields the matcher reads (title, summary, …, declared language)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name in (*FIELDS, "language"):
-        digest.update(getattr(doc, name).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.digest()
-
-
-class _Picked(Sequence[Document]):
-    """The documents of ``docs`` at ``rows``, read only when asked for.
-
-    The caller's corpus may build its documents on demand (the bench does, and a chunked
-    reader could); a list of the calls to analyse would hold every text at once, where the
-    analysis reads them a chunk at a time.
-    """
-
-    def __init__(self, docs: Sequence[Document], rows: np.ndarray) -> None:
-        self._docs = docs
-        self._rows = rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Document: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Document]: ...
-
-    def __getitem__(self, index: int | slice) -> Document | list[Document]:
-        if isinstance(index, slice):
-            return [self._docs[i] for i in self._rows[index].tolist()]
-        return self._docs[int(self._rows[index])]
-
-
-def pick_documents(docs: Sequence[Document], rows: np.ndarray) -> Sequence[Document]:
-    """``docs`` at ``rows`` without copying the corpus (``docs`` itself when all, in order)."""
-    if len(rows) == len(docs) and np.array_equal(rows, np.arange(len(docs))):
-        return docs
-    return _Picked(docs, rows)
 
 
 @dataclass(frozen=True)
@@ -176,54 +134,11 @@ def _side_by_side(left: sp.csr_matrix, right: sp.csr_matrix) -> sp.csr_matrix:
     )
 
 
-def _used_stems_only(analysis: CorpusAnalysis) -> CorpusAnalysis:
-    """The analysis renumbered to the stems its calls use (a cache may hold stale ones)."""
-    used = np.zeros(len(analysis.stems), dtype=bool)
-    for name in FIELDS:
-        used[analysis.ids[name]] = True
-    if used.all():
-        return analysis
-    remap = np.cumsum(used, dtype=np.int32) - 1
-    return CorpusAnalysis(
-        [stem for stem, keep in zip(analysis.stems, used.tolist(), strict=True) if keep],
-        analysis.languages,
-        {n: remap[analysis.ids[n]] for n in FIELDS},
-        analysis.lengths,
-        analysis.forms,
-    )
-
-
 @functools.cache
 def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
     """Token hashes of the German and English function words used to guess a language."""
     german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
     return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
-
-
-def _merge_words(
-    words: list[list[str]], remap: np.ndarray, their_words: list[list[str]]
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """Add another table's surface words (stem ``i`` there is stem ``remap[i]`` here) to
-    ``words``; returns the function renumbering that table's (stem ids, variants) here."""
-    words.extend([] for _ in range(len(remap) and int(remap.max()) + 1 - len(words)))
-    offsets = np.zeros(len(their_words) + 1, dtype=np.int64)
-    np.cumsum([len(seen) for seen in their_words], out=offsets[1:])
-    table = np.full(int(offsets[-1]) + 1, UNNAMED, dtype=np.uint8)
-    for i, seen in enumerate(their_words):
-        mine = words[int(remap[i])]
-        number = {word: v for v, word in enumerate(mine)}
-        for v, word in enumerate(seen):
-            if word not in number and len(mine) < UNNAMED:
-                number[word] = len(mine)
-                mine.append(word)
-            table[offsets[i] + v] = number.get(word, UNNAMED)
-
-    def renumber(ids: np.ndarray, variants: np.ndarray) -> np.ndarray:
-        # UNNAMED stays UNNAMED: it indexes past the stem's words, into the padding.
-        at = offsets[ids] + variants
-        return table[np.where(variants == UNNAMED, len(table) - 1, at)]
-
-    return renumber
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,30 +151,6 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return keys, np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     return keys[starts], np.diff(np.append(starts, len(keys)))
-
-
-# No stem-pair table: ``count_rows`` then counts single stems only.
-_NO_TABLE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
-
-
-def _segments(batch: _Batch) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
-    """A batch as the kernels read it: stem ids per field, and where each document's ids
-    of each field start and stop in them (documents × fields)."""
-    ids = tuple(np.ascontiguousarray(batch.ids[name], dtype=np.int32) for name in FIELDS)
-    n_docs = len(batch.languages)
-    starts = np.empty((n_docs, len(FIELDS)), dtype=np.int64)
-    stops = np.empty((n_docs, len(FIELDS)), dtype=np.int64)
-    for f, name in enumerate(FIELDS):
-        ends = np.cumsum(np.asarray(batch.lengths[name], dtype=np.int64))
-        stops[:, f] = ends
-        starts[:, f] = ends - np.asarray(batch.lengths[name], dtype=np.int64)
-    return ids, starts, stops
-
-
-def _count_room(batch: _Batch) -> int:
-    """Entries that :func:`matcher.kernels.count_rows` may write for a batch: a column per
-    stem and per stem pair, at most two per token."""
-    return 2 * sum(len(batch.ids[name]) for name in FIELDS)
 
 
 def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
@@ -286,465 +177,6 @@ def _with_bigrams(terms: list[str]) -> list[str]:
     return terms + [f"{a} {b}" for a, b in pairwise(terms)]
 
 
-class _Vocabulary(Mapping[str, int]):
-    """Columns of the word block: fitted stems first, then kept stem bigrams ("a b").
-
-    Bigrams are stored as sorted integer codes (``first * n_stems + second``), so a corpus
-    of 50,000 calls needs no dictionary of a million bigram strings.
-    """
-
-    def __init__(self, stem_ids: dict[str, int], stems: list[str], n_stems: int) -> None:
-        self._stem_ids = stem_ids
-        self._stems = stems
-        self.n_stems = n_stems
-        self._codes = np.zeros(0, dtype=np.int64)
-        self._table: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def bigram_codes(self) -> np.ndarray:
-        """The kept bigrams' codes, sorted (int64)."""
-        return self._codes
-
-    @bigram_codes.setter
-    def bigram_codes(self, codes: np.ndarray) -> None:
-        self._codes = codes
-        self._table = None
-
-    def bigram_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """The hash table code → bigram number that counting reads (:mod:`matcher.kernels`)."""
-        if self._table is None:
-            self._table = kernels.code_table(np.asarray(self._codes, dtype=np.int64))
-        return self._table
-
-    def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]
-        first, _, second = term.partition(" ")
-        a = self._stem_ids.get(first)
-        if a is None or a >= self.n_stems:
-            return default
-        if not second:
-            return a
-        b = self._stem_ids.get(second)
-        if b is None or b >= self.n_stems:
-            return default
-        code = a * self.n_stems + b
-        pos = int(np.searchsorted(self.bigram_codes, code))
-        if pos < len(self.bigram_codes) and self.bigram_codes[pos] == code:
-            return self.n_stems + pos
-        return default
-
-    def __getitem__(self, term: str) -> int:
-        col = self.get(term)
-        if col is None:
-            raise KeyError(term)
-        return col
-
-    def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and self.get(term) is not None
-
-    def __len__(self) -> int:
-        return self.n_stems + len(self.bigram_codes)
-
-    def __iter__(self) -> Iterator[str]:
-        return (self.term(col) for col in range(len(self)))
-
-    def term(self, col: int) -> str:
-        """The term of a column: a stem, or two stems joined by a space."""
-        if col < self.n_stems:
-            return self._stems[col]
-        a, b = divmod(int(self.bigram_codes[col - self.n_stems]), self.n_stems)
-        return f"{self._stems[a]} {self._stems[b]}"
-
-
-@dataclass
-class _Batch:
-    """Analysed documents: language and stem ids per field (flat, with lengths per doc)."""
-
-    languages: list[str]
-    ids: dict[str, list[int]]
-    lengths: dict[str, list[int]]
-    docs: list[dict[str, list[int]]] | None = None  # per document, for queries
-    tokens: list[list[str]] | None = None
-    variants: dict[str, np.ndarray] | None = None  # per field: each id's surface word
-    written: dict[str, Noted] | None = None  # per folded word, as written (_WrittenTokens)
-    # Per document (kept): per field its folded tokens and their stem ids (-1: stop word).
-    words: list[tuple[list[list[str]], list[list[int]]]] | None = None
-
-
-# A capital after these bytes (or at the start of a field) may only open the sentence.
-_SENTENCE_ENDS = frozenset(b".!?:;\n\x00")
-# Bytes between a sentence's end and its first word: blanks, quotes, brackets, and any
-# non-ASCII byte (the token starts after it, so it is no letter: a dash, "„", a bullet).
-_OPENERS = frozenset(b" \t\r\"'([*-")
-# A hyphen and what may follow a word whose compound is left to the next one.
-_SUSPENDED = frozenset({b"- ", b"-,", b"-\n", b"-/", b"-\x00", b"-"})
-
-
-# A written word noted for a folded one: (_spelling_rank, where it was seen, the word).
-Noted = tuple[int, int, str]
-
-
-def _spelling_rank(word: str) -> int:
-    """Which of the spellings of one folded word names it (lowest first): small letters
-    before a capital before all capitals, and a word with its umlauts before one without."""
-    case = 2 if len(word) > 1 and word.isupper() else 1 if word[:1].isupper() else 0
-    return 2 * case + word.isascii()
-
-
-@dataclass
-class _WrittenTokens(Tokens):
-    """Tokens that note how the text writes each folded word the lexicon reads as a string.
-
-    Terms are folded ("gemeinnutzige", "begegnungen"); explanations show the word as the
-    calls write it ("gemeinnützige", "Begegnungen"). The lexicon makes a string of a token
-    only the first time it meets it (by hash and language), so noting the written word
-    there costs nothing per occurrence. A capital that may only open a field or a sentence
-    ("Climate mitigation …", "Gemeinnützige Träger …") gives way to small letters where the
-    rest of the document writes the word so, and in an English document also where it
-    never writes it with a capital inside a sentence (a German noun keeps its capital, and
-    so does "Europe"). Of several spellings (hashes) of one folded word, the one of lowest
-    :func:`_spelling_rank` is kept, the first seen on a tie: so the choice is the same
-    however the corpus was cut into chunks.
-    """
-
-    n_fields: int = len(FIELDS)
-    written: dict[str, Noted] = field(default_factory=dict)
-    languages: list[str] = field(default_factory=list)  # per document, where known
-    _blob: bytes | None = None
-    _ends: list[int] | None = None
-
-    @classmethod
-    def of(cls, tokens: Tokens) -> _WrittenTokens:
-        return cls(tokens.text, tokens.hashes, tokens.segments, tokens.starts, tokens.ends)
-
-    def token(self, i: int) -> str:
-        """The folded string of token ``i``, noting how the text writes it."""
-        start, end = int(self.starts[i]), int(self.ends[i])
-        raw = self._bytes()[start:end].decode("utf-8", "replace")
-        word = fold(raw)
-        form = self._own_form(i, raw, start) if raw[:1].isupper() else raw
-        if self._bytes()[end : end + 2] in _SUSPENDED:  # "Begegnungs- und …"
-            form += "-"
-        noted = (_spelling_rank(form), i, form)
-        known = self.written.get(word)
-        if known is None or noted < known:
-            self.written[word] = noted
-        return word
-
-    def folded(self, i: int) -> str:
-        """The folded string of token ``i`` (:meth:`Tokens.token`), noting nothing."""
-        return super().token(i)
-
-    def _own_form(self, i: int, raw: str, start: int) -> str:
-        """``raw``, or the same word in small letters where its capital is positional."""
-        shouted = raw.isupper()
-        blob = self._bytes()
-        if not shouted and not _opens_sentence(blob, start):
-            return raw
-        small = raw[0].lower() + (raw[1:].lower() if shouted else raw[1:])
-        rest = (int(self.ends[i]), self._document_end(i))
-        if _written_in(blob, small, *rest):
-            return small
-        if shouted or self._language(i) != "en" or _written_in(blob, raw, *rest, inside=True):
-            return raw
-        return small
-
-    def _bytes(self) -> bytes:
-        """The texts as one bytes object, made once (a search of it needs no copies)."""
-        if self._blob is None:
-            self._blob = self.text.tobytes()
-        return self._blob
-
-    def _language(self, i: int) -> str:
-        doc = int(self.segments[i]) // self.n_fields
-        return self.languages[doc] if doc < len(self.languages) else ""
-
-    def _document_end(self, i: int) -> int:
-        """Where the last token of token ``i``'s document ends."""
-        if self._ends is None:  # per document, found once for the chunk
-            n_docs = int(self.segments[-1]) // self.n_fields + 1 if len(self.segments) else 0
-            lasts = (np.arange(1, n_docs + 1) * self.n_fields - 1).astype(self.segments.dtype)
-            self._ends = self.ends[np.searchsorted(self.segments, lasts, side="right") - 1].tolist()
-        return self._ends[int(self.segments[i]) // self.n_fields]
-
-
-def _opens_sentence(text: bytes, start: int) -> bool:
-    """Whether the word at byte ``start`` of ``text`` opens a field or a sentence."""
-    at = start - 1
-    while at >= 0 and at >= start - 8:
-        byte = text[at]
-        if byte in _SENTENCE_ENDS:
-            return True
-        if byte not in _OPENERS and byte < 0x80:
-            return False
-        at -= 1
-    return at < 0
-
-
-def _written_in(text: bytes, word: str, start: int, stop: int, *, inside: bool = False) -> bool:
-    """Whether ``text[start:stop]`` writes ``word`` as a whole word (``inside``: one not
-    opening a sentence)."""
-    needle = word.encode("utf-8")
-    at = text.find(needle, start, stop)
-    while at >= 0:
-        after = at + len(needle)
-        if (
-            (at == 0 or not _word_byte(text[at - 1]))
-            and (after >= len(text) or not _word_byte(text[after]))
-            and not (inside and _opens_sentence(text, at))
-        ):
-            return True
-        at = text.find(needle, at + 1, stop)
-    return False
-
-
-def _word_byte(byte: int) -> bool:
-    """Whether a UTF-8 byte may belong to a word (ASCII letter or digit, or non-ASCII)."""
-    return byte >= 0x80 or chr(byte).isalnum()
-
-
-@dataclass
-class _Tokens:
-    """One chunk of documents as tokens: each token's text and stem id (or -1).
-
-    Text ``s`` of the chunk is field ``s % len(FIELDS)`` of document ``s // len(FIELDS)``.
-    """
-
-    tokens: _WrittenTokens
-    languages: list[str]
-    stem_ids: np.ndarray
-    variants: np.ndarray  # which surface word of its stem each token is (Lexicon.words)
-
-    @property
-    def docs_of(self) -> np.ndarray:
-        """Each token's document in the chunk."""
-        return self.tokens.segments // len(FIELDS)
-
-
-@dataclass
-class CorpusAnalysis:
-    """Calls after analysis: language and stem ids per field, and the stems those ids name.
-
-    This is what fitting needs from the texts, and all of it: a re-match can keep it per
-    call (see :mod:`matcher.cache`) and analyse only the calls whose text changed.
-    """
-
-    stems: list[str]
-    languages: list[str]
-    ids: dict[str, np.ndarray]  # per field: int32 stem ids of every call, in call order
-    lengths: dict[str, np.ndarray]  # per field: int32 number of ids of each call
-    # Surface words seen per stem (for readable explanations), from the analysing process.
-    forms: dict[str, dict[str, int]] = field(default_factory=dict)
-    # Per call, its content_hash (S16), when the analysis was asked to hash the texts it read.
-    hashes: np.ndarray | None = None
-    # Per field, beside ``ids``: which surface word of its stem each token is (uint8), and
-    # per stem its surface words by that number (matcher.lexicon.Lexicon.words), so the
-    # words of a call can be named without reading its text again (:meth:`call_words`).
-    # None where the analysis does not have them (read from an older cache file).
-    variants: dict[str, np.ndarray] | None = None
-    words: list[list[str]] | None = None
-    # Each folded word as the calls write it (see _WrittenTokens); None where not known.
-    written: dict[str, str] | None = None
-
-    def __len__(self) -> int:
-        return len(self.languages)
-
-    @classmethod
-    def from_batches(cls, stems: list[str], batches: Sequence[_Batch]) -> CorpusAnalysis:
-        """One analysis from analysed chunks numbered with ``stems``."""
-        variants = None
-        if batches and all(b.variants is not None for b in batches):
-            variants = {
-                n: np.concatenate([b.variants[n] for b in batches])  # type: ignore[index]
-                for n in FIELDS
-            }
-        return cls(
-            list(stems),
-            [lang for batch in batches for lang in batch.languages],
-            {n: _concat([np.asarray(b.ids[n], np.int32) for b in batches]) for n in FIELDS},
-            {n: _concat([np.asarray(b.lengths[n], np.int32) for b in batches]) for n in FIELDS},
-            variants=variants,
-            written=_written_words([b.written for b in batches]),
-        )
-
-    @classmethod
-    def concat(cls, parts: Sequence[CorpusAnalysis]) -> CorpusAnalysis:
-        """The calls of ``parts`` in order, renumbered into one stem table."""
-        index: dict[str, int] = {}
-        ids: dict[str, list[np.ndarray]] = {n: [] for n in FIELDS}
-        for part in parts:
-            remap = np.array(
-                [index.setdefault(stem, len(index)) for stem in part.stems], dtype=np.int32
-            )
-            for name in FIELDS:
-                ids[name].append(remap[part.ids[name]] if len(remap) else part.ids[name])
-        forms: dict[str, dict[str, int]] = {}
-        for part in parts:
-            for stem, seen in part.forms.items():
-                merged = forms.setdefault(stem, {})
-                for word, count in seen.items():
-                    merged[word] = merged.get(word, 0) + count
-        hashes = [part.hashes for part in parts if part.hashes is not None]
-        return cls(
-            list(index),
-            [lang for part in parts for lang in part.languages],
-            {n: _concat(ids[n]) for n in FIELDS},
-            {n: _concat([part.lengths[n] for part in parts]) for n in FIELDS},
-            forms,
-            np.concatenate(hashes) if parts and len(hashes) == len(parts) else None,
-            written=_written_words(
-                [None if part.written is None else _noted(part.written) for part in parts]
-            ),
-        )
-
-    def _offsets(self) -> np.ndarray:
-        """Where each call's tokens of each field start in ``ids[field]``: fields × (calls
-        + 1), the last column the field's total."""
-        offsets = np.zeros((len(FIELDS), len(self) + 1), dtype=np.int64)
-        for f, name in enumerate(FIELDS):
-            np.cumsum(self.lengths[name], out=offsets[f, 1:])
-        return offsets
-
-    def take(self, rows: np.ndarray) -> CorpusAnalysis:
-        """The calls at ``rows`` (in that order), with the same stem table."""
-        rows = np.asarray(rows, dtype=np.int64)
-        ids, lengths, variants = {}, {}, {}
-        for name, offsets in zip(FIELDS, self._offsets(), strict=True):
-            picked = self.lengths[name].astype(np.int64)[rows]
-            first = np.zeros(len(rows), dtype=np.int64)
-            if len(rows):
-                np.cumsum(picked[:-1], out=first[1:])
-            total = int(picked.sum())
-            positions = np.arange(total, dtype=np.int64) - np.repeat(first, picked)
-            at = np.repeat(offsets[rows], picked) + positions
-            ids[name] = self.ids[name][at]
-            lengths[name] = picked.astype(np.int32)
-            if self.variants is not None:
-                variants[name] = self.variants[name][at]
-        languages = [self.languages[i] for i in rows.tolist()]
-        hashes = None if self.hashes is None else self.hashes[rows]
-        return CorpusAnalysis(
-            self.stems,
-            languages,
-            ids,
-            lengths,
-            self.forms,
-            hashes,
-            variants if self.variants is not None else None,
-            self.words,
-            self.written,
-        )
-
-    def call_words(
-        self, rows: np.ndarray, wanted: Sequence[Collection[str]]
-    ) -> list[dict[str, str]]:
-        """``TextModel.call_words`` of the calls at ``rows``, from the analysis, not the texts.
-
-        Per call and wanted stem its text uses: the surface word it uses most for the stem
-        (the first one seen, field after field, on a tie), as the calls write it
-        (``written``). Needs the analysis' ``variants`` and ``words`` (a fresh analysis has
-        them).
-        """
-        if self.variants is None or self.words is None:
-            raise ValueError("this analysis does not keep its surface words")
-        variants = self.variants
-        index = {stem: i for i, stem in enumerate(self.stems)}
-        asked = [sorted({index[t] for t in terms if t in index}) for terms in wanted]
-        want_indptr = np.zeros(len(asked) + 1, dtype=np.int64)
-        np.cumsum([len(ids) for ids in asked], out=want_indptr[1:])
-        want_stems = np.fromiter(
-            (i for ids in asked for i in ids), dtype=np.int64, count=int(want_indptr[-1])
-        )
-        best = np.empty(len(want_stems), dtype=np.int64)
-        kernels.best_variants(
-            np.asarray(rows, dtype=np.int64),
-            self._offsets(),
-            tuple(np.ascontiguousarray(self.ids[n], dtype=np.int32) for n in FIELDS),
-            tuple(np.ascontiguousarray(variants[n], dtype=np.uint8) for n in FIELDS),
-            want_indptr,
-            want_stems,
-            len(self.stems),
-            best,
-        )
-        words, stems = self.words, self.stems
-        written = self.written or {}
-        out: list[dict[str, str]] = []
-        for j, ids in enumerate(asked):
-            found = best[want_indptr[j] : want_indptr[j + 1]].tolist()
-            # UNNAMED (or no token): left out, the caller falls back to the corpus' word.
-            out.append(
-                {
-                    stems[i]: written.get(words[i][v]) or words[i][v]
-                    for i, v in zip(ids, found, strict=True)
-                    if 0 <= v < len(words[i])
-                }
-            )
-        return out
-
-    def batches(self, size: int) -> Iterator[_Batch]:
-        """The analysis in chunks of ``size`` calls."""
-        offsets = dict(zip(FIELDS, self._offsets(), strict=True))
-        for begin in range(0, len(self), size):
-            stop = min(begin + size, len(self))
-            yield _Batch(
-                self.languages[begin:stop],
-                {n: self.ids[n][offsets[n][begin] : offsets[n][stop]] for n in FIELDS},
-                {n: self.lengths[n][begin:stop] for n in FIELDS},
-            )
-
-
-@dataclass
-class CallCounts:
-    """The fitted call side: a vocabulary and every call's field-weighted tf over it.
-
-    Columns are ``stems`` then the stem bigrams ``bigram_codes`` (``first * len(stems) +
-    second``, sorted). A call's row depends on its own text only, so a cache can keep the
-    rows of unchanged calls and replace the others (see :mod:`matcher.cache`).
-    """
-
-    stems: list[str]
-    bigram_codes: np.ndarray
-    counts: sp.csr_matrix  # calls x columns, float32
-    german: np.ndarray  # per call: analysed as German (the IDF reference is English)
-    forms: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def compact(self, *, in_place: bool = False) -> CallCounts:
-        """Without the columns no call uses (as a fit on these calls alone would number them).
-
-        ``in_place``: renumber this object's column indices instead of a copy of them (for
-        counts that were just built and are not shared).
-        """
-        n_stems = len(self.stems)
-        used = kernels.column_counts(self.counts.indices, self.counts.shape[1]) > 0
-        if used.all():
-            return self
-        keep_stems = used[:n_stems]
-        remap = np.cumsum(keep_stems, dtype=np.int64) - 1
-        n_kept = int(keep_stems.sum())
-        codes = self.bigram_codes[used[n_stems:]]
-        first, second = np.divmod(codes, max(1, n_stems))
-        column = np.full(len(used), -1, dtype=np.int64)
-        column[:n_stems][keep_stems] = remap[keep_stems]
-        column[n_stems:][used[n_stems:]] = n_kept + np.arange(len(codes))
-        if in_place:
-            indices = self.counts.indices
-            kernels.renumber(indices, column.astype(indices.dtype))
-        else:
-            indices = column[self.counts.indices].astype(np.int32)
-        counts = sp.csr_matrix(
-            (self.counts.data, indices, self.counts.indptr),
-            shape=(self.counts.shape[0], n_kept + len(codes)),
-        )
-        stems = [stem for stem, keep in zip(self.stems, keep_stems.tolist(), strict=True) if keep]
-        kept = set(stems)
-        return CallCounts(
-            stems,
-            remap[first] * n_kept + remap[second],
-            counts,
-            self.german,
-            {stem: seen for stem, seen in self.forms.items() if stem in kept},
-        )
-
-
 @dataclass
 class _Part:
     """Rows ``start:stop`` of the calls, and per column of the vectors how many use it."""
@@ -764,147 +196,6 @@ class _RowSlice:
 
     def rows(self) -> sp.csr_matrix:
         return self.matrix[self.start : self.stop]
-
-
-def _concat(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
-
-
-def _noted(written: Mapping[str, str]) -> dict[str, Noted]:
-    return {word: (_spelling_rank(form), 0, form) for word, form in written.items()}
-
-
-def _written_words(parts: Sequence[dict[str, Noted] | None]) -> dict[str, str] | None:
-    """Per folded word, its spelling of lowest rank among ``parts`` (chunks in corpus
-    order), the first seen on a tie; None if no part noted its words."""
-    best: dict[str, tuple[int, int, int, str]] = {}
-    noted = False
-    for k, part in enumerate(parts):
-        if part is None:
-            continue
-        noted = True
-        for word, (rank, at, form) in part.items():
-            seen = (rank, k, at, form)
-            known = best.get(word)
-            if known is None or seen < known:
-                best[word] = seen
-    return {word: seen[3] for word, seen in best.items()} if noted else None
-
-
-@dataclass(frozen=True)
-class _Bridge:
-    """Where a query's expansion across languages took a column from: of several sources,
-    the heaviest (a source phrase's weight, a cognate's share)."""
-
-    weight: float
-    stems: Terms  # the query's source phrase as terms ("stadtepartnerschaft",)
-    stem_language: str | None  # the query's language; None: ``stems`` is a folded token
-    language: str  # the language of the query's words ("de" for a German source)
-
-
-def _note_bridge(bridges: dict[int, _Bridge], col: int, bridge: _Bridge) -> None:
-    known = bridges.get(col)
-    if known is None or bridge.weight > known.weight:
-        bridges[col] = bridge
-
-
-# A query's words as its analysis kept them: per field its folded tokens and their stem
-# ids (-1 for a stop word).
-QueryWords = tuple[list[list[str]], list[list[int]]]
-
-
-@dataclass
-class QueryBridges:
-    """The queries :meth:`TextModel.transform_queries` read last (its rows): per query its
-    words, and the columns only its expansion across languages reached, with their sources
-    (for explanations: :meth:`TextModel.bridge_words`)."""
-
-    docs: Sequence[Document]
-    words: list[QueryWords]
-    columns: list[dict[int, _Bridge]]
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-
-class _SourceWords:
-    """Finds the words of one query that a bridge's source stands for, as written.
-
-    Uses the query's tokens and stem ids as its analysis kept them (no stemming again);
-    a field's text is read again only where a source's words were found in it.
-    """
-
-    def __init__(self, doc: Document, words: QueryWords, stems: list[str]) -> None:
-        self.texts = [getattr(doc, name) or "" for name in FIELDS]
-        self.tokens, self.ids = words
-        self.stems = stems
-        self._joined: list[str] | None = None
-        self._spans: dict[int, list[tuple[int, int]]] = {}  # per field read so far
-
-    def find(self, bridge: _Bridge, stem_ids: Mapping[str, int]) -> str | None:
-        """The words ``bridge`` came from: its token (a cognate); its one term, else a
-        compound starting or ending with it ("Klimaschutzkonzept" for "klimaschutz"); or
-        its phrase's terms in a row (stop words between them left in)."""
-        key = bridge.stems
-        if bridge.stem_language is None:
-            for f, tokens in enumerate(self.tokens):
-                if key[0] in tokens:
-                    return self._written([(f, tokens.index(key[0]))])
-            return None
-        ids = [stem_ids.get(term, -2) for term in key]
-        if len(key) > 1:
-            return self._phrase(ids)
-        if ids[0] >= 0:
-            for f, field_ids in enumerate(self.ids):
-                if ids[0] in field_ids:
-                    return self._written([(f, field_ids.index(ids[0]))])
-        joined = self._joined_stems()
-        for pattern in (f"\0{key[0]}", f"{key[0]}\0"):
-            for f, text in enumerate(joined):
-                at = text.find(pattern)
-                if at >= 0:  # in the stem after the n-th NUL up to here: token n - 1
-                    return self._written([(f, text.count("\0", 0, at + 1) - 1)])
-        return None
-
-    def _joined_stems(self) -> list[str]:
-        """Per field its stems joined by NUL (a stop word empty), for a search in C."""
-        if self._joined is None:
-            stems = self.stems
-            self._joined = [
-                "\0" + "\0".join(stems[i] if i >= 0 else "" for i in ids) + "\0" for ids in self.ids
-            ]
-        return self._joined
-
-    def _phrase(self, key: list[int]) -> str | None:
-        row = [(i, (f, k)) for f, ids in enumerate(self.ids) for k, i in enumerate(ids) if i >= 0]
-        terms = [i for i, _ in row]
-        for at, term in enumerate(terms):
-            if term == key[0] and terms[at : at + len(key)] == key:
-                return self._written([place for _, place in row[at : at + len(key)]])
-        return None
-
-    def _span(self, f: int, k: int) -> tuple[int, int] | None:
-        """Where field ``f`` writes its token ``k``."""
-        spans = self._spans.get(f)
-        if spans is None:
-            spans = self._spans[f] = token_spans(self.texts[f], len(self.tokens[f]))
-        return spans[k] if k < len(spans) else None
-
-    def _written(self, run: list[tuple[int, int]]) -> str | None:
-        """Consecutive words as the query writes them ("Klimaschutz in Kommunen"), or
-        joined by spaces where punctuation or another field comes between them."""
-        found = [span for f, k in run if (span := self._span(f, k)) is not None]
-        if len(found) < len(run):
-            return None
-        first_field, last_field = run[0][0], run[-1][0]
-        if len(run) > 1 and first_field == last_field:
-            text = self.texts[first_field][found[0][0] : found[-1][1]]
-            if not _PHRASE_BREAK.search(text):
-                return " ".join(text.split())
-        return " ".join(self.texts[f][a:b] for (f, _), (a, b) in zip(run, found, strict=True))
-
-
-_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]\n]")
 
 
 # Parsed dictionary indexes by (path, index mtime, analyzer min_length): reading and stemming
@@ -944,7 +235,7 @@ class TextModel:
         self._stem_ids: dict[str, int] = {}
         self._stems: list[str] = []
         self._token_cache: dict[str, dict[str, int]] = {}
-        self.vocabulary = _Vocabulary(self._stem_ids, self._stems, 0)
+        self.vocabulary = Vocabulary(self._stem_ids, self._stems, 0)
         self.idf = np.zeros(0)
         self._ngram_matrix = sp.csr_matrix((0, 0))
         self._ngram_idf = np.zeros(0)
@@ -999,9 +290,9 @@ class TextModel:
                 ids[i] = value
         return ids if stops else [i for i in ids if i >= 0]
 
-    def _analyse(self, docs: Sequence[Document], *, keep: bool = False) -> _Batch:
+    def _analyse(self, docs: Sequence[Document], *, keep: bool = False) -> Batch:
         """Tokenise, guess the language where not given, and map every field to stem ids."""
-        batch = _Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
+        batch = Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
         if keep:
             batch.docs, batch.tokens, batch.words = [], [], []
         for doc in docs:
@@ -1026,7 +317,7 @@ class TextModel:
 
     def _analyse_chunk(
         self, docs: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
-    ) -> _Batch:
+    ) -> Batch:
         """:meth:`_analyse` for one chunk of calls, vectorised (:mod:`matcher.lexicon`).
 
         The stem ids are numbered in ``lexicon``'s table; only they (int32) are kept, so
@@ -1037,7 +328,7 @@ class TextModel:
         ids, variants, starts, lengths = kernels.split_fields(
             chunk.stem_ids, chunk.variants, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
         )
-        batch = _Batch(chunk.languages, {}, {}, variants={}, written=chunk.tokens.written)
+        batch = Batch(chunk.languages, {}, {}, variants={}, written=chunk.tokens.written)
         for f, name in enumerate(FIELDS):
             batch.ids[name] = ids[starts[f] : starts[f + 1]]
             batch.variants[name] = variants[starts[f] : starts[f + 1]]  # type: ignore[index]
@@ -1046,12 +337,12 @@ class TextModel:
 
     def _token_chunk(
         self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
-    ) -> _Tokens:
+    ) -> ChunkTokens:
         """Every token of the documents ``chunk`` with its document, field and stem id.
 
         The arrays are views of ``lexicon``'s workspace, valid until it reads the next
         chunk. ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
-        note how the texts write their words (``_WrittenTokens``).
+        note how the texts write their words (``WrittenTokens``).
         """
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
@@ -1059,7 +350,7 @@ class TextModel:
         if hashes is not None:
             hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
-        tokens = _WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
+        tokens = WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
         declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
         if any(not lang for lang in declared):
             # The guess of Analyzer.language_of: title, summary and 300 description tokens.
@@ -1080,9 +371,9 @@ class TextModel:
         stem_ids, variants = lexicon.ids_and_variants(
             tokens, np.repeat(lang_index, n_fields), names
         )
-        return _Tokens(tokens, declared, stem_ids, variants)
+        return ChunkTokens(tokens, declared, stem_ids, variants)
 
-    def _field_arrays(self, batch: _Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def _field_arrays(self, batch: Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(batch.ids[name], dtype=np.int64)
         rows = np.repeat(np.arange(len(batch.languages)), np.asarray(batch.lengths[name]))
         return ids, rows
@@ -1093,9 +384,9 @@ class TextModel:
         same = (rows[:-1] == rows[1:]) & (ids[:-1] < n) & (ids[1:] < n)
         return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
 
-    def _counts(self, batch: _Batch) -> sp.csr_matrix:
+    def _counts(self, batch: Batch) -> sp.csr_matrix:
         """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
-        room = _count_room(batch)
+        room = count_room(batch)
         indptr = np.empty(len(batch.languages) + 1, dtype=np.int64)
         indices = np.empty(room, dtype=np.int32)
         data = np.empty(room, dtype=np.float32)
@@ -1106,13 +397,13 @@ class TextModel:
         )
 
     def _count_into(
-        self, batch: _Batch, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
+        self, batch: Batch, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
     ) -> int:
         """:meth:`_counts` written into the given CSR arrays (room for
-        :func:`_count_room` entries); the number of entries written."""
+        :func:`count_room` entries); the number of entries written."""
         vocab = self.vocabulary
-        ids, starts, stops = _segments(batch)
-        keys, values = _NO_TABLE
+        ids, starts, stops = segments_of(batch)
+        keys, values = NO_PAIR_TABLE
         if self.params.bigrams and len(vocab.bigram_codes):
             keys, values = vocab.bigram_table()
         return int(
@@ -1135,7 +426,7 @@ class TextModel:
         weights = self._field_weights()
         return np.array([weights[name] for name in FIELDS], dtype=np.float32)
 
-    def _query_terms(self, batch: _Batch) -> list[_Analysed]:
+    def _query_terms(self, batch: Batch) -> list[_Analysed]:
         """Per query: language, unigram terms per field (as strings), and all tokens."""
         stems = self._stems
         out: list[_Analysed] = []
@@ -1164,7 +455,7 @@ class TextModel:
         stem_ids: dict[str, int] = {}
         lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
 
-        def work(i: int) -> tuple[_Batch, list[bytes] | None]:
+        def work(i: int) -> tuple[Batch, list[bytes] | None]:
             if not lexicons:
                 lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
             docs = calls[i * _ANALYSE_CHUNK : (i + 1) * _ANALYSE_CHUNK]
@@ -1197,7 +488,7 @@ class TextModel:
                 dtype=np.int32,
             )
             stems.extend(list(stem_ids)[len(stems) :])
-            variant_of = _merge_words(words, remap, their_words)
+            variant_of = merge_words(words, remap, their_words)
             for batch, _ in theirs.values():
                 batch.variants = {
                     n: variant_of(ids, batch.variants[n])  # type: ignore[index]
@@ -1245,7 +536,7 @@ class TextModel:
         Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived by
         :meth:`fit_transform_counts`, so a cache can keep this and skip it next time.
         """
-        analysis = _used_stems_only(analysis)
+        analysis = used_stems_only(analysis)
         forms = analysis.forms
         self._set_stems(list(analysis.stems))
         german = np.array([lang == "de" for lang in analysis.languages], dtype=bool)
@@ -1335,7 +626,7 @@ class TextModel:
         counts = sp.csr_matrix((data, indices, indptr), shape=(len(sources), width))
         return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
 
-    def _counts_on_threads(self, batches: list[_Batch]) -> sp.csr_matrix:
+    def _counts_on_threads(self, batches: list[Batch]) -> sp.csr_matrix:
         """:meth:`_counts` of consecutive batches, stacked; batches run on two threads.
 
         Each thread counts into a buffer of its own, reused for every batch it takes, and
@@ -1350,7 +641,7 @@ class TextModel:
         if not batches:
             return sp.csr_matrix((0, width), dtype=np.float32)
         self.vocabulary.bigram_table()  # built once, before the threads read it
-        rooms = [_count_room(batch) for batch in batches]
+        rooms = [count_room(batch) for batch in batches]
         sizes = [len(batch.languages) for batch in batches]
         first_row = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         indptr = np.empty(int(first_row[-1]) + 1, dtype=np.int64)
@@ -1404,7 +695,7 @@ class TextModel:
         self._stem_ids = {stem: i for i, stem in enumerate(stems)}
         self._token_cache = {}
         self._unseen_cache = {}
-        self.vocabulary = _Vocabulary(self._stem_ids, self._stems, len(stems))
+        self.vocabulary = Vocabulary(self._stem_ids, self._stems, len(stems))
 
     def fit_transform_counts(self, fitted: CallCounts, *, by_term: bool = False) -> sp.csr_matrix:
         """Fit from a fitted call side (IDF, n-gram block) and return the call vectors.
@@ -1520,7 +811,7 @@ class TextModel:
         )
         return smoothed_idf(df + weight * extra, n_docs + weight * reference.n_docs)
 
-    def _fit_bigrams(self, batches: list[_Batch]) -> np.ndarray:
+    def _fit_bigrams(self, batches: list[Batch]) -> np.ndarray:
         """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
 
         With the default threshold of one call, every pair found is kept: the pairs go
@@ -1532,10 +823,10 @@ class TextModel:
             counted = self._weight_array() != 0.0
             n_stems = self.vocabulary.n_stems
 
-            def collect(part: list[_Batch]) -> np.ndarray:
+            def collect(part: list[Batch]) -> np.ndarray:
                 keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
                 for batch in part:
-                    ids, starts, stops = _segments(batch)
+                    ids, starts, stops = segments_of(batch)
                     keys, count = kernels.collect_pairs(
                         ids, starts, stops, counted, n_stems, keys, count
                     )
@@ -1715,7 +1006,7 @@ class TextModel:
         batch = self._analyse(queries, keep=True)
         analysed = self._query_terms(batch)
         counts = self._counts(batch)
-        bridges: list[dict[int, _Bridge]] = [{} for _ in analysed]
+        bridges: list[dict[int, Bridge]] = [{} for _ in analysed]
         expansion = self._expansions(analysed, bridges)
         for row, bridged in enumerate(bridges):
             # A column the query has in its own words is not a bridge's.
@@ -1846,13 +1137,13 @@ class TextModel:
         return cached
 
     def _expansions(
-        self, analysed: list[_Analysed], bridges: list[dict[int, _Bridge]] | None = None
+        self, analysed: list[_Analysed], bridges: list[dict[int, Bridge]] | None = None
     ) -> sp.csr_matrix:
         """Weighted target-language terms for each query (rows): glossary, dictionary, cognates.
 
         The glossary comes first; the dictionary only sees German words the glossary did not
         cover, so a curated rendering is never diluted by a dictionary's many senses.
-        ``bridges``: gets, per query, each column's largest source (see :class:`_Bridge`).
+        ``bridges``: gets, per query, each column's largest source (see :class:`Bridge`).
         """
         tables = self._phrase_tables()
         needs_dictionary = self.params.dictionary_weight > 0 and any(
@@ -1903,7 +1194,7 @@ class TextModel:
         tokens: list[str],
         own: set[str],
         weights: dict[int, float],
-        bridges: dict[int, _Bridge] | None = None,
+        bridges: dict[int, Bridge] | None = None,
     ) -> None:
         """German words stemmed the English way, when that stem is a call term.
 
@@ -1923,7 +1214,7 @@ class TextModel:
                 share = self.params.cognate_weight * (1.0 + math.log(count))
                 weights[col] = weights.get(col, 0.0) + share
                 if bridges is not None:
-                    _note_bridge(bridges, col, _Bridge(share, (first[term],), None, "de"))
+                    note_bridge(bridges, col, Bridge(share, (first[term],), None, "de"))
 
     def _expand_with(
         self,
@@ -1931,7 +1222,7 @@ class TextModel:
         strength: float,
         weights: dict[int, float],
         own: set[int],
-        origin: tuple[dict[int, _Bridge] | None, str, str] = (None, "", ""),
+        origin: tuple[dict[int, Bridge] | None, str, str] = (None, "", ""),
     ) -> set[str]:
         """Add the alternatives of every source phrase in ``found`` to ``weights``.
 
@@ -1963,13 +1254,13 @@ class TextModel:
             covered.update(key)
             total = sum(score for _, score in scored)
             # The heaviest source phrase of a column names it.
-            bridge = _Bridge(source_weight, key, query_language, source_language)
+            bridge = Bridge(source_weight, key, query_language, source_language)
             for cols, score in scored:
                 share = source_weight * score / total
                 for col in cols:
                     weights[col] = weights.get(col, 0.0) + share
                     if bridges is not None:
-                        _note_bridge(bridges, col, bridge)
+                        note_bridge(bridges, col, bridge)
         return covered
 
     # -- scoring --------------------------------------------------------------------------
@@ -2089,7 +1380,7 @@ class TextModel:
                 out[begin + row][stems[stem]] = chunk.tokens.folded(position)
         # As the fitted calls write a word where this process's fit read them all (the
         # same choice as the analysis makes), else as these documents do.
-        fitted, own = self._written, _written_words(noted) or {}
+        fitted, own = self._written, written_words(noted) or {}
         for words in out:
             for stem, word in words.items():
                 words[stem] = fitted.get(word) or own.get(word) or word
@@ -2206,7 +1497,7 @@ class TextModel:
         rows = np.asarray(query_rows, dtype=np.int64)
         cols = np.asarray(columns, dtype=np.int64)
         picked = np.flatnonzero(np.isin(rows * width + cols, reached))
-        read: dict[int, _SourceWords] = {}
+        read: dict[int, SourceWords] = {}
         words_of: dict[tuple[int, str | None, Terms], str | None] = {}
         for at, row, col in zip(
             picked.tolist(), rows[picked].tolist(), cols[picked].tolist(), strict=True
@@ -2216,7 +1507,7 @@ class TextModel:
             words = words_of.get(source, "")
             if words == "":
                 if row not in read:
-                    read[row] = _SourceWords(bridged.docs[row], bridged.words[row], self._stems)
+                    read[row] = SourceWords(bridged.docs[row], bridged.words[row], self._stems)
                 words = words_of[source] = read[row].find(bridge, self._stem_ids)
             if words:
                 out[at] = (words, bridge.language)

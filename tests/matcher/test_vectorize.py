@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from matcher import vectorize
+from matcher.corpus import used_stems_only
 from matcher.parallel import REMATCH, Parallelism
 from matcher.vectorize import Document, TextModel
 
@@ -226,7 +227,7 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     model = TextModel()
     monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", chunk)
     counts = model.count_calls(model.analyse_calls(calls)).counts
-    analysis = vectorize._used_stems_only(model.analyse_calls(calls))
+    analysis = used_stems_only(model.analyse_calls(calls))
     (whole,) = analysis.batches(len(calls))
     expected = model._counts(whole)
     assert counts.shape == expected.shape
