@@ -24,7 +24,6 @@ import functools
 import logging
 import math
 import multiprocessing
-import threading
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,16 +40,14 @@ from matcher import kernels
 from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
 from matcher.bridges import Bridge, QueryBridges, SourceWords, note_bridge
 from matcher.corpus import (
-    NO_PAIR_TABLE,
     Batch,
     CallCounts,
     ChunkTokens,
     CorpusAnalysis,
-    count_room,
     merge_words,
-    segments_of,
     used_stems_only,
 )
+from matcher.counting import Counting
 from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
 from matcher.documents import FIELDS, Document, content_hash, pick_documents
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
@@ -139,18 +136,6 @@ def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
     """Token hashes of the German and English function words used to guess a language."""
     german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
     return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
-
-
-def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of ``keys`` (sorted) and how often each occurs.
-
-    A plain sort and a scan: faster here than ``np.unique``, which hashes first.
-    """
-    keys = np.sort(keys)
-    if len(keys) == 0:
-        return keys, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    return keys[starts], np.diff(np.append(starts, len(keys)))
 
 
 def _compound_parts(term: str, dictionary: FreeDict, min_part: int = 4) -> list[str]:
@@ -254,7 +239,6 @@ class TextModel:
         return cls(glossary=True, dictionary_path=settings.freedict_path or None, **params)
 
     # -- analysis -------------------------------------------------------------------------
-
     def _field_weights(self) -> dict[str, float]:
         p = self.params
         return {
@@ -373,53 +357,14 @@ class TextModel:
         )
         return ChunkTokens(tokens, declared, stem_ids, variants)
 
-    def _field_arrays(self, batch: Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(batch.ids[name], dtype=np.int64)
-        rows = np.repeat(np.arange(len(batch.languages)), np.asarray(batch.lengths[name]))
-        return ids, rows
+    def _pairs_of(self, batches: list[Batch]) -> np.ndarray:
+        """The stem pairs of ``batches`` that become columns (:meth:`Counting.fit_bigrams`)."""
+        return self._counting().fit_bigrams(batches, self.params.min_bigram_df)
 
-    def _bigram_codes(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Codes and rows of adjacent pairs of fitted stems within one document."""
-        n = self.vocabulary.n_stems
-        same = (rows[:-1] == rows[1:]) & (ids[:-1] < n) & (ids[1:] < n)
-        return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
-
-    def _counts(self, batch: Batch) -> sp.csr_matrix:
-        """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
-        room = count_room(batch)
-        indptr = np.empty(len(batch.languages) + 1, dtype=np.int64)
-        indices = np.empty(room, dtype=np.int32)
-        data = np.empty(room, dtype=np.float32)
-        nnz = self._count_into(batch, indptr, indices, data)
-        return sp.csr_matrix(
-            (data[:nnz].copy(), indices[:nnz].copy(), indptr),
-            shape=(len(batch.languages), len(self.vocabulary)),
-        )
-
-    def _count_into(
-        self, batch: Batch, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
-    ) -> int:
-        """:meth:`_counts` written into the given CSR arrays (room for
-        :func:`count_room` entries); the number of entries written."""
-        vocab = self.vocabulary
-        ids, starts, stops = segments_of(batch)
-        keys, values = NO_PAIR_TABLE
-        if self.params.bigrams and len(vocab.bigram_codes):
-            keys, values = vocab.bigram_table()
-        return int(
-            kernels.count_rows(
-                ids,
-                starts,
-                stops,
-                self._weight_array(),
-                vocab.n_stems,
-                keys,
-                values,
-                len(vocab),
-                indptr,
-                indices,
-                data,
-            )
+    def _counting(self) -> Counting:
+        """Counting over the vocabulary as it is now (a fit replaces it)."""
+        return Counting(
+            self.vocabulary, self._weight_array(), self.params.bigrams, self.parallelism.threads
         )
 
     def _weight_array(self) -> np.ndarray:
@@ -437,7 +382,6 @@ class TextModel:
         return out
 
     # -- fitting --------------------------------------------------------------------------
-
     def analyse_calls(self, calls: Sequence[Document], *, hashed: bool = False) -> CorpusAnalysis:
         """Analyse call texts for fitting (vectorised; on two processes if large and the
         model's ``parallelism`` allows it).
@@ -543,8 +487,8 @@ class TextModel:
         batches = list(analysis.batches(_VECTOR_CHUNK))
         del analysis
         if self.params.bigrams:
-            self.vocabulary.bigram_codes = self._fit_bigrams(batches)
-        counts = self._counts_on_threads(batches)
+            self.vocabulary.bigram_codes = self._pairs_of(batches)
+        counts = self._counting().stacked(batches)
         return CallCounts(
             list(self._stems), self.vocabulary.bigram_codes, counts, german, dict(forms)
         )
@@ -578,13 +522,13 @@ class TextModel:
         batches = list(moved.batches(_ANALYSE_CHUNK))
         codes = recoded
         if self.params.bigrams:
-            codes = np.union1d(recoded, self._fit_bigrams(batches)).astype(np.int64)
+            codes = np.union1d(recoded, self._pairs_of(batches)).astype(np.int64)
         self.vocabulary.bigram_codes = codes
         width = n_new + len(codes)
         column = np.concatenate(
             [np.arange(n_old, dtype=np.int64), n_new + np.searchsorted(codes, recoded)]
         ).astype(np.int32)
-        fresh = self._counts_on_threads(batches)
+        fresh = self._counting().stacked(batches)
         sources = np.asarray(sources, dtype=np.int64)
         from_base = sources >= 0
 
@@ -625,70 +569,6 @@ class TextModel:
         forms.update(analysis.forms)
         counts = sp.csr_matrix((data, indices, indptr), shape=(len(sources), width))
         return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
-
-    def _counts_on_threads(self, batches: list[Batch]) -> sp.csr_matrix:
-        """:meth:`_counts` of consecutive batches, stacked; batches run on two threads.
-
-        Each thread counts into a buffer of its own, reused for every batch it takes, and
-        copies the rows to where they belong in the result once the batch before has been
-        counted: the result is written once, by both threads, and no per-batch matrices
-        are stacked afterwards. (On this kind of machine, memory written for the first time
-        costs far more than the copy itself.) The result's arrays have room for every
-        entry the batches could have; the room not written is never touched, so it costs
-        address space, not memory.
-        """
-        width = len(self.vocabulary)
-        if not batches:
-            return sp.csr_matrix((0, width), dtype=np.float32)
-        self.vocabulary.bigram_table()  # built once, before the threads read it
-        rooms = [count_room(batch) for batch in batches]
-        sizes = [len(batch.languages) for batch in batches]
-        first_row = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        indptr = np.empty(int(first_row[-1]) + 1, dtype=np.int64)
-        indptr[0] = 0
-        indices = np.empty(sum(rooms), dtype=np.int32)
-        data = np.empty(sum(rooms), dtype=np.float32)
-        # Where batch b's entries go: None until the batches before it are counted.
-        begins: list[int | None] = [0] + [None] * len(batches)
-        failed = threading.Event()
-        ready = threading.Condition()
-        buffers = threading.local()
-
-        def count(b: int) -> None:
-            own = getattr(buffers, "arrays", None)
-            if own is None:
-                most = max(rooms)
-                own = buffers.arrays = (
-                    np.empty(max(sizes) + 1, dtype=np.int64),
-                    np.empty(most, dtype=np.int32),
-                    np.empty(most, dtype=np.float32),
-                )
-            own_indptr, own_indices, own_data = own
-            try:
-                nnz = self._count_into(batches[b], own_indptr, own_indices, own_data)
-                with ready:
-                    ready.wait_for(lambda: begins[b] is not None or failed.is_set())
-                    begin = begins[b]
-                    if begin is None:  # an earlier batch failed
-                        return
-                    begins[b + 1] = begin + nnz
-                    ready.notify_all()
-            except BaseException:
-                with ready:
-                    failed.set()
-                    ready.notify_all()
-                raise
-            indices[begin : begin + nnz] = own_indices[:nnz]
-            data[begin : begin + nnz] = own_data[:nnz]
-            rows = slice(first_row[b] + 1, first_row[b + 1] + 1)
-            np.add(own_indptr[1 : sizes[b] + 1], begin, out=indptr[rows])
-
-        with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
-            list(pool.map(count, range(len(batches))))
-        nnz = int(begins[-1])  # type: ignore[arg-type]  # every batch was counted
-        return sp.csr_matrix(
-            (data[:nnz], indices[:nnz], indptr), shape=(len(indptr) - 1, width), copy=False
-        )
 
     def _set_stems(self, stems: list[str]) -> None:
         self._stems = stems
@@ -811,57 +691,6 @@ class TextModel:
         )
         return smoothed_idf(df + weight * extra, n_docs + weight * reference.n_docs)
 
-    def _fit_bigrams(self, batches: list[Batch]) -> np.ndarray:
-        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
-
-        With the default threshold of one call, every pair found is kept: the pairs go
-        through a compiled hash set, one pass and no sort of all occurrences. Otherwise
-        document frequencies are counted per chunk of calls and merged, so no array holds
-        every bigram occurrence of the corpus.
-        """
-        if self.params.min_bigram_df <= 1:
-            counted = self._weight_array() != 0.0
-            n_stems = self.vocabulary.n_stems
-
-            def collect(part: list[Batch]) -> np.ndarray:
-                keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
-                for batch in part:
-                    ids, starts, stops = segments_of(batch)
-                    keys, count = kernels.collect_pairs(
-                        ids, starts, stops, counted, n_stems, keys, count
-                    )
-                return keys[keys >= 0]
-
-            # Each thread collects the pairs of its half of the calls into its own set.
-            half = (len(batches) + 1) // 2
-            with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
-                found = list(pool.map(collect, [batches[:half], batches[half:]]))
-            return np.union1d(*found).astype(np.int64)
-        found: list[np.ndarray] = []
-        found_df: list[np.ndarray] = []
-        weights = self._field_weights()
-        for batch in batches:
-            n_docs = max(1, len(batch.languages))
-            keys = []
-            for name in FIELDS:
-                if weights[name] == 0.0 or len(batch.ids[name]) == 0:
-                    continue
-                codes, rows = self._bigram_codes(*self._field_arrays(batch, name))
-                keys.append(codes * n_docs + rows)
-            if keys:
-                # One key per (bigram, call): the count of a code among them is its df.
-                codes, df = _runs(_runs(np.concatenate(keys))[0] // n_docs)
-                found.append(codes)
-                found_df.append(df)
-        if not found:
-            return np.zeros(0, dtype=np.int64)
-        merged = np.concatenate(found)
-        order = np.argsort(merged, kind="stable")
-        merged, merged_df = merged[order], np.concatenate(found_df)[order]
-        starts = np.flatnonzero(np.concatenate(([True], merged[1:] != merged[:-1])))
-        df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
-        return merged[starts][df >= max(1, self.params.min_bigram_df)]
-
     def _fit_ngrams(self, counts: sp.csr_matrix, parts: list[_Part]) -> None:
         """Build the term→n-gram matrix and the n-gram IDF over the call corpus.
 
@@ -958,7 +787,6 @@ class TextModel:
         )
 
     # -- vectors --------------------------------------------------------------------------
-
     def _require_fit(self) -> None:
         if not self._fitted:
             raise RuntimeError("TextModel.fit() must be called before transform()")
@@ -992,7 +820,7 @@ class TextModel:
         """Call vectors: one L2-normalised row per call."""
         self._require_fit()
         batch = self._analyse(calls, keep=True)
-        counts = self._counts(batch)
+        counts = self._counting().rows(batch)
         extra = self._unseen_word_grams(self._query_terms(batch)) if self._gram_index else None
         return self._vectors(counts, extra_grams=extra)
 
@@ -1005,7 +833,7 @@ class TextModel:
         self._require_fit()
         batch = self._analyse(queries, keep=True)
         analysed = self._query_terms(batch)
-        counts = self._counts(batch)
+        counts = self._counting().rows(batch)
         bridges: list[dict[int, Bridge]] = [{} for _ in analysed]
         expansion = self._expansions(analysed, bridges)
         for row, bridged in enumerate(bridges):
@@ -1040,7 +868,6 @@ class TextModel:
         )
 
     # -- cross-language expansion ---------------------------------------------------------
-
     def _phrase_tables(self) -> dict[str, PhraseTable]:
         if not self._tables and self.use_glossary:
             self._tables = glossary_tables(load_glossary(), self.analyzer)
@@ -1264,7 +1091,6 @@ class TextModel:
         return covered
 
     # -- scoring --------------------------------------------------------------------------
-
     def similarity(self, queries: sp.csr_matrix, calls: sp.csr_matrix) -> np.ndarray:
         """Scores of every query against every call (n_queries x n_calls), float32.
 

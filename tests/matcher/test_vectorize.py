@@ -13,6 +13,7 @@ import pytest
 
 from matcher import vectorize
 from matcher.corpus import used_stems_only
+from matcher.counting import Counting
 from matcher.parallel import REMATCH, Parallelism
 from matcher.vectorize import Document, TextModel
 
@@ -229,7 +230,7 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     counts = model.count_calls(model.analyse_calls(calls)).counts
     analysis = used_stems_only(model.analyse_calls(calls))
     (whole,) = analysis.batches(len(calls))
-    expected = model._counts(whole)
+    expected = model._counting().rows(whole)
     assert counts.shape == expected.shape
     assert np.array_equal(counts.indptr, expected.indptr)
     assert np.array_equal(counts.indices, expected.indices)
@@ -242,16 +243,16 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
     model = TextModel()
     analysis = model.analyse_calls(CALLS * 4)
     monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", 1)
-    real = TextModel._count_into
+    real = Counting.into
     seen: list[int] = []
 
-    def flaky(self: TextModel, batch: Any, *arrays: np.ndarray) -> int:
+    def flaky(self: Counting, batch: Any, *arrays: np.ndarray) -> int:
         seen.append(1)
         if len(seen) == 3:
             raise MemoryError("no room")
         return real(self, batch, *arrays)
 
-    monkeypatch.setattr(TextModel, "_count_into", flaky)
+    monkeypatch.setattr(Counting, "into", flaky)
     with pytest.raises(MemoryError, match="no room"):
         model.count_calls(analysis)
 

@@ -1,0 +1,204 @@
+"""Counting analysed calls: each call's field-weighted term frequencies over the vocabulary.
+
+The counts are written by a compiled kernel into CSR arrays; many chunks of calls are counted
+on threads straight into one result, which is what a fit over 50,000 calls spends its time on.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher import kernels
+from matcher.corpus import NO_PAIR_TABLE, Batch, count_room, segments_of
+from matcher.documents import FIELDS
+from matcher.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class Counting:
+    """How the model counts: over which columns, with which field weights, on how many threads."""
+
+    vocabulary: Vocabulary
+    weights: np.ndarray  # per field of FIELDS, float32
+    bigrams: bool
+    threads: int
+
+    def rows(self, batch: Batch) -> sp.csr_matrix:
+        """Field-weighted sublinear tf of a batch (rows) over the fitted vocabulary."""
+        room = count_room(batch)
+        indptr = np.empty(len(batch.languages) + 1, dtype=np.int64)
+        indices = np.empty(room, dtype=np.int32)
+        data = np.empty(room, dtype=np.float32)
+        nnz = self.into(batch, indptr, indices, data)
+        return sp.csr_matrix(
+            (data[:nnz].copy(), indices[:nnz].copy(), indptr),
+            shape=(len(batch.languages), len(self.vocabulary)),
+        )
+
+    def into(self, batch: Batch, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> int:
+        """:meth:`rows` written into the given CSR arrays (room for
+        :func:`count_room` entries); the number of entries written."""
+        vocab = self.vocabulary
+        ids, starts, stops = segments_of(batch)
+        keys, values = NO_PAIR_TABLE
+        if self.bigrams and len(vocab.bigram_codes):
+            keys, values = vocab.bigram_table()
+        return int(
+            kernels.count_rows(
+                ids,
+                starts,
+                stops,
+                self.weights,
+                vocab.n_stems,
+                keys,
+                values,
+                len(vocab),
+                indptr,
+                indices,
+                data,
+            )
+        )
+
+    def stacked(self, batches: list[Batch]) -> sp.csr_matrix:
+        """:meth:`rows` of consecutive batches, stacked; batches run on two threads.
+
+        Each thread counts into a buffer of its own, reused for every batch it takes, and
+        copies the rows to where they belong in the result once the batch before has been
+        counted: the result is written once, by both threads, and no per-batch matrices
+        are stacked afterwards. (On this kind of machine, memory written for the first time
+        costs far more than the copy itself.) The result's arrays have room for every
+        entry the batches could have; the room not written is never touched, so it costs
+        address space, not memory.
+        """
+        width = len(self.vocabulary)
+        if not batches:
+            return sp.csr_matrix((0, width), dtype=np.float32)
+        self.vocabulary.bigram_table()  # built once, before the threads read it
+        rooms = [count_room(batch) for batch in batches]
+        sizes = [len(batch.languages) for batch in batches]
+        first_row = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        indptr = np.empty(int(first_row[-1]) + 1, dtype=np.int64)
+        indptr[0] = 0
+        indices = np.empty(sum(rooms), dtype=np.int32)
+        data = np.empty(sum(rooms), dtype=np.float32)
+        # Where batch b's entries go: None until the batches before it are counted.
+        begins: list[int | None] = [0] + [None] * len(batches)
+        failed = threading.Event()
+        ready = threading.Condition()
+        buffers = threading.local()
+
+        def count(b: int) -> None:
+            own = getattr(buffers, "arrays", None)
+            if own is None:
+                most = max(rooms)
+                own = buffers.arrays = (
+                    np.empty(max(sizes) + 1, dtype=np.int64),
+                    np.empty(most, dtype=np.int32),
+                    np.empty(most, dtype=np.float32),
+                )
+            own_indptr, own_indices, own_data = own
+            try:
+                nnz = self.into(batches[b], own_indptr, own_indices, own_data)
+                with ready:
+                    ready.wait_for(lambda: begins[b] is not None or failed.is_set())
+                    begin = begins[b]
+                    if begin is None:  # an earlier batch failed
+                        return
+                    begins[b + 1] = begin + nnz
+                    ready.notify_all()
+            except BaseException:
+                with ready:
+                    failed.set()
+                    ready.notify_all()
+                raise
+            indices[begin : begin + nnz] = own_indices[:nnz]
+            data[begin : begin + nnz] = own_data[:nnz]
+            rows = slice(first_row[b] + 1, first_row[b + 1] + 1)
+            np.add(own_indptr[1 : sizes[b] + 1], begin, out=indptr[rows])
+
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            list(pool.map(count, range(len(batches))))
+        nnz = int(begins[-1])  # type: ignore[arg-type]  # every batch was counted
+        return sp.csr_matrix(
+            (data[:nnz], indices[:nnz], indptr), shape=(len(indptr) - 1, width), copy=False
+        )
+
+    def fit_bigrams(self, batches: list[Batch], min_df: int) -> np.ndarray:
+        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
+
+        With the default threshold of one call, every pair found is kept: the pairs go
+        through a compiled hash set, one pass and no sort of all occurrences. Otherwise
+        document frequencies are counted per chunk of calls and merged, so no array holds
+        every bigram occurrence of the corpus.
+        """
+        if min_df <= 1:
+            counted = self.weights != 0.0
+            n_stems = self.vocabulary.n_stems
+
+            def collect(part: list[Batch]) -> np.ndarray:
+                keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
+                for batch in part:
+                    ids, starts, stops = segments_of(batch)
+                    keys, count = kernels.collect_pairs(
+                        ids, starts, stops, counted, n_stems, keys, count
+                    )
+                return keys[keys >= 0]
+
+            # Each thread collects the pairs of its half of the calls into its own set.
+            half = (len(batches) + 1) // 2
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                found = list(pool.map(collect, [batches[:half], batches[half:]]))
+            return np.union1d(*found).astype(np.int64)
+        found: list[np.ndarray] = []
+        found_df: list[np.ndarray] = []
+        weights = dict(zip(FIELDS, self.weights.tolist(), strict=True))
+        for batch in batches:
+            n_docs = max(1, len(batch.languages))
+            keys = []
+            for name in FIELDS:
+                if weights[name] == 0.0 or len(batch.ids[name]) == 0:
+                    continue
+                codes, rows = self._pair_codes(*_field_arrays(batch, name))
+                keys.append(codes * n_docs + rows)
+            if keys:
+                # One key per (bigram, call): the count of a code among them is its df.
+                codes, df = _runs(_runs(np.concatenate(keys))[0] // n_docs)
+                found.append(codes)
+                found_df.append(df)
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        merged = np.concatenate(found)
+        order = np.argsort(merged, kind="stable")
+        merged, merged_df = merged[order], np.concatenate(found_df)[order]
+        starts = np.flatnonzero(np.concatenate(([True], merged[1:] != merged[:-1])))
+        df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
+        return merged[starts][df >= max(1, min_df)]
+
+    def _pair_codes(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and rows of adjacent pairs of fitted stems within one document."""
+        n = self.vocabulary.n_stems
+        same = (rows[:-1] == rows[1:]) & (ids[:-1] < n) & (ids[1:] < n)
+        return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``keys`` (sorted) and how often each occurs.
+
+    A plain sort and a scan: faster here than ``np.unique``, which hashes first.
+    """
+    keys = np.sort(keys)
+    if len(keys) == 0:
+        return keys, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts], np.diff(np.append(starts, len(keys)))
+
+
+def _field_arrays(batch: Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(batch.ids[name], dtype=np.int64)
+    rows = np.repeat(np.arange(len(batch.languages)), np.asarray(batch.lengths[name]))
+    return ids, rows
