@@ -13,6 +13,10 @@ The crawler sends ``https://HOST/PATH?QUERY`` to ``URL/HOST/PATH?QUERY`` (see
   query string picks ``static/HOST/PATH@QUERY`` if that file exists, else the plain file);
 - robots.txt: ``static/HOST/robots.txt`` if present, otherwise "allow everything".
 
+Static files carry an ``ETag`` and ``Last-Modified`` and answer a matching conditional
+request with 304, as the Förderdatenbank export does; a file that is a zip is served as
+``application/zip`` whatever its name.
+
 For tests, an optional ``_faults.json`` in the snapshot root injects failures:
 ``[{"match": "pageNumber=3", "status": 500, "times": 2}, {"match": "ERC-2026", "delay": 5}]``
 (``match`` is a substring of the request path with its query; ``times`` omitted = always).
@@ -20,6 +24,7 @@ For tests, an optional ``_faults.json`` in the snapshot root injects failures:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -30,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -117,12 +123,17 @@ def _make_handler(snapshot: Snapshot) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug("mirror: " + format, *args)
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(
+            self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
+            if status != 304:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command != "HEAD" and status != 304:
                 self.wfile.write(body)
 
         def _json(self, body: bytes) -> None:
@@ -182,10 +193,32 @@ def _make_handler(snapshot: Snapshot) -> type[BaseHTTPRequestHandler]:
             if found is None:
                 self._not_found()
                 return
+            body = found.read_bytes()
             content_type = mimetypes.guess_type(found.name.split("@")[0])[0] or "text/html"
+            if body.startswith(b"PK\x03\x04"):
+                content_type = "application/zip"  # an export without an extension
             if content_type.startswith("text/") or content_type.endswith("xml"):
                 content_type += "; charset=utf-8"
-            self._send(200, found.read_bytes(), content_type)
+            validators = _validators(found, body)
+            if self._not_modified(validators):
+                self._send(304, b"", content_type, validators)
+                return
+            self._send(200, body, content_type, validators)
+
+        def _not_modified(self, validators: dict[str, str]) -> bool:
+            # As a real server: If-None-Match decides when sent, else If-Modified-Since.
+            if_none_match = self.headers.get("If-None-Match")
+            if if_none_match is not None:
+                return validators["ETag"] in {t.strip() for t in if_none_match.split(",")}
+            since = self.headers.get("If-Modified-Since")
+            if since is None:
+                return False
+            try:
+                return parsedate_to_datetime(since) >= parsedate_to_datetime(
+                    validators["Last-Modified"]
+                )
+            except (TypeError, ValueError):
+                return False
 
         def _search_api(self, path: str, query: str, body: bytes) -> None:
             if self.command != "POST":
@@ -217,6 +250,13 @@ def _make_handler(snapshot: Snapshot) -> type[BaseHTTPRequestHandler]:
             self._json(found.read_bytes())
 
     return MirrorHandler
+
+
+def _validators(found: Path, body: bytes) -> dict[str, str]:
+    """The ETag (of the content) and Last-Modified (of the file) a static file is served
+    with, so conditional requests can be tested against the mirror."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return {"ETag": etag, "Last-Modified": formatdate(found.stat().st_mtime, usegmt=True)}
 
 
 def open_snapshot(path: Path) -> tuple[Path, Callable[[], None]]:

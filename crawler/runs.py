@@ -11,6 +11,12 @@ Outcome rules:
 - finished with errors (a request that failed after its retries, a page that did not
   parse, a call that could not be stored): **partial**;
 - otherwise **succeeded**, and only then are calls absent from the crawl withdrawn.
+
+A spider that learns its source is unchanged since its last complete read (the
+Förderdatenbank export answering 304) sets ``foerderdesk/source_unchanged``: the run
+succeeds without items, and every stored call of the source counts as seen, so nothing is
+withdrawn. A spider's own report (``foerderdesk/report``: what the source held, what was
+kept and why not) becomes the run's reason, beside any failure.
 """
 
 from __future__ import annotations
@@ -31,7 +37,13 @@ from sqlalchemy import Engine, select
 from crawler.settings import build_scrapy_settings
 from crawler.sources import SourceEntry
 from storage.call_details import known_details
-from storage.calls import CrawlCounts, finish_crawl_run, start_crawl_run, sync_source
+from storage.calls import (
+    CrawlCounts,
+    finish_crawl_run,
+    mark_seen,
+    start_crawl_run,
+    sync_source,
+)
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, session_scope
 from storage.locks import LeaseLock
@@ -69,10 +81,14 @@ def counts_from_stats(stats: dict[str, Any]) -> CrawlCounts:
     )
 
 
-def decide_outcome(finish_reason: str | None, counts: CrawlCounts) -> tuple[str, str | None]:
+def decide_outcome(
+    finish_reason: str | None, counts: CrawlCounts, *, unchanged: bool = False
+) -> tuple[str, str | None]:
     """``(outcome, reason)`` for a run that closed with ``finish_reason`` (module docstring)."""
     if finish_reason != "finished":
         return "failed", finish_reason or "the crawl ended without a close reason"
+    if unchanged and not counts.errors:
+        return "succeeded", None
     if counts.items_seen == 0:
         return "failed", "no items: the source returned nothing (moved, empty or broken?)"
     if counts.errors:
@@ -174,8 +190,14 @@ def _crawl_holding_the_lock(
         logger.exception("crawl of %s broke", entry.slug)
         finish_reason = f"error: {exc}"
 
+    unchanged = bool(stats.get("foerderdesk/source_unchanged")) and finish_reason == "finished"
+    if unchanged:
+        stats["foerderdesk/calls_unchanged"] = _keep_as_seen(factory, entry.slug, known)
     counts = counts_from_stats(stats)
-    outcome, reason = decide_outcome(finish_reason, counts)
+    outcome, reason = decide_outcome(finish_reason, counts, unchanged=unchanged)
+    report = str(stats.get("foerderdesk/report") or "")
+    if report:
+        reason = f"{reason}; {report}" if reason else report
     with session_scope(factory) as session:
         run = session.get(CrawlRun, run_id)
         assert run is not None
@@ -183,6 +205,12 @@ def _crawl_holding_the_lock(
         summary = summary_line(run)  # loads run.source while the session is open
     logger.info("%s", summary)
     return run
+
+
+def _keep_as_seen(factory: Any, slug: str, known: dict[str, Any]) -> int:
+    """Mark every live call of ``slug`` seen (its source is unchanged); how many."""
+    with session_scope(factory) as session:
+        return sum(mark_seen(session, slug, source_id) for source_id in known)
 
 
 def summary_line(run: CrawlRun) -> str:

@@ -104,6 +104,10 @@ def build_scrapy_settings(
     scrapy_settings.set("FOERDERDESK_DATABASE_URL", settings.sqlalchemy_url, priority="project")
     scrapy_settings.set("FOERDERDESK_MIRROR", mirror or settings.crawl_mirror, priority="project")
     scrapy_settings.set("LOG_LEVEL", settings.log_level.upper(), priority="project")
+    # What a spider keeps between runs (the Förderdatenbank export's ETag).
+    scrapy_settings.set(
+        "FOERDERDESK_STATE_DIR", str(settings.instance_path / "crawler"), priority="project"
+    )
     source_settings = source_settings or {}
     if "download_delay" in source_settings:
         delay = float(source_settings["download_delay"])

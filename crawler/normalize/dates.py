@@ -165,6 +165,7 @@ _CUE = re.compile(
     r"[^.;!?]{0,60}$",
     re.IGNORECASE,
 )
+_JOINED = re.compile(r"\s*(?:,|und|sowie|oder|and|or)\s*", re.IGNORECASE)
 _APPLYING = re.compile(
     r"\b(?:antr\w*|einreich\w*|bewerb\w*|förder\w*|apply|applications?|submi\w*|deadline|"
     r"frist\w*|proposals?)",
@@ -238,7 +239,10 @@ def find_deadlines(
             if any(start < t_end and t_start < end for t_start, t_end in taken):
                 continue
             yearly = kind.startswith("de_recurring") and re.search(_YEARLY, match.group(0))
-            if require_cue and not yearly and not _CUE.search(flat[max(0, start - 80) : start]):
+            cued = _CUE.search(flat[max(0, start - 80) : start]) or _follows_a_deadline(
+                flat, start, taken
+            )
+            if require_cue and not yearly and not cued:
                 continue
             try:
                 parsed = _build(kind, match, match.group(0).strip(), zone)
@@ -262,6 +266,12 @@ def find_deadlines(
             seen.add(key)
             result.append(parsed)
     return result
+
+
+def _follows_a_deadline(flat: str, start: int, taken: list[tuple[int, int]]) -> bool:
+    """Whether the date at ``start`` continues a list of deadlines ("bis zum 20.04.2026 und
+    15.09.2026"): the cue before the first date holds for the ones joined to it."""
+    return any(_JOINED.fullmatch(flat[end:start]) for _, end in taken if end <= start)
 
 
 def iter_supported_formats() -> Iterator[str]:

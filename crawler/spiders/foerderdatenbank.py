@@ -1,125 +1,102 @@
-"""Förderdatenbank des Bundes (foerderdatenbank.de): the federal funding database.
+"""Förderdatenbank des Bundes (foerderdatenbank.de) through its programme export.
 
-List pages (filtered by the list URL's query: Niedersachsen, Kommune, Verband/Vereinigung)
-lead to one detail page per programme. The detail page's facts (Förderart, Förderbereich,
-Fördergebiet, Förderberechtigte, Fördergeber) become the common fields; deadlines and amounts
-exist only as prose and are passed on as the phrases the source wrote.
+The site's HTML pages answer automated clients with a bot check; for programs it offers one
+zip of XML documents instead (every programme and the documents it links to). One
+conditional GET fetches it (:mod:`crawler.foerderdatenbank.download`), the zip is read one
+document at a time from disk (:mod:`crawler.foerderdatenbank.archive`), and each programme
+in the configured regions becomes one call.
 
-The site asks for ``Crawl-delay: 30`` and answers blocked clients with a Radware CAPTCHA page
-and HTTP 200. Such a page, or any page without the expected selectors, closes the spider with
-``blocked: ...``: the run fails and no stored call changes.
+- A body that is not a zip (a bot-check page answering 200) closes the spider
+  ``blocked: ...``; a zip cut off closes it ``truncated: ...``. Either fails the run and
+  changes nothing.
+- An unchanged export (304, or the ETag kept from the last complete read) ends the run at
+  once, successfully; :mod:`crawler.runs` keeps every stored programme as seen.
+- A programme document that cannot be read is an error (the run is partial, nothing is
+  withdrawn); forbidden bytes are taken out and counted; a missing linked document is
+  counted and the programme stored without what it would have told.
 
-Settings (``crawler/sources.yaml``): ``list_url``, ``filters`` (query name → list of codes;
-one list crawl per combination), ``max_list_pages``, ``download_delay``.
+Settings (``crawler/sources.yaml``): ``export_url``, ``regions`` (ISO codes kept, ``DE``
+for "bundesweit"), ``max_export_mb``, ``download_delay``.
 """
 
 from __future__ import annotations
 
-import itertools
+import logging
 import re
+import tempfile
+from collections import Counter
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from pathlib import Path
+from typing import Any, Self
 
 import scrapy
+from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
 
+from crawler.foerderdatenbank import codes
+from crawler.foerderdatenbank.archive import (
+    PROGRAMME_PREFIX,
+    Document,
+    DocumentError,
+    ExportArchive,
+    NotAnExport,
+    TruncatedExport,
+    open_export,
+    page_url,
+    plain_text,
+)
+from crawler.foerderdatenbank.download import (
+    SPOOL,
+    ExportSpool,
+    Validators,
+    header,
+    load_validators,
+    save_validators,
+    settings_key,
+)
 from crawler.items import FundingCallItem
 from crawler.normalize.dates import find_deadlines
 from crawler.normalize.text import html_to_text
 from crawler.spiders import SourceSpider
 
-SITE = "https://www.foerderdatenbank.de/"
-DEFAULT_LIST_URL = (
-    SITE + "SiteGlobals/FDB/Forms/Suche/Foederprogrammsuche_Formular.html"
-    "?filterCategories=FundingProgram&sortOrder=dateOfIssue_dt+desc"
-)
+logger = logging.getLogger(__name__)
+
+EXPORT_URL = "https://www.foerderdatenbank.de/FDB/WS/export"
 ROBOTS_CRAWL_DELAY = 30.0  # robots.txt: Crawl-delay: 30
 ATTRIBUTION = "Quelle: Förderdatenbank des Bundes (BMWE), www.foerderdatenbank.de, CC BY-ND 4.0"
-
-# Raw codes → display labels, from the list page's filter sidebar (the authority). Detail
-# pages sometimes show the codes instead of the labels (see the Hessen F&E page).
-CODE_LABELS: dict[str, dict[str, str]] = {
-    "Foerderart": {
-        "zuschuss": "Zuschuss", "darlehen": "Darlehen", "buergschaft": "Bürgschaft",
-        "beteiligung": "Beteiligung", "garantie": "Garantie", "sonstige": "Sonstige",
-    },
-    "Foerdergebiet": {
-        "_bundesweit": "bundesweit", "bundesweit": "bundesweit",
-        "baden_wuerttemberg": "Baden-Württemberg", "bayern": "Bayern", "berlin": "Berlin",
-        "brandenburg": "Brandenburg", "bremen": "Bremen", "de_ni": "Niedersachsen",
-        "de_st": "Sachsen-Anhalt", "hamburg": "Hamburg", "hessen": "Hessen",
-        "mecklenburg_vorpommern": "Mecklenburg-Vorpommern",
-        "nordrhein_westfalen": "Nordrhein-Westfalen", "rheinland_pfalz": "Rheinland-Pfalz",
-        "saarland": "Saarland", "sachsen": "Sachsen", "schleswig_holstein": "Schleswig-Holstein",
-        "thueringen": "Thüringen",
-    },
-    "Foerderbereich": {
-        "arbeit": "Arbeit", "aus_weiterbildung": "Aus- & Weiterbildung",
-        "aussenwirtschaft": "Außenwirtschaft", "beratung": "Beratung", "corona": "Corona-Hilfe",
-        "digitalisierung": "Digitalisierung",
-        "energieeffizienz_erneuerbare_energien": "Energieeffizienz & Erneuerbare Energien",
-        "existenzgruendung_festigung": "Existenzgründung & -festigung",
-        "forschung_innovation_themenoffen": "Forschung & Innovation (themenoffen)",
-        "forschung_innovation_themenspezifisch": "Forschung & Innovation (themenspezifisch)",
-        "frauenfoerderung": "Frauenförderung", "gesundheit_soziales": "Gesundheit & Soziales",
-        "infrastruktur": "Infrastruktur", "kultur_medien_sport": "Kultur, Medien & Sport",
-        "landwirtschaft_laendliche_entwicklung": "Landwirtschaft & Ländliche Entwicklung",
-        "messen_ausstellungen": "Messen & Ausstellungen", "mobilitaet": "Mobilität",
-        "regionalfoerderung": "Regionalförderung",
-        "smart_cities_regionen": "Smart Cities & Regionen",
-        "staedtebau_stadterneuerung": "Städtebau & Stadterneuerung",
-        "umwelt_naturschutz": "Umwelt- & Naturschutz",
-        "unternehmensfinanzierung": "Unternehmensfinanzierung",
-        "wohnungsbau_modernisierung": "Wohnungsbau & Modernisierung",
-    },
-    "Foerderberechtigte": {
-        "bildungseinrichtung": "Bildungseinrichtung", "existenzgruenderin": "Existenzgründer/in",
-        "forschungseinrichtung": "Forschungseinrichtung", "hochschule": "Hochschule",
-        "kommune": "Kommune", "oeffentliche_einrichtung": "Öffentliche Einrichtung",
-        "privatperson": "Privatperson", "unternehmen": "Unternehmen",
-        "verband_vereinigung": "Verband/Vereinigung",
-    },
-}  # fmt: skip
-_LABELS_WITH_COMMA = [
-    label for table in CODE_LABELS.values() for label in table.values() if "," in label
-]
-# The programme's level in the URL path decides the funder type.
-_FUNDER_TYPE_BY_PATH = {"Bund": "federal", "Land": "state", "EU": "eu"}
-_FACT_KEYS = {  # label on the page, ASCII variant folded to the same key
-    "foerderart": "Foerderart",
-    "foerderbereich": "Foerderbereich",
-    "foerdergebiet": "Foerdergebiet",
-    "foerderberechtigte": "Foerderberechtigte",
-    "foerdergeber": "Foerdergeber",
-    "ansprechpunkt": "Ansprechpunkt",
-}
-# Amounts and rates are prose. A sentence counts only if it is about the grant itself;
-# company size limits ("Jahresumsatz bis zu 75 Mio. EUR") are not a grant.
-_AMOUNT = re.compile(
-    r"\d[\d.,]*\s*(?:Mio\.?\s*|Millionen\s*)?(?:€|EUR\b|Euro\b)|(?:€|EUR)\s*\d", re.I
+DEFAULT_REGIONS = ("DE-NI", "DE")
+# Rich-text properties and the page's own words for them. The guideline text
+# (gsb:bodyText) brings its own headings ("Ziel und Gegenstand", "Antragsberechtigte" ...).
+DESCRIPTION_PARTS = (
+    ("gsb:summary", "Kurzzusammenfassung"),
+    ("gsb:bodyText", ""),
+    ("gsb:procDescription", ""),
 )
-_RATE = re.compile(r"\d+(?:,\d+)?\s*(?:%|Prozent\b)", re.IGNORECASE)
-_GRANT_CUE = re.compile(
-    r"zuschuss|förder(?:ung|betrag|summe|höhe|quote|satz)|zuwendung|gefördert|darlehen|"
-    r"beteiligungshöhe|höchstbetrag",
-    re.IGNORECASE,
-)
-_RATE_CUE = re.compile(
-    r"förderquote|fördersatz|zuschuss|zuwendung|gefördert|ausgaben|kosten", re.IGNORECASE
+CONDITION_PARTS = (
+    ("gsb:regulatoryFWork", "Rechtliche Voraussetzungen"),
+    ("gsb:procMethod", "Verfahren"),
+    ("gsb:competenceDescr", "Erforderliche Unterlagen"),
+    ("gsb:progress", "Bearbeitungsdauer"),
 )
 _PART_OF_PROGRAMME = re.compile(
     r"im\s+Rahmen\s+(?:des|der)\s+(?:Förder|Bundes|Landes)?(?:programms?|initiative)\s+"
     r"[„\"“»]([^“”\"«]{3,150})[“”\"«]",
     re.IGNORECASE,
 )
-_NOT_A_GRANT = re.compile(r"umsatz|bilanzsumme|beschäftigte|mitarbeit|kapital", re.IGNORECASE)
+_BLOCK_END = re.compile(r"</(?:p|li|h\d|div|td)>", re.IGNORECASE)
+# Why a programme of the export is not kept (counted as foerderdesk/dropped/<reason>).
+NOT_KEPT = {
+    "outside_regions": "outside the regions kept",
+    "no_region": "no Fördergebiet",
+    "unknown_region": "a Fördergebiet code we do not know",
+}
 
 
 class FoerderdatenbankSpider(SourceSpider):
-    """List pages → detail pages of the Förderdatenbank; one item per programme."""
+    """The export, downloaded once; one item per programme in the regions kept."""
 
     name = "foerderdatenbank"
     custom_settings = {  # noqa: RUF012 (Scrapy reads this class attribute)
@@ -127,12 +104,12 @@ class FoerderdatenbankSpider(SourceSpider):
         "AUTOTHROTTLE_START_DELAY": ROBOTS_CRAWL_DELAY,
         "DOWNLOAD_DELAY_JITTER": 0.0,  # never faster than the robots.txt delay
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "DOWNLOAD_TIMEOUT": 600,  # one large file
     }
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
-        """Apply ``custom_settings``, then the source's own ``download_delay`` (from the
-        sources file), which must not go below what robots.txt asks unless a test says so."""
+        """Apply ``custom_settings``, then the source's own ``download_delay``."""
         super().update_settings(settings)
         source = settings.getdict("FOERDERDESK_SOURCE") or {}
         delay = (source.get("settings") or {}).get("download_delay")
@@ -142,244 +119,273 @@ class FoerderdatenbankSpider(SourceSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_list_pages = int(self.config.get("max_list_pages", 30))
-        self.labels = {key: dict(table) for key, table in CODE_LABELS.items()}
+        self.export_url = str(self.config.get("export_url") or EXPORT_URL)
+        self.regions = [str(r).upper() for r in self.config.get("regions") or DEFAULT_REGIONS]
+        self.max_bytes = int(float(self.config.get("max_export_mb", 512)) * 1024 * 1024)
+        self.counts: Counter[str] = Counter()
+        self.unknown_region_codes: set[str] = set()
+        self.read_whole = False
+        self.unchanged = ""
+        self.failure = ""
+        self.archive: ExportArchive | None = None
+        self.validators_path: Path | None = None
+        self.previous: Validators | None = None
+        self.fresh: Validators | None = None
+        self.spool: ExportSpool | None = None
+        self.body_file: Path | None = None
 
-    # --- list pages -----------------------------------------------------------------------
-    def list_urls(self) -> list[str]:
-        """One list URL per combination of the configured filters."""
-        base = str(self.config.get("list_url") or DEFAULT_LIST_URL)
-        filters: dict[str, Any] = dict(self.config.get("filters") or {})
-        names = sorted(filters)
-        values = [_as_list(filters[name]) for name in names]
-        urls = []
-        for combination in itertools.product(*values):
-            urls.append(_with_query(base, dict(zip(names, combination, strict=True))))
-        return urls or [base]
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """The spider with its spool and the validators of the last complete read."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        state_dir = crawler.settings.get("FOERDERDESK_STATE_DIR")
+        if state_dir:
+            spider.validators_path = Path(state_dir) / f"{spider.source}_export.json"
+        kept = load_validators(spider.validators_path)
+        # Conditional only while the store holds what that read produced, under these settings.
+        if kept and spider.known and kept.settings_key == settings_key(spider.config):
+            spider.previous = kept
+        spider.spool = ExportSpool(crawler, stop_at_etag=kept.etag if spider.previous else "")
+        return spider
 
     async def start(self) -> Any:
-        """The filtered list pages (Scrapy's entry point)."""
-        for request in self.list_requests():
-            yield request
-
-    def list_requests(self) -> Iterator[scrapy.Request]:
-        """The first page of every filtered list."""
-        for url in self.list_urls():
-            yield scrapy.Request(url, callback=self.parse, cb_kwargs={"page": 1})
-
-    def parse(self, response: Response, page: int = 1, **_: Any) -> Iterator[Any]:
-        """A list page: one detail request per card, then the "weiter" page."""
-        _check_not_blocked(response, expect="div.card--fundingprogram, #hits--count")
-        self._learn_labels(response)
-        cards = response.css("div.card--fundingprogram")
-        hits = (response.css("#hits--count::text").get() or "").strip()
-        if not cards and hits not in ("", "0"):
-            raise CloseSpider(f"blocked: list page {response.url} shows {hits} hits but no cards")
-        for card in cards:
-            href = card.css("p.card--title a::attr(href)").get()
-            if not href:
-                continue
-            url = _absolute(response, href)
-            who = card.xpath(".//dt[contains(., 'Wer wird')]/following-sibling::dd[1]")
-            yield scrapy.Request(
-                url,
-                callback=self.parse_detail,
-                cb_kwargs={
-                    "page_url": url,
-                    "card_applicants": _split_labels(who.xpath("string()").get() or ""),
-                    "basket_id": card.css("[data-basket-id]::attr(data-basket-id)").get() or "",
-                },
-            )
-        forward = response.css("div.pagination a.forward::attr(href)").get()
-        if forward and page < self.max_list_pages:
-            # The href carries a session-like token (gtp=...); follow it, never build pages.
-            yield scrapy.Request(
-                _absolute(response, forward), callback=self.parse, cb_kwargs={"page": page + 1}
-            )
-
-    def _learn_labels(self, response: Response) -> None:
-        # The sidebar lists every code with its label; new codes appear there first.
-        for link in response.css("a[href*='cl2Processes_']"):
-            query = dict(parse_qsl(urlsplit(link.attrib.get("href", "")).query))
-            label = re.sub(r"\s*\(\d+\)\s*$", "", " ".join(link.xpath("string()").get().split()))
-            for name, code in query.items():
-                key = name.removeprefix("cl2Processes_")
-                if key in self.labels and label:
-                    self.labels[key].setdefault(code, label)
-
-    # --- detail pages ---------------------------------------------------------------------
-    def parse_detail(
-        self,
-        response: Response,
-        page_url: str = "",
-        card_applicants: list[str] | None = None,
-        basket_id: str = "",
-    ) -> Iterator[FundingCallItem]:
-        """A programme page: facts, body text, prose deadlines and amounts."""
-        _check_not_blocked(response, expect="h1.title")
-        url = response.css("link[rel=canonical]::attr(href)").get() or page_url or response.url
-        source_id = _source_id(url)
-        title = " ".join((response.css("h1.title").xpath("string()").get() or "").split())
-        facts = self._facts(response)
-        description_html, conditions_html, summary = _body(response)
-        text = "\n".join(
-            part for part in (html_to_text(description_html), html_to_text(conditions_html)) if part
-        )
-        deadlines = [
-            {"raw": found.raw, "stage": "", "label": "Antragsfrist"}
-            for found in find_deadlines(text)
-        ]
-        applicants = facts.get("Foerderberechtigte") or list(card_applicants or [])
-        level = _level(url)
-        yield FundingCallItem(
-            source=self.source,
-            source_id=source_id,
-            url=url,
-            title=title,
-            summary=summary,
-            description_html=description_html,
-            conditions_html=conditions_html,
-            language="de",
-            # No Fördergeber named: the programme's contact point is the one who funds it
-            # (the MBG Thüringen for its own Beteiligungen).
-            funder=", ".join(facts.get("Foerdergeber") or facts.get("Ansprechpunkt") or []),
-            funder_type=_FUNDER_TYPE_BY_PATH.get(level, ""),
-            programme=programme_name(title),
-            call_identifier=source_id.rsplit("/", 1)[-1],
-            type_of_action=", ".join(facts.get("Foerderart", [])),
-            status_source="gelistet",
-            deadlines=deadlines,
-            grant_max_raw=_sentence_with(_AMOUNT, _GRANT_CUE, text),
-            funding_rate_raw=_sentence_with(_RATE, _RATE_CUE, text),
-            applicants_raw=applicants,
-            eligibility_text=", ".join(applicants),
-            regions=facts.get("Foerdergebiet", []),
-            keywords=facts.get("Foerderbereich", []),
-            attribution=ATTRIBUTION,
+        """The one export request (Scrapy's entry point)."""
+        yield scrapy.Request(
+            self.export_url,
+            headers=self.previous.request_headers() if self.previous else None,
+            callback=self.parse,
+            errback=self.download_failed,
+            dont_filter=True,
+            meta={
+                SPOOL: True,
+                "download_maxsize": self.max_bytes,
+                "download_warnsize": self.max_bytes,
+                "handle_httpstatus_list": [304],
+            },
         )
 
-    def _facts(self, response: Response) -> dict[str, list[str]]:
-        facts: dict[str, list[str]] = {}
-        dl = response.css("dl.document-info-fundingprogram")
-        for dt in dl.xpath("./dt"):
-            label = _fold_label(dt.xpath("string()").get() or "")
-            key = _FACT_KEYS.get(label)
-            dd = dt.xpath("following-sibling::dd[1]")
-            if key is None or not dd:
-                continue
-            if "card" in (dd.attrib.get("class") or ""):
-                names = [
-                    " ".join(n.split())
-                    for n in dd.css("p.card--title a span.link--label").xpath("string()").getall()
-                ]
-                facts[key] = [n for n in names if n]
-                continue
-            labels = self.labels.get(key, {})
-            facts[key] = [
-                labels.get(term, term) for term in _split_labels(dd.xpath("string()").get())
+    def parse(self, response: Response, **_: Any) -> Iterator[FundingCallItem]:
+        """The export's answer: unchanged, or a zip read programme by programme."""
+        etag = header(response.headers, "ETag")
+        same_etag = bool(self.previous and etag and etag == self.previous.etag)
+        if response.status == 304 or ("download_stopped" in response.flags and same_etag):
+            self.unchanged = "HTTP 304" if response.status == 304 else f"same ETag {etag}"
+            self._stats().set_value("foerderdesk/source_unchanged", 1)
+            return
+        path = self.spool.finish() if self.spool else None
+        if path is None or self.spool is None or self.spool.size != len(response.body):
+            path = self.body_file = _write_body(response.body)  # arrived without the signals
+        else:
+            logger.info("export: %d bytes spooled to %s", self.spool.size, path)
+        self.fresh = Validators(
+            etag=etag,
+            last_modified=header(response.headers, "Last-Modified"),
+            settings_key=settings_key(self.config),
+        )
+        yield from self.read_export(path)
+
+    def download_failed(self, failure: Failure) -> None:
+        """The export could not be downloaded (after the retries): an error, nothing read."""
+        self.failure = f"export not downloaded: {failure.getErrorMessage()}"
+        logger.error("%s (%s)", self.failure, self.export_url)
+
+    def read_export(self, path: Path) -> Iterator[FundingCallItem]:
+        """Every programme of the export at ``path`` kept by the region setting."""
+        try:
+            self.archive = open_export(path)
+        except NotAnExport as exc:
+            raise CloseSpider(f"blocked: the export is {exc} at {self.export_url}") from exc
+        except TruncatedExport as exc:
+            raise CloseSpider(f"truncated: the export's {exc}; nothing read") from exc
+        stats = self._stats()
+        try:
+            for document in self.archive.programmes():
+                self.counts["programmes"] += 1
+                if isinstance(document, DocumentError):
+                    logger.error("programme not readable: %s", document)
+                    self.counts["unreadable"] += 1
+                    continue
+                item, reason = self.build_item(document)
+                if item is None:
+                    self.counts[reason] += 1
+                    stats.inc_value(f"foerderdesk/dropped/{reason}")
+                    continue
+                self.counts["kept"] += 1
+                yield item
+            self.read_whole = True
+        finally:
+            for key in ("programmes", "kept", "unreadable"):
+                stats.set_value(f"foerderdesk/export/{key}", self.counts[key])
+            stats.set_value("foerderdesk/export/repaired", len(self.archive.repaired))
+            stats.set_value("foerderdesk/export/links_missing", len(self.archive.missing))
+            self.archive.close()
+
+    def build_item(self, document: Document) -> tuple[FundingCallItem | None, str]:
+        """The call for one programme, or ``(None, reason)`` when it is not kept."""
+        assert self.archive is not None
+        classified = document.classified()
+        region_codes = _codes(classified, "Foerdergebiet")
+        regions = list(dict.fromkeys(codes.FOERDERGEBIET.get(c, "") for c in region_codes))
+        if not region_codes:
+            return None, "no_region"
+        if "" in regions:
+            self.unknown_region_codes.update(
+                c for c in region_codes if c not in codes.FOERDERGEBIET
+            )
+            return None, "unknown_region"
+        if not any(region in self.regions for region in regions):
+            return None, "outside_regions"
+
+        source_id = document.path.removeprefix(PROGRAMME_PREFIX)
+        title = html_to_text(document.rich_text("gsb:title")).replace("\n", " ")
+        description_html = self._sections(document, DESCRIPTION_PARTS)
+        conditions_html = self._sections(document, CONDITION_PARTS)
+        applicants = codes.labels(
+            codes.FOERDERBERECHTIGTE, _codes(classified, "Foerderberechtigte")
+        )
+        return (
+            FundingCallItem(
+                source=self.source,
+                source_id=source_id,
+                url=page_url(document.path),
+                title=title,
+                summary=html_to_text(document.rich_text("gsb:teaserText")),
+                description_html=description_html,
+                conditions_html=conditions_html,
+                language="de",
+                funder=self._funder(classified),
+                funder_type=codes.FUNDER_TYPE_BY_LEVEL.get(source_id.split("/", 1)[0], ""),
+                programme=programme_name(title),
+                call_identifier=source_id.rsplit("/", 1)[-1],
+                type_of_action=", ".join(
+                    codes.labels(codes.FOERDERART, _codes(classified, "Foerderart"))
+                ),
+                status_source="gelistet",
+                # Storage keeps no publication date: the programme is open since it was issued.
+                opening_date_raw=document.value("gsb:dateOfIssue"),
+                deadlines=_deadlines(document, description_html, conditions_html),
+                applicants_raw=applicants,
+                eligibility_text=", ".join(applicants),
+                regions=regions,
+                keywords=codes.labels(codes.FOERDERBEREICH, _codes(classified, "Foerderbereich")),
+                attribution=ATTRIBUTION,
+            ),
+            "",
+        )
+
+    def _sections(self, document: Document, parts: tuple[tuple[str, str], ...]) -> str:
+        assert self.archive is not None
+        html = []
+        for name, heading in parts:
+            text = document.rich_text(name)
+            if text:
+                html.append(
+                    (f"<h2>{heading}</h2>" if heading else "") + self.archive.resolve_links(text)
+                )
+        return "\n".join(html)
+
+    def _funder(self, classified: dict[str, list[str]]) -> str:
+        """The funder's name from its linked document; without one, the programme's contact
+        point (who funds it, for the smaller Land programmes)."""
+        assert self.archive is not None
+        for key in ("Foerderorganisation", "Kontakt"):
+            names = [
+                linked.title
+                for path in _documents(classified, key)
+                if (linked := self.archive.linked(path)) is not None and linked.title
             ]
-        return facts
+            if names:
+                return ", ".join(dict.fromkeys(names))
+        return ""
 
-
-# --- page helpers -------------------------------------------------------------------------
-def _check_not_blocked(response: Response, *, expect: str) -> None:
-    """Close the spider when the page is a CAPTCHA or lacks the selectors it must have."""
-    title = " ".join((response.css("title::text").get() or "").split())
-    if re.search(r"captcha|radware|access denied", title, re.IGNORECASE):
-        raise CloseSpider(f"blocked: bot protection page ({title!r}) at {response.url}")
-    if not response.css(expect):
-        size = len(response.body)
-        raise CloseSpider(
-            f"blocked: expected {expect!r} missing at {response.url} "
-            f"(HTTP {response.status}, {size} bytes, title {title!r})"
+    def closed(self, reason: str) -> None:
+        """Leave the report for the run record; keep the validators after a clean read."""
+        stats = self._stats()
+        stats.set_value("foerderdesk/report", self.report())
+        errors = int(stats.get_value("log_count/ERROR", 0)) + int(
+            stats.get_value("foerderdesk/lost_in_batch", 0)
         )
+        clean = reason == "finished" and self.read_whole and not errors
+        if clean and self.validators_path is not None and self.fresh is not None:
+            if self.fresh.etag or self.fresh.last_modified:
+                save_validators(self.validators_path, self.fresh)
+            else:
+                self.validators_path.unlink(missing_ok=True)  # nothing to be conditional on
+        if self.spool is not None:
+            self.spool.discard()
+        if self.body_file is not None:
+            self.body_file.unlink(missing_ok=True)
 
+    def report(self) -> str:
+        """One line for the run record: held, kept, and why the others were not."""
+        if self.unchanged:
+            return (
+                f"export unchanged since the last complete read ({self.unchanged}): "
+                "stored programmes kept"
+            )
+        if self.failure:
+            return self.failure
+        if not self.counts["programmes"]:
+            return "export not read"
+        count = self.counts
+        line = (
+            f"export: {count['programmes']} programmes, {count['kept']} kept "
+            f"(regions {', '.join(self.regions)})"
+        )
+        not_kept = [f"{count[key]} {words}" for key, words in NOT_KEPT.items() if count[key]]
+        if self.unknown_region_codes:
+            not_kept[-1] += f" ({', '.join(sorted(self.unknown_region_codes))})"
+        if count["unreadable"]:
+            not_kept.append(f"{count['unreadable']} unreadable")
+        if not_kept:
+            line += "; not kept: " + ", ".join(not_kept)
+        if self.archive is not None and self.archive.repaired:
+            line += f"; {len(self.archive.repaired)} document(s) read without bytes XML forbids"
+        if self.archive is not None and self.archive.missing:
+            line += f"; {len(self.archive.missing)} linked document(s) missing"
+        if not self.read_whole:
+            line += "; the export was not read to its end"
+        return line
 
-def _body(response: Response) -> tuple[str, str, str]:
-    """(description HTML, conditions HTML, summary) from tabs or a single text block."""
-    openers = [
-        " ".join(o.xpath("string()").get().split())
-        for o in response.css("h2.horizontal--tab-opener")
-    ]
-    tabs = response.css("article.content--tab-text")
-    if openers and tabs:
-        description, conditions = [], []
-        for label, tab in zip(openers, tabs, strict=False):
-            # "Zusatzinfos" holds "rechtliche Voraussetzungen": who may apply, on which terms.
-            (conditions if label.startswith("Zusatzinfo") else description).append(tab.get())
-        kurztext = tabs[0].xpath(".//h3[contains(., 'Kurztext')]/following-sibling::p[1]")
-        summary = " ".join((kurztext.xpath("string()").get() or "").split())
-        return "\n".join(description), "\n".join(conditions), summary
-    block = response.css("div.content div.rich--text") or response.css("div.rich--text")
-    return (block[0].get() if block else ""), "", ""
+    def _stats(self) -> Any:
+        assert self.crawler.stats is not None
+        return self.crawler.stats
 
 
 def programme_name(title: str) -> str:
-    """The programme a Förderdatenbank entry belongs to: the one its title names ("… im
-    Rahmen des Förderprogramms „Existenzgründungen aus der Wissenschaft“"), else the entry
-    itself, whose title is the programme's name."""
+    """The programme an entry belongs to: the one its title names ("… im Rahmen des
+    Förderprogramms „Existenzgründungen aus der Wissenschaft“"), else the entry itself."""
     named = _PART_OF_PROGRAMME.search(title)
     return named.group(1).strip() if named else title
 
 
-def _absolute(response: Response, href: str) -> str:
-    # Relative links resolve against <base href="https://www.foerderdatenbank.de/">, also
-    # when the page came through a mirror, so the item keeps the real site's address.
-    base = response.css("base::attr(href)").get() or SITE
-    return urljoin(base, href)
+def _codes(classified: dict[str, list[str]], classifier: str) -> list[str]:
+    """The codes a classifier names (the last segment of its category links)."""
+    return [t.rsplit("/", 1)[-1] for t in classified.get(classifier, []) if "/Categories/" in t]
 
 
-def _source_id(url: str) -> str:
-    path = urlsplit(url).path
-    for marker in ("/Foerderprogramm/", "/Archiv/"):
-        if marker in path:
-            return path.split(marker, 1)[1].removesuffix(".html")
-    return path.strip("/").removesuffix(".html")
+def _documents(classified: dict[str, list[str]], classifier: str) -> list[str]:
+    """The export documents a classifier links to (funders, contacts)."""
+    return [t for t in classified.get(classifier, []) if "/Content/" in t]
 
 
-def _level(url: str) -> str:
-    source_id = _source_id(url)
-    return source_id.split("/", 1)[0] if "/" in source_id else ""
+def _deadlines(
+    document: Document, description_html: str, conditions_html: str
+) -> list[dict[str, Any]]:
+    """Deadlines from the programme's deadline text ("Fristen"), else from its prose, read
+    by the project's German date rules (a date, a yearly date, rolling)."""
+    stated = plain_text(document.rich_text("gsb:procInfluence"))
+    found = find_deadlines(stated, require_cue=False) if stated else []
+    if not found:
+        # Blocks end in a full stop for the date rules' sentence limits, then tags go.
+        prose = plain_text(_BLOCK_END.sub(". ", f"{description_html}\n{conditions_html}"))
+        found = find_deadlines(prose)
+    return [{"raw": deadline.raw, "stage": "", "label": "Antragsfrist"} for deadline in found]
 
 
-def _fold_label(label: str) -> str:
-    text = label.strip().rstrip(":").strip().lower()
-    return text.replace("ö", "oe").replace("ä", "ae").replace("ü", "ue")
-
-
-def _split_labels(text: str | None) -> list[str]:
-    if not text:
-        return []
-    # Labels are comma-separated, but "Kultur, Medien & Sport" is one label with a comma.
-    parts = [" ".join(p.split()) for p in text.split(",") if p.strip()]
-    joined: list[str] = []
-    for part in parts:
-        candidate = f"{joined[-1]}, {part}" if joined else ""
-        if any(label.startswith(candidate) for label in _LABELS_WITH_COMMA) and candidate:
-            joined[-1] = candidate
-        else:
-            joined.append(part)
-    return joined
-
-
-def _sentence_with(value: re.Pattern[str], cue: re.Pattern[str], text: str) -> str | None:
-    """The first sentence that states ``value`` (an amount, a rate) about the grant."""
-    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
-        if value.search(sentence) and cue.search(sentence) and not _NOT_A_GRANT.search(sentence):
-            return " ".join(sentence.split())
-    return None
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-def _with_query(url: str, extra: dict[str, str]) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in extra]
-    query.extend(extra.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
+def _write_body(body: bytes) -> Path:
+    with tempfile.NamedTemporaryFile(
+        prefix="foerderdatenbank-export-", suffix=".zip", delete=False
+    ) as handle:
+        handle.write(body)
+    return Path(handle.name)

@@ -61,3 +61,37 @@ def mirror(snapshot: Path) -> Iterator[str]:
     url, stop = serve_snapshot_in_background(snapshot)
     yield url
     stop()
+
+
+# --- the Förderdatenbank export -------------------------------------------------------------
+FDB_EXPORT = Path(__file__).parent.parent / "data" / "foerderdatenbank_export"
+FDB_DOCS = "BMWI/FDB/Content/DE/"
+FDB_EXPORT_PATH = "www.foerderdatenbank.de/FDB/WS/export"
+
+
+def fdb_document(relative: str) -> bytes:
+    """One document of the real excerpt (``Foerderprogramm/Bund/BA/…xml``), as bytes."""
+    return (FDB_EXPORT / FDB_DOCS / relative).read_bytes()
+
+
+@pytest.fixture
+def fdb_snapshot(tmp_path: Path) -> Path:
+    """A snapshot holding only the Förderdatenbank: the real excerpt zipped as the export,
+    and the site's robots.txt; a test may rebuild or break the export."""
+    from crawler.foerderdatenbank.build import build_export
+    from crawler.mirror import BUNDLED_SNAPSHOT
+
+    root = tmp_path / "fdb_snapshot"
+    site = root / "static" / "www.foerderdatenbank.de"
+    (site / "FDB" / "WS").mkdir(parents=True)
+    shutil.copy(BUNDLED_SNAPSHOT / "static" / "www.foerderdatenbank.de" / "robots.txt", site)
+    build_export(FDB_EXPORT, root / "static" / FDB_EXPORT_PATH)
+    return root
+
+
+@pytest.fixture
+def fdb_mirror(fdb_snapshot: Path) -> Iterator[str]:
+    """That snapshot served as a crawl mirror; its base URL."""
+    url, stop = serve_snapshot_in_background(fdb_snapshot)
+    yield url
+    stop()

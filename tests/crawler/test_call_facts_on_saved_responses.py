@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse, XmlResponse
+from scrapy.utils.test import get_crawler
 
+from crawler.foerderdatenbank.build import build_export
 from crawler.items import FundingCallItem
 from crawler.pipelines import normalize_item
 from crawler.sources import load_sources
@@ -20,19 +22,10 @@ from crawler.spiders.feed import FeedSpider
 from crawler.spiders.foerderdatenbank import FoerderdatenbankSpider
 from crawler.spiders.funder_page import FunderPageSpider
 from storage.calls import CallRecord
-from tests.crawler.conftest import EU_MIRROR
+from tests.crawler.conftest import EU_MIRROR, FDB_EXPORT
 
 DATA = Path(__file__).parents[1] / "data" / "crawler"
 ENTRIES = {e.slug: e for e in load_sources()}
-FDB = "https://www.foerderdatenbank.de/FDB/Content/DE/Foerderprogramm/"
-FDB_PAGES = {
-    "foerderdatenbank_detail.html": "Bund/BMWi/exist-women-2024",
-    "foerderdatenbank_detail_tabs.html": "Land/Thueringen/beteiligungen-thueringen-mbg-express",
-    "foerderdatenbank_detail_codes_ascii.html": "Land/Hessen/fue-unternehmen-hessen-864943",
-    "foerderdatenbank_detail_rechtsgrundlage_only.html": (
-        "Land/Thueringen/schulbezogene-jahresprogramme-bne"
-    ),
-}
 
 
 def _record(item: FundingCallItem) -> CallRecord:
@@ -51,16 +44,14 @@ def _eu_records(spider: EuFundingTendersSpider) -> dict[str, CallRecord]:
     return records
 
 
-def _fdb_records() -> dict[str, CallRecord]:
-    spider = FoerderdatenbankSpider(source="foerderdatenbank", config={})
-    records = {}
-    for name, source_id in FDB_PAGES.items():
-        url = f"{FDB}{source_id}.html"
-        page = HtmlResponse(url, body=(DATA / "foerderdatenbank" / name).read_bytes(),
-                            encoding="utf-8", request=Request(url))  # fmt: skip
-        (item,) = spider.parse_detail(page, page_url=url)
-        records[source_id] = _record(item)
-    return records
+def _fdb_records(tmp_path: Path) -> dict[str, CallRecord]:
+    crawler = get_crawler(FoerderdatenbankSpider)
+    spider = FoerderdatenbankSpider.from_crawler(
+        crawler, source="foerderdatenbank", config=ENTRIES["foerderdatenbank"].settings
+    )
+    export = tmp_path / "export.zip"
+    build_export(FDB_EXPORT, export)
+    return {item.source_id: _record(item) for item in spider.read_export(export)}
 
 
 def _funder_page_records(slug: str) -> list[CallRecord]:
@@ -91,12 +82,11 @@ def _feed_records(**overrides: object) -> list[CallRecord]:
 
 
 @pytest.fixture(scope="module")
-def every_record() -> list[CallRecord]:
-    from scrapy.utils.test import get_crawler
-
+def every_record(tmp_path_factory: pytest.TempPathFactory) -> list[CallRecord]:
     crawler = get_crawler(EuFundingTendersSpider)
     spider = EuFundingTendersSpider.from_crawler(crawler, source="eu_funding_tenders")
-    records = list(_eu_records(spider).values()) + list(_fdb_records().values())
+    fdb = _fdb_records(tmp_path_factory.mktemp("fdb"))
+    records = list(_eu_records(spider).values()) + list(fdb.values())
     for slug, entry in ENTRIES.items():
         if entry.spider == "funder_page":
             records += _funder_page_records(slug)
@@ -140,20 +130,18 @@ def test_no_section_runs_into_the_next(every_record: list[CallRecord]) -> None:
             assert glued is None, f"{record.source}/{record.source_id}: {glued}"
 
 
-def test_foerderdatenbank_names_its_programme_funder_and_slug() -> None:
-    records = _fdb_records()
-    exist = records["Bund/BMWi/exist-women-2024"]
-    assert exist.programme == "Existenzgründungen aus der Wissenschaft"
-    assert exist.call_identifier == "exist-women-2024"
-    assert exist.funder == "Bundesministerium für Wirtschaft und Klimaschutz (BMWK)"
-    assert exist.summary.startswith("Als Hochschule oder Forschungseinrichtung")
-    mbg = records["Land/Thueringen/beteiligungen-thueringen-mbg-express"]
-    assert mbg.funder == "Mittelständische Beteiligungsgesellschaft Thüringen mbH (MBG)"
-    assert mbg.programme.startswith("Beteiligungen der Mittelständischen")
-    assert mbg.grant_max_eur == 140_000
-    assert mbg.summary.startswith("Wenn Sie Investitionen planen")
-    assert mbg.summary in mbg.description_text  # the page shows it once, not twice
-    assert "Kurztext:\nWenn Sie" in mbg.description_text
+def test_foerderdatenbank_names_its_programme_funder_and_slug(tmp_path: Path) -> None:
+    records = _fdb_records(tmp_path)
+    work = records["Bund/BA/eingliederungszuschuss-bund"]
+    assert work.programme == (
+        "Finanzielle Unterstützungsmöglichkeiten bei Neueinstellungen (Eingliederungszuschüsse)"
+    )
+    assert work.call_identifier == "eingliederungszuschuss-bund"
+    assert work.funder == "Bundesagentur für Arbeit (BA)"
+    assert work.summary.startswith("Für die Einstellung von förderungsbedürftigen")
+    film = records["Bund/BKM/deutsch-franzoesische-kooperationen-film-ffa"]
+    assert film.funder == "Der Beauftragte der Bundesregierung für Kultur und Medien (BKM)"
+    assert film.summary in film.description_text  # taken from the text: shown once
 
 
 def test_funder_pages_carry_the_range_and_rate_they_state() -> None:
@@ -197,8 +185,6 @@ def test_aggregator_post_names_its_funder_programme_and_post_id() -> None:
 
 
 def test_eu_money_from_the_budget_overview_and_from_the_text() -> None:
-    from scrapy.utils.test import get_crawler
-
     crawler = get_crawler(EuFundingTendersSpider)
     records = _eu_records(EuFundingTendersSpider.from_crawler(crawler, source="eu_funding_tenders"))
     poc = records["ERC-2026-POC"]
@@ -209,8 +195,6 @@ def test_eu_money_from_the_budget_overview_and_from_the_text() -> None:
 
 
 def test_eu_sections_are_headings_in_the_stored_html_and_lines_in_the_text() -> None:
-    from scrapy.utils.test import get_crawler
-
     crawler = get_crawler(EuFundingTendersSpider)
     records = _eu_records(EuFundingTendersSpider.from_crawler(crawler, source="eu_funding_tenders"))
     twinning = records["CERV-2026-CITIZENS-TOWN-TT"]

@@ -237,3 +237,11 @@ def test_random_text_raises_nothing_but_normalization_error(text: str) -> None:
         assert found.due_at is None or found.due_at.tzinfo is UTC
     with contextlib.suppress(NormalizationError):
         parse_date(text)
+
+
+def test_dates_joined_to_a_cued_deadline_are_deadlines_too() -> None:
+    # Real text of the Minitraité programme (Förderdatenbank export).
+    text = "Für das Jahr 2026 können Anträge bis zum 20.04.2026 und 15.09.2026 gestellt werden."
+    assert [d.raw for d in find_deadlines(text)] == ["20.04.2026", "15.09.2026"]
+    # A list after a date that is no deadline stays no deadline.
+    assert find_deadlines("Richtlinie vom 20.03.2025 und 01.01.2020.") == []
