@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crawler.foerderdatenbank.build import build_export
 from crawler.mirror import serve_snapshot_in_background
-from storage.models import CrawlRun, FundingCall
 from tests.crawler.conftest import FDB_DOCS, FDB_EXPORT, FDB_EXPORT_PATH
+from tests.crawler.test_crawl_end_to_end import last_run, stored
 
 PROGRAMMES = {
     "Bund/BA/eingliederungszuschuss-bund",
@@ -34,16 +34,6 @@ def crawl(database_url: str, tmp_path: Path, mirror: str) -> subprocess.Complete
     command = [sys.executable, "-m", "crawler", "foerderdatenbank", "--mirror", mirror,
                "-s", "FOERDERDESK_BACKOFF_BASE=0", "-s", "RETRY_TIMES=1"]  # fmt: skip
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-
-
-def last_run(session: Session) -> CrawlRun:
-    session.expire_all()
-    return session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
-
-
-def stored(session: Session) -> dict[str, FundingCall]:
-    session.expire_all()
-    return {c.source_id: c for c in session.scalars(select(FundingCall))}
 
 
 def test_the_export_is_stored_and_an_unchanged_export_is_a_cheap_successful_run(
