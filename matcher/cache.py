@@ -1,6 +1,6 @@
 """The matcher cache: each call's analysis and fitted counts kept between re-matches.
 
-Two layers, both keyed by (call id, content hash of the text the matcher reads), never by
+Three files, each keyed by (call id, content hash of the text the matcher reads), never by
 the text alone:
 
 * ``analysis.npz``: each call's analysed text (tokens, language, stems), which depends only
@@ -17,7 +17,7 @@ the text alone:
   the n-gram block and the vectors are always derived from the counts with sparse
   operations, so the result equals a fit from scratch (tested).
 
-A layer is discarded when what it depends on changes: the cache format, the analyzer's
+A file is discarded when what it depends on changes: the cache format, the analyzer's
 settings, the stop-word lists, the glossary, and for the fitted side the field weights and
 bigram settings. Files are written to a temporary name and renamed, so a crash never leaves
 a torn file; an unreadable file costs one cold fit, never a failed re-match. The folder is

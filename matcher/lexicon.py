@@ -1,18 +1,17 @@
 """The lexicon: folded tokens of many texts to stem ids at once, without a string per token.
 
-A corpus of 50,000 calls holds some 45 million tokens. Splitting it with a regular expression
-and looking every token up in a dictionary costs a Python object and a hash per token, which
-is most of the time of a re-match. Here a batch of texts is joined into one UTF-8 string and
-cut into tokens where word and non-word characters meet by one compiled pass
-(:mod:`matcher.kernels`), which reduces each token to a 64-bit polynomial hash of its bytes
-without making a string of it. Hashes go through a direct-address
-table to stem ids; only a token the lexicon has never seen becomes a Python string, is stemmed
-(by :class:`matcher.analysis.Analyzer`, with its stop words) and enters the table. So the cost
-in Python is per distinct token, not per occurrence.
+Splitting a large corpus with a regular expression and looking every token up in a
+dictionary costs a Python object and a hash per token. Here the UTF-8 bytes of a batch of
+texts are copied into one array (joined by a separator byte) and cut into tokens where word
+and non-word characters meet by one compiled pass (:mod:`matcher.kernels`), which reduces
+each token to a 64-bit polynomial hash of its bytes without making a string of it. Hashes go
+through a direct-address table to stem ids; only a token the lexicon has never seen becomes
+a Python string, is stemmed (by :class:`matcher.analysis.Analyzer`, with its stop words) and
+enters the table. So the cost in Python is per distinct token, not per occurrence.
 
 Tokens are exactly those of :func:`matcher.analysis.tokenize` (runs of letters and digits of
-the folded text); a hash collision between two distinct tokens of a corpus is possible in
-principle but has a probability of about 10^-8 for a million distinct tokens.
+the folded text); two distinct tokens could share a hash in principle, which a 64-bit hash
+makes negligible for any corpus of calls.
 """
 
 from __future__ import annotations
