@@ -1,7 +1,7 @@
 """``foerderdesk bench match``: how fast and how big a full re-match is, beside a baseline.
 
 The corpus is synthetic in size but real in text: call texts are recycled from 629 real EU
-topics shipped in ``matcher/data/bench_calls.jsonl.gz`` (each synthetic call is one topic
+topics shipped in ``matcher/data/reference_calls.jsonl.gz`` (each synthetic call is one topic
 with a random subset of its sentences and a few sentences of other topics, so no two calls
 are identical), profiles from the shipped Hannover example profiles and from topic
 sentences. Eligibility facts (applicant types, regions, deadlines, grant ranges) are drawn
@@ -48,7 +48,7 @@ from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.vectorize import Document
 from storage.models import APPLICANT_TYPES
 
-TEXTS_FILE = "bench_calls.jsonl.gz"
+TEXTS_FILE = "reference_calls.jsonl.gz"
 VARIANTS = ("matcher", "sklearn_tfidf", "one_call")
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 _SENTENCE = re.compile(r"(?<=[.!?:])\s+")

@@ -5,7 +5,7 @@ short and specific, so the words every project description uses ("develop", "sol
 "approach", "system") are rare among them and get a high IDF; a profile, written as
 proposal prose, then scores on those words against whichever short call happens to contain
 one. The shipped reference corpus, 629 full call texts of the EU Funding & Tenders Portal
-(``data/bench_calls.jsonl.gz``, see ``data/SOURCES.md``), is written in that same prose: its
+(``data/reference_calls.jsonl.gz``, see ``data/SOURCES.md``), is written in that same prose: its
 document frequencies, added to the calls' own, pull such words down and leave the words
 that name a subject where they were. With a large corpus of full call texts the reference
 adds a few hundred documents to tens of thousands and changes little.
@@ -30,7 +30,7 @@ import numpy as np
 from matcher.analysis import ENGLISH_STOPS, Analyzer, tokenize
 from matcher.archive import read_archive, write_archive
 
-REFERENCE_FILE = Path(__file__).parent / "data" / "bench_calls.jsonl.gz"
+REFERENCE_FILE = Path(__file__).parent / "data" / "reference_calls.jsonl.gz"
 _REFERENCE_CACHE = "reference.npz"
 # The counts kept beside the shipped texts, like the compiled kernels beside their module:
 # written by the first process that counts (``make install`` runs one) where the package
