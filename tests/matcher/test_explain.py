@@ -322,7 +322,7 @@ def test_batched_explanations_equal_the_one_pair_path(
     terms must be those of top_terms with the call's own words and the profile's words of
     bridge_words, and its eligibility facts those of the pairwise rules."""
     import matcher.vectorize
-    from matcher.bench import NOW, build_corpus
+    from benchmarks.match import NOW, build_corpus
     from matcher.eligibility import assess
     from matcher.parallel import Parallelism
     from matcher.runs import match_rows, rank_corpus

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from matcher.bench import NOW as BENCH_NOW
-from matcher.bench import build_corpus
+from benchmarks.match import NOW as BENCH_NOW
+from benchmarks.match import build_corpus
 from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.rank import RankSettings
 from matcher.runs import match_rows, rank_corpus

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from matcher.bench import build_corpus, load_topics, run_variant
-from matcher.cli import bench
+from benchmarks.cli import bench
+from benchmarks.match import build_corpus, load_topics, run_variant
 
 
 def test_shipped_topic_texts_are_real_and_complete() -> None:

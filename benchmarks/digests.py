@@ -88,7 +88,7 @@ def populate(
 ) -> None:
     """Store calls, profiles with matches, and ``n_subscriptions`` confirmed subscriptions:
     70 % to a profile, 25 % to a saved search, 5 % following a call."""
-    from matcher.bench import load_topics
+    from benchmarks.match import load_topics
 
     rng = random.Random(seed)
     topics = load_topics()

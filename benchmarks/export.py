@@ -126,7 +126,7 @@ def bench_export(programmes: int, with_crawl: bool, as_json: bool) -> None:
         export = workdir / "export.zip"
         written = build_bench_export(export, programmes)
         size_mb = export.stat().st_size / 1024 / 1024
-        seconds, peak, out = _measure(["crawler.foerderdatenbank.bench", str(export)])
+        seconds, peak, out = _measure(["benchmarks.export", str(export)])
         inside = json.loads(out.strip().splitlines()[-1])
         result: dict[str, Any] = {
             "programmes": written, "kept": inside["kept"], "export_mb": round(size_mb, 1),

@@ -1,6 +1,6 @@
 """``foerderdesk bench search``: how fast the search page answers, beside PostgreSQL's own.
 
-The corpus is ``bench match``'s (:func:`matcher.bench.build_corpus`: real EU topic texts,
+The corpus is ``bench match``'s (:func:`benchmarks.match.build_corpus`: real EU topic texts,
 random eligibility facts with a fixed seed), stored as calls in a real database, a temporary
 SQLite file, so that the filters run as the SQL they are in production. A share of the calls
 is closed, forthcoming or withdrawn, so that the status filter has something to remove.
@@ -38,7 +38,7 @@ import numpy as np
 from sqlalchemy import Engine, func, insert, inspect, literal_column, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from matcher.bench import NOW, CallTexts, build_corpus, load_topics
+from benchmarks.match import NOW, CallTexts, build_corpus, load_topics
 from matcher.runs import default_model_factory
 from matcher.search import SearchIndex, SearchIndexHolder, search_calls
 from storage.call_filters import CallFilter, apply_filter

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from matcher.evaluate import (
+from benchmarks.evaluate import (
     BenchmarkError,
     Query,
     bm25_scores,

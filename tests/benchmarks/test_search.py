@@ -8,8 +8,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from matcher.bench_search import cases
-from matcher.cli import bench
+from benchmarks.cli import bench
+from benchmarks.search import cases
 
 FIGURES = ("calls", "queries", "p50_ms", "p95_ms", "index_mb")
 

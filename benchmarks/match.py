@@ -7,7 +7,7 @@ are identical), profiles from the shipped Hannover example profiles and from top
 sentences. Eligibility facts (applicant types, regions, deadlines, grant ranges) are drawn
 at random with a fixed seed, so every run ranks the same corpus.
 
-Each variant runs in a fresh subprocess (``python -m matcher.bench --variant ...``) so that
+Each variant runs in a fresh subprocess (``python -m benchmarks.match --variant ...``) so that
 its peak RSS is its own (``peak_rss_mb``; a process forked to analyse or read a share of
 a large corpus reports as ``worker_peak_rss_mb``, whose pages it shares with the measured
 process until it writes them):
@@ -348,7 +348,7 @@ def measure(
     command = [
         sys.executable,
         "-m",
-        "matcher.bench",
+        "benchmarks.match",
         "--variant",
         variant,
         "--calls",
@@ -424,7 +424,7 @@ def bench_match(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the measuring subprocess: prints one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m matcher.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.match")
     parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument("--calls", type=int, required=True)
     parser.add_argument("--profiles", type=int, required=True)
