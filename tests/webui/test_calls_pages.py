@@ -85,3 +85,19 @@ def test_every_response_carries_security_headers(client: FlaskClient) -> None:
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_programme_named_like_the_call_is_not_said_twice(
+    client: FlaskClient, session: Session
+) -> None:
+    own = make_call(session, title="Klimaschutz im Ehrenamt", programme="Klimaschutz im Ehrenamt",
+                    funder="Land Niedersachsen", deadlines=[soon(30)])  # fmt: skip
+    other = make_call(session, title="Twinning 2027", programme="CERV", funder="EU",
+                      deadlines=[soon(30)])  # fmt: skip
+    session.commit()
+    own_page = client.get(f"/calls/{own.id}").get_data(as_text=True)
+    assert "Land Niedersachsen · Klimaschutz" not in own_page
+    assert own_page.count("Klimaschutz im Ehrenamt") >= 2  # the title, the page title
+    assert "EU · CERV" in client.get(f"/calls/{other.id}").get_data(as_text=True)
+    listing = client.get("/").get_data(as_text=True)
+    assert "EU · CERV" in listing and "Land Niedersachsen · Klimaschutz" not in listing
