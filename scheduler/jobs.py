@@ -14,8 +14,9 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -49,8 +50,19 @@ class JobFailed(Exception):
     """A job that ran but did not do its work (a failed crawl, a failed re-match)."""
 
 
-class Idle(str):
-    """The summary of a run that found nothing to do."""
+class Summary(str):
+    """What a run did: one English line for the log, and the counts it says (``facts``,
+    with a ``kind``) that the sources page says in the reader's language. ``idle``: the
+    run found nothing to do."""
+
+    facts: dict[str, Any]
+    idle: bool
+
+    def __new__(cls, text: object, facts: dict[str, Any], *, idle: bool = False) -> Summary:
+        summary = super().__new__(cls, text)
+        summary.facts = facts
+        summary.idle = idle
+        return summary
 
 
 @dataclass(frozen=True)
@@ -127,23 +139,26 @@ def job_specs(settings: Settings, crawl_schedules: dict[str, str]) -> list[JobSp
     return specs
 
 
-def _compose(settings: Settings, factory: sessionmaker[Session], **kwargs: object) -> str:
+def _compose(settings: Settings, factory: sessionmaker[Session], **kwargs: object) -> Summary:
     from scheduler.digests import compose_due
 
     report = compose_due(factory, settings, **kwargs)  # type: ignore[arg-type]
-    summary = (
+    text = (
         f"composed {report.digests} digest(s), {report.alerts} change alert(s), "
         f"{report.reminders} reminder(s)"
     )
-    return summary if report.total else Idle(summary)
+    facts = {"kind": "compose", "digests": report.digests, "alerts": report.alerts,
+             "reminders": report.reminders}  # fmt: skip
+    return Summary(text, facts, idle=not report.total)
 
 
-def _send(settings: Settings, factory: sessionmaker[Session]) -> str:
+def _send(settings: Settings, factory: sessionmaker[Session]) -> Summary:
     from scheduler.mailer import WORKERS, send_outbox
 
     report = send_outbox(factory, settings, workers=WORKERS)
+    facts = {"kind": "send", **asdict(report)}
     busy = report.sent or report.deferred or report.failed or report.suppressed
-    return str(report) if busy else Idle(report)
+    return Summary(report, facts, idle=not busy)
 
 
 @dataclass
@@ -154,8 +169,8 @@ class JobContext:
     factory: sessionmaker[Session]
     crawler: Crawler
     rematcher: Rematcher
-    compose: Callable[..., str]
-    send: Callable[[], str]
+    compose: Callable[..., Summary]
+    send: Callable[[], Summary]
     wake: Callable[[str], None] = lambda job_id: None  # run that job soon (the service's)
     runner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     rematch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -174,38 +189,47 @@ class JobContext:
 
 
 # --- what each job does --------------------------------------------------------------------
-def crawl_job(ctx: JobContext, slug: str) -> str:
+def crawl_job(ctx: JobContext, slug: str) -> Summary:
     started = utcnow()
     code = ctx.crawler(slug)
     if code == EXIT_BUSY:
-        return f"skipped: {slug} is being crawled by another process"
+        return Summary(f"skipped: {slug} is being crawled by another process",
+                       {"kind": "crawl_busy"})  # fmt: skip
     with session_scope(ctx.factory) as session:
         run = next(iter(crawl_runs_since(session, slug, started)), None)
         if run is None or run.outcome == "failed" or code not in (0, 3):
             reason = run.reason if run is not None and run.reason else f"exit code {code}"
             raise JobFailed(f"crawl of {slug} failed: {reason}")
         changed = run.calls_new + run.calls_updated + run.calls_withdrawn
-        summary = (
+        summary = Summary(
             f"{run.outcome}: {run.calls_new} new, {run.calls_updated} updated, "
-            f"{run.calls_withdrawn} withdrawn"
+            f"{run.calls_withdrawn} withdrawn",
+            {
+                "kind": "crawl",
+                "outcome": run.outcome,
+                "new": run.calls_new,
+                "updated": run.calls_updated,
+                "withdrawn": run.calls_withdrawn,
+            },
         )
     if changed:
         ctx.wake("rematch")
     return summary
 
 
-def queue_job(ctx: JobContext) -> str:
+def queue_job(ctx: JobContext) -> Summary:
     report = DrainReport()
     drain_crawls(ctx.factory, ctx.settings, ctx.crawler, report)
     if report.crawls:
         ctx.wake("rematch")
     if report.failed:
         raise JobFailed(f"{report.failed} queued crawl(s) failed; {report.crawls} succeeded")
-    summary = f"{report.crawls} queued crawl(s)"
-    return summary if report.crawls or report.requeued else Idle(summary)
+    facts = {"kind": "queue", "crawls": report.crawls, "requeued": report.requeued}
+    return Summary(f"{report.crawls} queued crawl(s)", facts,
+                   idle=not (report.crawls or report.requeued))  # fmt: skip
 
 
-def rematch_job(ctx: JobContext) -> str:
+def rematch_job(ctx: JobContext) -> Summary:
     with ctx.rematch_lock:
         now = utcnow()
         full_allowed = ctx.full_retry_at is None or now >= ctx.full_retry_at
@@ -216,13 +240,15 @@ def rematch_job(ctx: JobContext) -> str:
             ctx.full_retry_at = None
     if report.failed:
         raise JobFailed(str(report))
+    facts = {"kind": "rematch", "full": report.full, "profiles": report.profiles,
+             "run": report.run_id}  # fmt: skip
     if report.run_id is None:
-        return Idle(report)
+        return Summary(report, facts, idle=True)
     ctx.wake("digests:immediate")
-    return str(report)
+    return Summary(report, facts)
 
 
-def housekeeping_job(ctx: JobContext) -> str:
+def housekeeping_job(ctx: JobContext) -> Summary:
     now = utcnow()
     with session_scope(ctx.factory) as session:
         closed = refresh_statuses(session, now)
@@ -230,10 +256,13 @@ def housekeeping_job(ctx: JobContext) -> str:
         pruned = prune(session, now, timedelta(days=ctx.settings.retention_days))
     if closed:
         ctx.wake("rematch")  # the changed statuses count as changed calls
-    return f"{closed} status(es) brought up to date; pruned {pruned}"
+    return Summary(
+        f"{closed} status(es) brought up to date; pruned {pruned}",
+        {"kind": "housekeeping", "statuses": closed, "pruned": asdict(pruned)},
+    )
 
 
-def run_action(ctx: JobContext, job_id: str) -> str:
+def run_action(ctx: JobContext, job_id: str) -> Summary:
     """Do the work of ``job_id`` and return a one-line summary."""
     if job_id.startswith("crawl:"):
         return crawl_job(ctx, job_id.removeprefix("crawl:"))
@@ -241,7 +270,7 @@ def run_action(ctx: JobContext, job_id: str) -> str:
         summary = ctx.compose(frequencies=(job_id.removeprefix("digests:"),), reminders=False)
         ctx.wake("outbox")
         return summary
-    actions: dict[str, Callable[[JobContext], str]] = {
+    actions: dict[str, Callable[[JobContext], Summary]] = {
         "queue": queue_job,
         "rematch": rematch_job,
         "reminders": lambda c: c.compose(frequencies=(), reminders=True),
@@ -279,7 +308,7 @@ def run_job(job_id: str) -> None:
     if not polling:
         with session_scope(ctx.factory) as session:
             run_id = start_job_run(session, job_id, ctx.runner).id
-    summary: str = ""
+    summary: Summary | None = None
     error = None
     try:
         summary = run_action(ctx, job_id)
@@ -289,7 +318,7 @@ def run_job(job_id: str) -> None:
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception("job %s raised", job_id)
-    idle = polling and error is None and isinstance(summary, Idle)
+    idle = polling and error is None and summary is not None and summary.idle
     if not idle:
         try:
             with session_scope(ctx.factory) as session:
@@ -297,7 +326,8 @@ def run_job(job_id: str) -> None:
                     run = start_job_run(session, job_id, ctx.runner, started)
                 else:
                     run = session.get_one(JobRun, run_id)
-                finish_job_run(session, run, summary=str(summary), error=error)
+                finish_job_run(session, run, summary=str(summary or ""),
+                               facts=summary.facts if summary else None, error=error)  # fmt: skip
         except Exception:
             log.exception("could not record the end of job %s", job_id)
     if error is None:

@@ -8,6 +8,7 @@ whose ``next_run_time`` column is plain data (the rest of a row is APScheduler's
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -26,12 +27,19 @@ def start_job_run(
 
 
 def finish_job_run(
-    session: Session, run: JobRun, *, summary: str = "", error: str | None = None
+    session: Session,
+    run: JobRun,
+    *,
+    summary: str = "",
+    facts: dict[str, Any] | None = None,
+    error: str | None = None,
 ) -> None:
-    """Record how ``run`` ended: failed with ``error``, or succeeded with ``summary``."""
+    """Record how ``run`` ended: failed with ``error``, or succeeded with ``summary`` (and
+    the ``facts`` it says, for the pages)."""
     run.finished_at = utcnow()
     run.outcome = "failed" if error else "succeeded"
     run.summary = summary[:2000]
+    run.facts = facts if not error else None
     run.error = error[:4000] if error else None
     session.flush()
 

@@ -9,6 +9,7 @@ one way the schema changes.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Float, Index, LargeBinary, String, Table, Text, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +43,9 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     summary: Mapped[str] = mapped_column(Text, default="")
+    # The counts the summary says, with a "kind", so that pages can say them in the reader's
+    # language; the summary is the English line for logs (and for runs recorded before).
+    facts: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     # host:pid of the scheduler that ran it, so a run left "running" names its process.
     runner: Mapped[str] = mapped_column(String(200), default="")

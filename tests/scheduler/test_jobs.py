@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import jobs
-from scheduler.jobs import JobContext, job_specs, run_job
+from scheduler.jobs import JobContext, Summary, job_specs, run_job
 from scheduler.service import build_scheduler
 from storage.cli import main
 from storage.config import Settings
@@ -74,8 +74,8 @@ def context(settings: Settings, factory: sessionmaker[Session], **overrides: obj
         "factory": factory,
         "crawler": lambda slug: 0,
         "rematcher": Rematcher(),
-        "compose": lambda **kwargs: f"composed {kwargs}",
-        "send": lambda: "sent 0",
+        "compose": lambda **kwargs: Summary(f"composed {kwargs}", {"kind": "compose"}),
+        "send": lambda: Summary("sent 0", {"kind": "send"}, idle=True),
         "wake": woken.append,
     }
     values.update(overrides)
@@ -175,6 +175,13 @@ def test_a_crawl_job_records_its_run_and_wakes_the_rematch_when_calls_changed(
     run_job("crawl:quelle")
     assert _runs(session) == [("crawl:quelle", "succeeded",
                                "succeeded: 3 new, 0 updated, 0 withdrawn", None)]  # fmt: skip
+    assert session.scalars(select(JobRun.facts)).one() == {
+        "kind": "crawl",
+        "outcome": "succeeded",
+        "new": 3,
+        "updated": 0,
+        "withdrawn": 0,
+    }
     assert ctx.woken == ["rematch"]
 
 
@@ -199,7 +206,7 @@ def test_a_failed_crawl_is_a_failed_job_with_the_crawls_reason(
 
 
 def test_a_job_that_raises_is_recorded_and_does_not_raise(installed, session: Session) -> None:  # type: ignore[no-untyped-def]
-    def broken() -> str:
+    def broken() -> Summary:
         raise ConnectionRefusedError("SMTP server down")
 
     installed(send=broken)
@@ -216,9 +223,9 @@ def test_digest_jobs_compose_their_frequency_and_wake_the_outbox(
 ) -> None:  # type: ignore[no-untyped-def]
     asked: list[dict[str, object]] = []
 
-    def compose(**kwargs: object) -> str:
+    def compose(**kwargs: object) -> Summary:
         asked.append(kwargs)
-        return "composed 2 digest(s)"
+        return Summary("composed 2 digest(s)", {"kind": "compose", "digests": 2})
 
     ctx = installed(compose=compose)
     run_job("digests:daily")

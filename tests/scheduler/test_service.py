@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import jobs
-from scheduler.jobs import Idle, JobContext, JobSpec
+from scheduler.jobs import JobContext, JobSpec, Summary
 from scheduler.pipeline import TIMED_OUT, CrawlRunner
 from scheduler.service import build_scheduler, run_service
 from storage.config import Settings
@@ -73,8 +73,8 @@ def _context(settings: Settings, factory: sessionmaker[Session], crawled: list[s
         factory=factory,
         crawler=crawler,
         rematcher=_rematcher,
-        compose=lambda **kwargs: Idle("composed nothing"),
-        send=lambda: Idle("sent 0"),
+        compose=lambda **kwargs: Summary("composed nothing", {"kind": "compose"}, idle=True),
+        send=lambda: Summary("sent 0", {"kind": "send"}, idle=True),
     )
 
 

@@ -215,3 +215,43 @@ def test_crawl_now_without_a_running_scheduler_says_it_waits(
     page = client.get("/sources/").get_data(as_text=True)
     assert "no scheduler is running: it starts when one does" in page
     assert len(crawl_items(session)) == 1
+
+
+def test_job_summaries_are_said_in_the_readers_language(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session, "desk")
+    now = utcnow()
+    pruned = {"crawl_runs": 2, "call_changes_detached": 0, "match_runs": 1, "notifications": 0,
+              "subscription_calls_detached": 0, "work_items": 0, "job_runs": 5}  # fmt: skip
+    session.add_all([
+        JobRun(job_id="outbox", started_at=now, finished_at=now, outcome="succeeded",
+               summary="sent 3, deferred 1, failed 0, suppressed 0",
+               facts={"kind": "send", "sent": 3, "deferred": 1, "failed": 0, "suppressed": 0}),
+        JobRun(job_id="housekeeping", started_at=now, finished_at=now, outcome="succeeded",
+               summary="1 status(es) brought up to date; pruned …",
+               facts={"kind": "housekeeping", "statuses": 1, "pruned": pruned}),
+        JobRun(job_id="digests:daily", started_at=now, finished_at=now, outcome="succeeded",
+               summary="composed 4 digest(s), 0 change alert(s), 0 reminder(s)"),  # before facts
+    ])  # fmt: skip
+    session.commit()
+
+    def rows() -> dict[str, str]:
+        section = client.get("/sources/").get_data(as_text=True).split('id="scheduler"')[1]
+        return {row.split("<code")[1].split(">")[1].split("<")[0]: row
+                for row in section.split("<tr")[2:]}  # fmt: skip
+
+    english = rows()
+    assert "3 sent, 1 deferred, 0 refused for good, 0 held back" in english["outbox"]
+    assert ("1 status brought up to date; pruned: 2 crawl runs, 1 match run, 0 sent messages,"
+            " 0 queue items, 5 job runs") in english["housekeeping"]  # fmt: skip
+    assert "composed 4 digest(s)" in english["digests:daily"]
+    client.set_cookie("lang", "de")
+    german = rows()
+    assert (
+        "3 gesendet, 1 zurückgestellt, 0 endgültig abgewiesen, 0 zurückgehalten" in german["outbox"]
+    )
+    assert (
+        "1 Status aktualisiert; gelöscht: 2 Abruf-Protokolle, 1 Ranking-Lauf"
+        in german["housekeeping"]
+    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 OUTCOME = {
     "running": _l("running"),
@@ -77,3 +80,66 @@ def dropped_reasons(dropped: dict[str, int] | None) -> list[tuple[str, int]]:
     """Why records were dropped, most frequent first, each reason as words."""
     items = sorted((dropped or {}).items(), key=lambda item: (-int(item[1]), item[0]))
     return [(str(DROPPED.get(reason, reason.replace("_", " "))), int(n)) for reason, n in items]
+
+
+def _pruned(pruned: dict[str, int]) -> str:
+    def n(key: str) -> int:
+        return int(pruned.get(key, 0))
+
+    return ", ".join([
+        ngettext("%(num)s crawl run", "%(num)s crawl runs", n("crawl_runs")),
+        ngettext("%(num)s match run", "%(num)s match runs", n("match_runs")),
+        ngettext("%(num)s sent message", "%(num)s sent messages", n("notifications")),
+        ngettext("%(num)s queue item", "%(num)s queue items", n("work_items")),
+        ngettext("%(num)s job run", "%(num)s job runs", n("job_runs")),
+    ])  # fmt: skip
+
+
+def job_summary(summary: str, facts: dict[str, Any] | None) -> str:
+    """What a job run did, in the reader's language, from the counts it recorded; the
+    recorded English line for runs from before the counts were kept, or of a kind not
+    known here."""
+    f = facts or {}
+
+    def n(key: str) -> int:
+        return int(f.get(key) or 0)
+
+    kind = f.get("kind")
+    if kind == "crawl":
+        return _("%(outcome)s: %(new)s new, %(updated)s updated, %(withdrawn)s withdrawn",
+                 outcome=outcome(str(f.get("outcome", ""))), new=n("new"),
+                 updated=n("updated"), withdrawn=n("withdrawn"))  # fmt: skip
+    if kind == "crawl_busy":
+        return _("skipped: another process was crawling this source")
+    if kind == "queue":
+        text = ngettext("%(num)s crawl asked for", "%(num)s crawls asked for", n("crawls"))
+        if n("requeued"):
+            text += "; " + ngettext(
+                "%(num)s abandoned crawl queued again",
+                "%(num)s abandoned crawls queued again",
+                n("requeued"),
+            )
+        return text
+    if kind == "rematch":
+        if f.get("run") is None:
+            return _("nothing to re-rank")
+        if f.get("full"):
+            return _("every profile re-ranked")
+        return ngettext("%(num)s profile re-ranked", "%(num)s profiles re-ranked", n("profiles"))
+    if kind == "compose":
+        return _(
+            "written to the outbox: %(digests)s, %(alerts)s, %(reminders)s",
+            digests=ngettext("%(num)s digest", "%(num)s digests", n("digests")),
+            alerts=ngettext("%(num)s change alert", "%(num)s change alerts", n("alerts")),
+            reminders=ngettext("%(num)s reminder", "%(num)s reminders", n("reminders")),
+        )
+    if kind == "send":
+        return _("%(sent)s sent, %(deferred)s deferred, %(failed)s refused for good, "
+                 "%(suppressed)s held back", sent=n("sent"), deferred=n("deferred"),
+                 failed=n("failed"), suppressed=n("suppressed"))  # fmt: skip
+    if kind == "housekeeping":
+        statuses = ngettext("%(num)s status brought up to date",
+                            "%(num)s statuses brought up to date", n("statuses"))  # fmt: skip
+        return _("%(statuses)s; pruned: %(pruned)s", statuses=statuses,
+                 pruned=_pruned(f.get("pruned") or {}))  # fmt: skip
+    return summary
