@@ -96,3 +96,11 @@ def month_day(value: str, lang: str | None = None) -> str:
         return value
     lang = language(lang)
     return format_date(day, "d. MMMM" if lang == "de" else "d MMMM", locale=lang)
+
+
+def weekday_date(day: date, lang: str | None = None) -> str:
+    """A day with its weekday, as the rest of the pages write dates: "Montag, 7. Dezember
+    2026" / "Monday, 7 December 2026" (not the US "Monday, December 7, 2026")."""
+    lang = language(lang)
+    return format_date(day, "EEEE, d. MMMM yyyy" if lang == "de" else "EEEE, d MMMM yyyy",
+                       locale=lang)  # fmt: skip

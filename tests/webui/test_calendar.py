@@ -106,6 +106,8 @@ def test_months_link_to_their_neighbours_and_mark_today(
     assert 'href="/calendar/?month=2026-12"' in page
     assert 'href="/calendar/?month=2027-02"' in page
     assert '<th scope="col"><abbr title="Monday">Mon</abbr></th>' in page
+    # Days are written as on every other page (day before month), not in US order.
+    assert '<time datetime="2027-01-04">Monday, 4 January 2027</time>' in page
     this_month = client.get("/calendar/").text
     assert this_month.count('aria-current="date"') == 1
     assert client.get("/calendar/?month=2026-13").status_code == 400
@@ -118,6 +120,7 @@ def test_the_month_speaks_german_by_default(client: FlaskClient, session: Sessio
     client.set_cookie("lang", "de")
     page = client.get("/calendar/?month=2026-12").text
     assert "Fristen im Dezember 2026" in page and "Stufe 1 von 2" in page
+    assert "Montag, 7. Dezember 2026" in page
 
 
 def test_the_feed_has_every_stage_and_parses(client: FlaskClient, session: Session) -> None:

@@ -39,6 +39,7 @@ from webui.calendar.feed import deadlines_ics, stage_name
 from webui.calendar.forms import FeedForm
 from webui.calendar.month import parse_month, weeks
 from webui.db import db_session
+from webui.formatting import weekday_date
 from webui.search.routes import request_base_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar", template_folder="templates")
@@ -96,7 +97,7 @@ def month():  # type: ignore[no-untyped-def]
         count=len(entries),
         today=today,
         weekdays=_weekdays(),
-        day_label=lambda day: format_date(day, "full"),
+        day_label=weekday_date,
         clock=lambda value: format_datetime(value.astimezone(zone), "HH:mm"),
         stage_name=stage_name,
         desk_url=desk_url,
