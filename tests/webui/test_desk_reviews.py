@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from matcher.runs import rematch
 from storage.matching import matches_for_profile
 from storage.models import FundingCall, Match, Profile, Review, ReviewNote, User, WorkItem
-from storage.reviews import get_review
+from storage.reviews import get_review, timeline
 from storage.work_queue import claim, finish
 from tests.storage.factories import make_call, make_profile
 from tests.storage.match_factories import make_match
@@ -294,6 +294,27 @@ def test_bulk_changes_every_selected_call(
         (desk.first.id, "reviewing", desk.staff.id),
         (desk.second.id, "reviewing", desk.staff.id),
     ]
+
+
+def test_a_bulk_note_goes_into_each_selected_calls_history(
+    client: FlaskClient, session: Session, desk: Desk
+) -> None:
+    login(client, "dana@example.org")
+    ids = [desk.first.id, desk.second.id]
+    assert (
+        _bulk(client, ids, note="  Nur für Kommunen außerhalb Niedersachsens  ").status_code == 302
+    )
+    session.expire_all()
+    reviews = session.scalars(select(Review).order_by(Review.call_id)).all()
+    assert [r.call_id for r in reviews] == ids
+    for review in reviews:
+        assert review.status == "new"  # a note alone changes no stage
+        assert [n.body for n in timeline(session, review) if n.body] == [
+            "Nur für Kommunen außerhalb Niedersachsens"
+        ]
+    too_long = _bulk(client, [desk.first.id], note="x" * 5001)
+    assert too_long.status_code == 400
+    assert len([n for n in timeline(session, reviews[0]) if n.body]) == 1
 
 
 def test_bulk_changes_nothing_when_one_call_is_refused(

@@ -39,6 +39,7 @@ class ProfileFilterForm(Form):
 class _Change(FlaskForm):
     status = StringField(_l("Status"), validators=[Optional(), _known_status])
     assignee = StringField(_l("Assigned to"), validators=[Length(max=MAX_ASSIGNEE_LENGTH)])
+    note = TextAreaField(_l("Note"), validators=[Length(max=MAX_NOTE_LENGTH)])
     next = HiddenField()
 
     def status_change(self) -> str | None:
@@ -51,6 +52,9 @@ class _Change(FlaskForm):
             return None
         return (self.assignee.data or "").strip()
 
+    def note_text(self) -> str | None:
+        return (self.note.data or "").strip() or None
+
     def next_path(self, default: str) -> str:
         """Where to go after the change: a path on this site, else ``default``."""
         return same_site_path(self.next.data, default)
@@ -59,14 +63,10 @@ class _Change(FlaskForm):
 class ReviewForm(_Change):
     """A change of one match's review: status, assignee, a note (any of them)."""
 
-    note = TextAreaField(_l("Note"), validators=[Length(max=MAX_NOTE_LENGTH)])
-
-    def note_text(self) -> str | None:
-        return (self.note.data or "").strip() or None
-
 
 class BulkForm(_Change):
-    """One change for the calls ticked on a profile's page; an empty assignee keeps each."""
+    """One change for the calls ticked on a profile's page; an empty assignee keeps each,
+    and a note goes into each call's history (why a batch was set aside, say)."""
 
     call_id = SelectMultipleField(
         coerce=int,
@@ -79,7 +79,8 @@ class BulkForm(_Change):
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def,override]
         valid = super().validate(extra_validators)
-        if valid and self.status_change() is None and self.assignee_change() is None:
-            self.form_errors.append(_l("Choose a status or an assignee to apply."))
+        nothing = self.status_change() is None and self.assignee_change() is None
+        if valid and nothing and self.note_text() is None:
+            self.form_errors.append(_l("Choose a stage or an assignee, or write a note, to apply."))
             return False
         return valid

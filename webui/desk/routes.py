@@ -122,7 +122,7 @@ def _profile_page(
 @bp.post("/profiles/<slug>/bulk")
 @roles_required(*DESK_ROLES)
 def bulk(slug: str):  # type: ignore[no-untyped-def]
-    """One status and/or assignee for every call ticked on the profile's page."""
+    """One status, assignee and/or note for every call ticked on the profile's page."""
     found, user = _readable_profile(slug)
     form = BulkForm()
     filters = ProfileFilterForm()
@@ -138,6 +138,7 @@ def bulk(slug: str):  # type: ignore[no-untyped-def]
             ids,
             status=form.status_change(),
             assignee=form.assignee_change(),
+            note=form.note_text(),
         )
     except PermissionError:
         session.rollback()
