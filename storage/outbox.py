@@ -3,7 +3,8 @@
 A message is unique per (subscription, kind, period), so composing the same digest twice,
 or in two processes at once, stores it once; the sender marks it sent, defers it after a
 temporary failure, or fails it for good. Suppressed addresses (refused mail permanently)
-get nothing more.
+get nothing more, until an administrator lifts the suppression (:func:`lift_suppression`,
+shown with the failed messages on the admin's mail page: :func:`mail_overview`).
 
 Sending claims messages before it sends them (:func:`claim_due`): the claim counts an attempt
 and leases the message for a while, in one UPDATE, committed before anything is sent, so two
@@ -14,9 +15,10 @@ be taken again when the lease runs out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +29,10 @@ from storage.models import Notification, Subscription, SuppressedAddress
 MAX_ATTEMPTS = 3
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_RETRY = timedelta(hours=6)
+# Why :func:`hold_back` did not send a message; the admin page counts these per address.
+HELD_FOR_SUPPRESSION = "the address is suppressed"
+# How many rows each list of the admin page shows at most; its search narrows them.
+ADMIN_LIST_LIMIT = 100
 
 
 def is_suppressed(session: Session, email: str) -> bool:
@@ -166,7 +172,7 @@ def hold_back(session: Session, messages: Sequence[Notification]) -> list[Notifi
     for message in messages:
         subscription = message.subscription
         if message.recipient.strip().lower() in suppressed:
-            reason = "the address is suppressed"
+            reason = HELD_FOR_SUPPRESSION
         elif subscription.unsubscribed_at is not None and message.kind != "manage":
             reason = "unsubscribed before it was sent"
         elif subscription.confirmed_at is None and message.kind not in ("confirm", "manage"):
@@ -220,15 +226,113 @@ def release(session: Session, messages: Sequence[Notification]) -> None:
 
 
 # --- what the admin page shows ------------------------------------------------------------
-def failed_messages(session: Session, limit: int = 100) -> list[Notification]:
-    """Messages refused for good (their addresses are suppressed), newest first."""
+@dataclass(frozen=True)
+class SuppressionRow:
+    """A suppressed address and how many messages it has held back."""
+
+    address: SuppressedAddress
+    held_back: int
+
+
+@dataclass(frozen=True)
+class MailOverview:
+    """The admin page's mail report: the outbox by state, then suppressed addresses and
+    failed messages, newest first, each list at most ``limit`` long and narrowed by
+    ``search`` (its ``*_total`` counts every row that matches)."""
+
+    counts: dict[str, int]
+    suppressed: list[SuppressionRow]
+    suppressed_total: int
+    failed: list[Notification]
+    failed_total: int
+    search: str
+    limit: int
+
+
+def _matching(column: ColumnElement[str], search: str) -> ColumnElement[bool]:
+    """``column`` contains ``search``, ignoring case; no search matches everything. ``%`` and
+    ``_`` in it are plain characters, not wildcards."""
+    term = search.strip().lower()
+    return func.lower(column).contains(term, autoescape=True) if term else true()
+
+
+def suppressed_addresses(
+    session: Session, *, search: str = "", limit: int = ADMIN_LIST_LIMIT
+) -> list[SuppressionRow]:
+    """The suppressed addresses that contain ``search``, most recently suppressed first,
+    each with the messages not sent because of it (stored as suppressed, or held back when
+    they were due)."""
+    held_back = (
+        select(func.count(Notification.id))
+        .where(
+            Notification.state == "suppressed",
+            func.lower(Notification.recipient) == SuppressedAddress.email,
+            or_(
+                Notification.last_error.is_(None),
+                Notification.last_error == HELD_FOR_SUPPRESSION,
+            ),
+        )
+        .correlate(SuppressedAddress)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(SuppressedAddress, held_back)
+        .where(_matching(SuppressedAddress.email, search))
+        .order_by(SuppressedAddress.created_at.desc(), SuppressedAddress.id.desc())
+        .limit(limit)
+    )
+    return [SuppressionRow(address, held or 0) for address, held in rows]
+
+
+def failed_messages(
+    session: Session, limit: int = ADMIN_LIST_LIMIT, *, search: str = ""
+) -> list[Notification]:
+    """Messages refused for good (mostly their addresses are suppressed), newest first;
+    with ``search``, only those whose recipient contains it."""
     return list(
         session.scalars(
             select(Notification)
-            .where(Notification.state == "failed")
+            .where(Notification.state == "failed", _matching(Notification.recipient, search))
             .order_by(Notification.created_at.desc(), Notification.id.desc())
             .limit(limit)
         )
+    )
+
+
+def mail_overview(
+    session: Session, *, search: str = "", limit: int = ADMIN_LIST_LIMIT
+) -> MailOverview:
+    """Everything the admin page shows about mail that did not go out (see
+    :class:`MailOverview`)."""
+    suppressed_total = session.scalar(
+        select(func.count(SuppressedAddress.id)).where(_matching(SuppressedAddress.email, search))
+    )
+    failed_total = session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.state == "failed", _matching(Notification.recipient, search)
+        )
+    )
+    return MailOverview(
+        counts=outbox_counts(session),
+        suppressed=suppressed_addresses(session, search=search, limit=limit),
+        suppressed_total=suppressed_total or 0,
+        failed=failed_messages(session, limit, search=search),
+        failed_total=failed_total or 0,
+        search=search.strip(),
+        limit=limit,
+    )
+
+
+def lift_suppression(session: Session, address_id: int) -> str | None:
+    """Let mail go to a suppressed address again: its suppression is deleted, and the
+    address it named is returned (None if it was not suppressed, or lifted already).
+
+    Only new messages go out: failed and held-back ones stay as they are, never resent.
+    """
+    return session.scalar(
+        delete(SuppressedAddress)
+        .where(SuppressedAddress.id == address_id)
+        .returning(SuppressedAddress.email)
     )
 
 

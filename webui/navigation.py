@@ -26,20 +26,26 @@ DESK_LINKS = (
     NavLink("calendar.month", _l("Calendar"), ("admin", "desk", "staff")),
     NavLink("sources.index", _l("Sources"), ("admin", "desk", "staff")),
     NavLink("admin.users", _l("Users"), ("admin",)),
+    NavLink("admin.mail", _l("Mail"), ("admin",)),
 )
 
 
 def desk_links() -> list[tuple[NavLink, bool]]:
-    """The signed-in user's links, each with whether it is the current area."""
+    """The signed-in user's links, each with whether it is the current area: the link to
+    this very page, else the first link into this page's blueprint (one area, such as
+    admin, may have several links, and only one of them is current)."""
     if not current_user.is_authenticated:
         return []
     served = current_app.view_functions
-    here = (request.endpoint or "").split(".")[0]
-    return [
-        (link, link.endpoint.split(".")[0] == here)
-        for link in DESK_LINKS
-        if link.endpoint in served and current_user.role in link.roles
+    links = [
+        link for link in DESK_LINKS if link.endpoint in served and current_user.role in link.roles
     ]
+    endpoint = request.endpoint or ""
+    here = endpoint.split(".")[0]
+    current = next((link for link in links if link.endpoint == endpoint), None) or next(
+        (link for link in links if link.endpoint.split(".")[0] == here), None
+    )
+    return [(link, link is current) for link in links]
 
 
 def init_app(app: Flask) -> None:

@@ -1,10 +1,11 @@
-"""The forms of the admin pages: a new user, a role, and the buttons that need only CSRF."""
+"""The forms of the admin pages: a new user, a role, the mail page's search, and the buttons
+that need only CSRF."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, Form, PasswordField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
@@ -66,3 +67,13 @@ class RoleForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something: it carries only the CSRF token."""
+
+
+class MailSearchForm(Form):
+    """The mail page's query string: ``q``, part of an address (any case)."""
+
+    q = SearchField(
+        _l("Find an address"),
+        validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)],
+        description=_l("Part of it is enough, in any case."),
+    )

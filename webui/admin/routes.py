@@ -1,21 +1,35 @@
-"""The administrators' pages: the list of users, a new user, a role, deactivate/reactivate.
+"""The administrators' pages: the list of users, a new user, a role, deactivate/reactivate;
+the mail that does not go out (suppressed addresses, failed messages) and lifting a suppression.
 
-Thin views: each reads a form, calls one function of ``storage.users`` with the request's
-session, commits, and redirects back to the list with a message (post/redirect/get).
+Thin views: each reads a form, calls one function of ``storage.users`` or ``storage.outbox``
+with the request's session, commits, and redirects back to the list with a message
+(post/redirect/get).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from storage.models import User
+from storage.outbox import MAX_ATTEMPTS, lift_suppression, mail_overview
 from storage.users import UserError, create_user, get_user, list_users, set_active, set_role
-from webui.admin.forms import ROLE_HINTS, ROLE_LABELS, ConfirmForm, CreateUserForm, RoleForm
+from webui.admin.forms import (
+    ROLE_HINTS,
+    ROLE_LABELS,
+    ConfirmForm,
+    CreateUserForm,
+    MailSearchForm,
+    RoleForm,
+)
+from webui.admin.wording import MESSAGE_KINDS, OUTBOX_STATES
 from webui.auth import hash_password, roles_required
 from webui.db import db_session
 
+log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 
@@ -152,3 +166,51 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
 def reactivate(user_id: int):  # type: ignore[no-untyped-def]
     """Let a deactivated user sign in again (their old tokens stay revoked)."""
     return _set_active(user_id, True)
+
+
+def _mail_search() -> MailSearchForm:
+    form = MailSearchForm(request.args)
+    if not form.validate():
+        abort(400)
+    return form
+
+
+@bp.get("/mail")
+@roles_required("admin")
+def mail():  # type: ignore[no-untyped-def]
+    """Mail that does not go out: the outbox by state, the suppressed addresses with the
+    server's reason, the failed messages; narrowed by a search for an address."""
+    form = _mail_search()
+    return render_template(
+        "admin/mail.html",
+        overview=mail_overview(db_session(), search=form.q.data or ""),
+        form=form,
+        confirm=ConfirmForm(formdata=None),
+        states=OUTBOX_STATES,
+        kinds=MESSAGE_KINDS,
+        max_attempts=MAX_ATTEMPTS,
+    )
+
+
+@bp.post("/mail/suppressed/<int:address_id>/lift")
+@roles_required("admin")
+def lift(address_id: int):  # type: ignore[no-untyped-def]
+    """Let new mail go to a suppressed address again; old messages are not resent."""
+    search = _mail_search().q.data or None
+    back = redirect(url_for("admin.mail", q=search))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    email = lift_suppression(session, address_id)
+    if email is None:
+        session.rollback()
+        flash(_("This address is not suppressed (any more): there was nothing to lift."),
+              "warning")  # fmt: skip
+        return back
+    session.commit()
+    # No audit table exists for this: the log records who let mail go to the address again.
+    log.info("suppression of %s lifted by %s (user %s)", email, current_user.email,
+             current_user.id)  # fmt: skip
+    flash(_("%(email)s gets new mail again; what failed or was held back is not resent.",
+            email=email), "info")  # fmt: skip
+    return back
