@@ -47,7 +47,12 @@ POLLING_JOBS = frozenset({"queue", "rematch", "outbox", "digests:immediate"})
 
 
 class JobFailed(Exception):
-    """A job that ran but did not do its work (a failed crawl, a failed re-match)."""
+    """A job that ran but did not do its work (a failed crawl, a failed re-match); the
+    ``facts`` say it for the pages, like a :class:`Summary`'s."""
+
+    def __init__(self, message: str, facts: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.facts = facts
 
 
 class Summary(str):
@@ -199,7 +204,8 @@ def crawl_job(ctx: JobContext, slug: str) -> Summary:
         run = next(iter(crawl_runs_since(session, slug, started)), None)
         if run is None or run.outcome == "failed" or code not in (0, 3):
             reason = run.reason if run is not None and run.reason else f"exit code {code}"
-            raise JobFailed(f"crawl of {slug} failed: {reason}")
+            raise JobFailed(f"crawl of {slug} failed: {reason}",
+                            {"kind": "crawl_failed", "reason": reason})  # fmt: skip
         changed = run.calls_new + run.calls_updated + run.calls_withdrawn
         summary = Summary(
             f"{run.outcome}: {run.calls_new} new, {run.calls_updated} updated, "
@@ -223,7 +229,10 @@ def queue_job(ctx: JobContext) -> Summary:
     if report.crawls:
         ctx.wake("rematch")
     if report.failed:
-        raise JobFailed(f"{report.failed} queued crawl(s) failed; {report.crawls} succeeded")
+        raise JobFailed(
+            f"{report.failed} queued crawl(s) failed; {report.crawls} succeeded",
+            {"kind": "queue_failed", "failed": report.failed, "crawls": report.crawls},
+        )
     facts = {"kind": "queue", "crawls": report.crawls, "requeued": report.requeued}
     return Summary(f"{report.crawls} queued crawl(s)", facts,
                    idle=not (report.crawls or report.requeued))  # fmt: skip
@@ -239,7 +248,15 @@ def rematch_job(ctx: JobContext) -> Summary:
         elif report.full:
             ctx.full_retry_at = None
     if report.failed:
-        raise JobFailed(str(report))
+        raise JobFailed(
+            str(report),
+            {
+                "kind": "rematch_failed",
+                "full": report.full,
+                "profiles": report.profiles,
+                "error": report.error,
+            },
+        )
     facts = {"kind": "rematch", "full": report.full, "profiles": report.profiles,
              "run": report.run_id}  # fmt: skip
     if report.run_id is None:
@@ -310,10 +327,12 @@ def run_job(job_id: str) -> None:
             run_id = start_job_run(session, job_id, ctx.runner).id
     summary: Summary | None = None
     error = None
+    failed_facts = None
     try:
         summary = run_action(ctx, job_id)
     except JobFailed as exc:
         error = str(exc)
+        failed_facts = exc.facts
         log.error("job %s failed: %s", job_id, error)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -326,8 +345,8 @@ def run_job(job_id: str) -> None:
                     run = start_job_run(session, job_id, ctx.runner, started)
                 else:
                     run = session.get_one(JobRun, run_id)
-                finish_job_run(session, run, summary=str(summary or ""),
-                               facts=summary.facts if summary else None, error=error)  # fmt: skip
+                facts = summary.facts if summary else failed_facts
+                finish_job_run(session, run, summary=str(summary or ""), facts=facts, error=error)
         except Exception:
             log.exception("could not record the end of job %s", job_id)
     if error is None:

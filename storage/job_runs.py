@@ -34,12 +34,12 @@ def finish_job_run(
     facts: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    """Record how ``run`` ended: failed with ``error``, or succeeded with ``summary`` (and
-    the ``facts`` it says, for the pages)."""
+    """Record how ``run`` ended: failed with ``error``, or succeeded with ``summary``; the
+    ``facts`` say either for the pages."""
     run.finished_at = utcnow()
     run.outcome = "failed" if error else "succeeded"
     run.summary = summary[:2000]
-    run.facts = facts if not error else None
+    run.facts = facts
     run.error = error[:4000] if error else None
     session.flush()
 

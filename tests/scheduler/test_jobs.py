@@ -202,6 +202,8 @@ def test_a_failed_crawl_is_a_failed_job_with_the_crawls_reason(
     ((job_id, outcome, _, error),) = _runs(session)
     assert (job_id, outcome) == ("crawl:quelle", "failed")
     assert error == "crawl of quelle failed: blocked: CAPTCHA page"
+    assert session.scalars(select(JobRun.facts)).one() == {
+        "kind": "crawl_failed", "reason": "blocked: CAPTCHA page"}  # fmt: skip
     assert ctx.woken == []
 
 

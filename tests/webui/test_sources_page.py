@@ -233,6 +233,9 @@ def test_job_summaries_are_said_in_the_readers_language(
                facts={"kind": "housekeeping", "statuses": 1, "pruned": pruned}),
         JobRun(job_id="digests:daily", started_at=now, finished_at=now, outcome="succeeded",
                summary="composed 4 digest(s), 0 change alert(s), 0 reminder(s)"),  # before facts
+        JobRun(job_id="queue", started_at=now, finished_at=now, outcome="failed",
+               error="1 queued crawl(s) failed; 0 succeeded",
+               facts={"kind": "queue_failed", "failed": 1, "crawls": 0}),
     ])  # fmt: skip
     session.commit()
 
@@ -246,6 +249,7 @@ def test_job_summaries_are_said_in_the_readers_language(
     assert ("1 status brought up to date; pruned: 2 crawl runs, 1 match run, 0 sent messages,"
             " 0 queue items, 5 job runs") in english["housekeeping"]  # fmt: skip
     assert "composed 4 digest(s)" in english["digests:daily"]
+    assert "1 crawl asked for failed, 0 succeeded" in english["queue"]
     client.set_cookie("lang", "de")
     german = rows()
     assert (
@@ -255,3 +259,4 @@ def test_job_summaries_are_said_in_the_readers_language(
         "1 Status aktualisiert; gelöscht: 2 Abruf-Protokolle, 1 Ranking-Lauf"
         in german["housekeeping"]
     )
+    assert "1 angeforderter Abruf fehlgeschlagen, 0 gelungen" in german["queue"]

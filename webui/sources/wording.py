@@ -143,3 +143,22 @@ def job_summary(summary: str, facts: dict[str, Any] | None) -> str:
         return _("%(statuses)s; pruned: %(pruned)s", statuses=statuses,
                  pruned=_pruned(f.get("pruned") or {}))  # fmt: skip
     return summary
+
+
+def job_error(error: str, facts: dict[str, Any] | None) -> str:
+    """Why a job run failed, in the reader's language where the run recorded its counts; a
+    crawler's or server's own reason stays as it was reported."""
+    f = facts or {}
+    kind = f.get("kind")
+    if kind == "crawl_failed":
+        return _("the crawl failed: %(reason)s", reason=f.get("reason", ""))
+    if kind == "queue_failed":
+        failed, crawls = int(f.get("failed") or 0), int(f.get("crawls") or 0)
+        return ", ".join([
+            ngettext("%(num)s crawl asked for failed", "%(num)s crawls asked for failed", failed),
+            ngettext("%(num)s succeeded", "%(num)s succeeded", crawls),
+        ])  # fmt: skip
+    if kind == "rematch_failed":
+        return _("the re-ranking failed (%(error)s); the previous rankings are kept",
+                 error=f.get("error", ""))  # fmt: skip
+    return error
