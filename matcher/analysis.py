@@ -173,13 +173,13 @@ class Analyzer:
     """Turns text into terms (stems) and remembers a readable surface word for each term.
 
     The stem cache is keyed by (language, token), so every distinct word is stemmed once for
-    the life of the analyzer; that keeps analysing a corpus of 50,000 calls cheap.
+    the life of the analyzer; that keeps analysing a large corpus of calls cheap.
     """
 
     def __init__(self, *, min_length: int = 2, proposal_words: bool = True) -> None:
         self.min_length = min_length
-        # Without PyStemmer's own cache (this class keeps one): half a million dictionary
-        # headwords are stemmed three times faster without its evictions.
+        # Without PyStemmer's own cache (this class keeps one): its evictions would slow the
+        # stemming of a dictionary's headwords.
         self._stemmers = {lang: Stemmer.Stemmer(name, 0) for lang, name in _STEMMER_NAMES.items()}
         # Stems of proposal boilerplate, per language, dropped like stop words.
         self._generic: dict[str, frozenset[str]] = {"de": frozenset(), "en": frozenset()}
@@ -191,7 +191,8 @@ class Analyzer:
             }
         self._generic[""] = self._generic["de"] | self._generic["en"]
         self._cache: dict[str, dict[str, str | None]] = {"de": {}, "en": {}, "": {}}
-        self._surface: dict[str, dict[str, int]] = {}
+        # Per term, how often each folded word was stemmed to it (see surface).
+        self.surface_forms: dict[str, dict[str, int]] = {}
 
     def language_of(self, tokens: list[str], declared: str = "") -> str:
         """The declared language if it is one we stem, else a guess from the tokens."""
@@ -224,7 +225,7 @@ class Analyzer:
             term = self._stemmers["en"].stemWord(token)
         if term in self._generic[language]:
             return None
-        counts = self._surface.setdefault(term, {})
+        counts = self.surface_forms.setdefault(term, {})
         counts[token] = counts.get(token, 0) + 1
         return term
 
@@ -265,7 +266,7 @@ class Analyzer:
 
     def surface(self, term: str) -> str:
         """A readable word for ``term``: the shortest of its most seen surface forms."""
-        forms = self._surface.get(term)
+        forms = self.surface_forms.get(term)
         if not forms:
             return term
         return min(forms.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]

@@ -41,7 +41,7 @@ QueryWords = tuple[list[list[str]], list[list[int]]]
 class QueryBridges:
     """The queries :meth:`TextModel.transform_queries` read last (its rows): per query its
     words, and the columns only its expansion across languages reached, with their sources
-    (for explanations: :meth:`TextModel.bridge_words`)."""
+    (for explanations: :func:`matcher.terms.bridge_words`)."""
 
     docs: Sequence[Document]
     words: list[QueryWords]

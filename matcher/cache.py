@@ -5,13 +5,14 @@ the text alone:
 
 * ``analysis.npz``: each call's analysed text (tokens, language, stems), which depends only
   on its own text; used when the fitted side below is missing or invalid.
-* ``words.npz``: for the calls the last re-match listed, the word each call's own text
-  uses for the terms that explained its matches (``TextModel.call_words``), so explaining
-  50,000 matches again re-reads only calls that are new to the lists or changed. After a
-  cold fit, the fit's analysis names the words of the calls it analysed (it keeps each
-  token's surface word), so even the first re-match reads no text twice.
-* ``fitted.npz``: the fitted call side (``vectorize.CallCounts``): the vocabulary and each
-  call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
+* ``words.npz`` (:mod:`matcher.words_file`): for the calls the last re-match listed, the
+  word each call's own text uses for the terms that explained its matches
+  (:func:`matcher.terms.surface_words`), so explaining the matches again re-reads only
+  calls that are new to the lists or changed. After a cold fit, the fit's analysis names
+  the words of the calls it analysed (it keeps each token's surface word), so even the
+  first re-match reads no text twice.
+* ``fitted.npz``: the fitted call side (``matcher.corpus.CallCounts``): the vocabulary and
+  each call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
   loads it and skips analysis and counting; one with a few changed calls analyses and
   counts only those, replaces their rows and drops columns no call uses any longer. IDF,
   the n-gram block and the vectors are always derived from the counts with sparse
@@ -39,9 +40,12 @@ import scipy.sparse as sp
 
 from matcher.archive import read_archive, write_archive
 from matcher.corpus import CallCounts, CorpusAnalysis
+from matcher.counting import count_calls, update_counts
 from matcher.documents import FIELDS, Document, content_hash, pick_documents
 from matcher.glossary import default_glossary_path
+from matcher.terms import surface_words
 from matcher.vectorize import TextModel
+from matcher.words_file import WordsFile
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,6 @@ CACHE_FORMAT = 2  # 2: the explaining words keep how the call writes them (umlau
 _FILE = "analysis.npz"
 _FITTED_FILE = "fitted.npz"
 _WORDS_FILE = "words.npz"
-_WORDS_KEEP = 100_000  # calls whose explaining words are kept (about 30 MB)
 _DATA = Path(__file__).parent / "data"
 
 
@@ -98,19 +101,20 @@ class AnalysisCache:
         self.folder = Path(folder)
         self.path = self.folder / _FILE
         self.fitted_path = self.folder / _FITTED_FILE
-        self.words_path = self.folder / _WORDS_FILE
-        # Content hashes of the calls last fitted, by call id (hashing 50,000 texts is 0.5 s).
+        self.words_file = WordsFile(self.folder / _WORDS_FILE)
+        # Content hashes of the calls last fitted, by call id, so explaining does not hash
+        # every text again.
         self._hashes: dict[int, bytes] = {}
         # The analysis of a cold fit and each call id's row in it, kept until the next
-        # call_words names the matched calls' words from it instead of reading them again
-        # (about 1 s for 20,000 calls; the analysis takes some 125 MB meanwhile).
+        # cached_surface_words names the matched calls' words from it instead of reading
+        # their texts again.
         self._analysed: tuple[CorpusAnalysis, dict[int, int]] | None = None
 
     def forget_calls(self) -> None:
         """Drop every layer kept of the calls (analysis, fitted counts, words), as a change
         of the analysis would; what does not depend on the calls (the dictionary's parsed
         index, the reference counts) stays."""
-        for path in (self.path, self.fitted_path, self.words_path):
+        for path in (self.path, self.fitted_path, self.words_file.path):
             path.unlink(missing_ok=True)
         self._hashes.clear()
         self._analysed = None
@@ -124,24 +128,24 @@ class AnalysisCache:
         self._hashes = dict(zip(call_ids, hashes.tolist(), strict=True))
         return hashes
 
-    def call_words(
+    def cached_surface_words(
         self,
         model: TextModel,
         call_ids: Sequence[int],
         docs: Sequence[Document],
         wanted: Sequence[Collection[str]],
     ) -> list[dict[str, str]]:
-        """``model.call_words(docs, wanted)``, reusing the words of calls seen last time.
+        """``surface_words(model, docs, wanted)``, reusing the words of calls seen last time.
 
         A call is read again only if its text changed or a wanted term is not among its
-        kept words. The file keeps these calls and, up to ``_WORDS_KEEP`` calls, those kept
-        before (a re-match of a few profiles must not forget the others' calls).
+        kept words. The words file (:mod:`matcher.words_file`) then keeps these calls and,
+        up to its bound, those kept before.
         """
         if not (len(call_ids) == len(docs) == len(wanted)):
-            raise ValueError("call_words needs one call id, document and term set per call")
+            raise ValueError("surface words need one call id, document and term set per call")
         signature = analysis_signature(model)
         hashes = [self._hashes.get(cid) or content_hash(docs[i]) for i, cid in enumerate(call_ids)]
-        kept = self._load_words(signature)
+        kept = self.words_file.load(signature)
         out: list[dict[str, str]] = []
         missing: list[int] = []
         for i, (cid, digest) in enumerate(zip(call_ids, hashes, strict=True)):
@@ -164,7 +168,7 @@ class AnalysisCache:
                 if row[i] >= 0 and fitted is not None and fitted[row[i]] == hashes[i]
             ]
             if known:
-                found = analysis.call_words(
+                found = analysis.analysed_surface_words(
                     np.asarray([row[i] for i in known], dtype=np.int64),
                     [set(wanted[i]) | set(out[i]) for i in known],
                 )
@@ -174,61 +178,21 @@ class AnalysisCache:
                 done = set(known)
                 missing = [i for i in missing if i not in done]
         if missing:
-            found = model.call_words(
+            found = surface_words(
+                model,
                 pick_documents(docs, np.asarray(missing, dtype=np.int64)),
                 [set(wanted[i]) | set(out[i]) for i in missing],
             )
             for i, words in zip(missing, found, strict=True):
                 out[i] = words
         log.info(
-            "call words: %d calls reused, %d named from the analysis, %d read",
+            "surface words: %d calls reused, %d named from the analysis, %d read",
             len(out) - len(missing) - named,
             named,
             len(missing),
         )
-        # Calls not asked for this time (a re-match of some profiles) stay, up to a bound.
-        asked = set(call_ids)
-        others = [key for key in kept if key[0] not in asked][: max(0, _WORDS_KEEP - len(out))]
-        self._save_words(
-            signature,
-            [*call_ids, *(cid for cid, _ in others)],
-            [*hashes, *(digest for _, digest in others)],
-            [*out, *(kept[key] for key in others)],
-        )
+        self.words_file.save(signature, call_ids, hashes, out, kept)
         return out
-
-    def _load_words(self, signature: str) -> dict[tuple[int, bytes], dict[str, str]]:
-        found = read_archive(self.words_path, signature)
-        if found is None:
-            return {}
-        meta, data = found
-        try:
-            return {
-                (int(cid), bytes(digest)): dict(zip(pairs[::2], pairs[1::2], strict=True))
-                for cid, digest, pairs in zip(
-                    data["call_ids"].tolist(), data["hashes"].tolist(), meta["words"], strict=True
-                )
-            }
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("ignoring unreadable words cache %s: %s", self.words_path, exc)
-            return {}
-
-    def _save_words(
-        self,
-        signature: str,
-        call_ids: Sequence[int],
-        hashes: Sequence[bytes],
-        words: Sequence[dict[str, str]],
-    ) -> None:
-        meta = {
-            "signature": signature,
-            "words": [[x for pair in found.items() for x in pair] for found in words],
-        }
-        arrays = {
-            "call_ids": np.asarray(call_ids, dtype=np.int64),
-            "hashes": np.array(hashes, dtype="S16"),
-        }
-        write_archive(self.words_path, meta, arrays)
 
     def fit_transform(
         self,
@@ -251,7 +215,7 @@ class AnalysisCache:
         model.index_folder = self.folder
         self._analysed = None  # only this fit's analysis may name this re-match's words
         if model.params.bigrams and model.params.min_bigram_df > 1:
-            model.prepare_dictionary()
+            model.expansion.prepare_dictionary(model.index_folder)
             analysis, stats = self.analyse(model, call_ids, docs)
             return model.fit_transform_analysed(analysis, by_term=by_term), stats
         signature = fitted_signature(model)
@@ -265,14 +229,14 @@ class AnalysisCache:
             hashes = analysis.hashes
             if analysis.variants is not None:
                 self._analysed = (analysis, {cid: i for i, cid in enumerate(call_ids)})
-            fitted = model.count_calls(analysis)
+            fitted = count_calls(analysis, model.params, model.parallelism.threads)
             del analysis
-            # Parsing the dictionary (if it must be parsed: a process of its own, about 1 s of
-            # CPU) starts only now. The analysis and the counting keep both cores busy; the
-            # vectors leave one idle for part of the time.
-            model.prepare_dictionary()
+            # Parsing the dictionary (if it must be parsed: in a process of its own) starts
+            # only now. The analysis and the counting keep both cores busy; the vectors leave
+            # one idle for part of the time.
+            model.expansion.prepare_dictionary(model.index_folder)
         else:
-            model.prepare_dictionary()
+            model.expansion.prepare_dictionary(model.index_folder)
             hashes = self._content_hashes(call_ids, docs)
             base, old_ids, old_hashes = cached
             position = {cid: i for i, cid in enumerate(old_ids.tolist())}
@@ -285,8 +249,8 @@ class AnalysisCache:
                 return model.fit_transform_counts(base, by_term=by_term), stats
             sources = found.copy()
             sources[fresh] = -1 - np.arange(len(fresh))
-            analysis = model.analyse_calls(pick_documents(docs, fresh))
-            fitted = model.update_counts(base, sources, analysis)
+            analysis = model.reader.analyse_calls(pick_documents(docs, fresh))
+            fitted = update_counts(base, sources, analysis, model.params, model.parallelism.threads)
             del base, analysis, cached
         writes.append(functools.partial(self._save_fitted, signature, fitted, ids, hashes))
         saving = threading.Thread(target=lambda: [write() for write in writes], daemon=True)
@@ -320,7 +284,7 @@ class AnalysisCache:
         cached = self._load(signature)
         if cached is None and hashes is None:
             # Nothing to reuse: the analysis hashes each text as it reads it.
-            merged = model.analyse_calls(docs, hashed=True)
+            merged = model.reader.analyse_calls(docs, hashed=True)
             self._remember(call_ids, merged.hashes)
             write(functools.partial(self._save, signature, merged, ids, merged.hashes))
             return merged, CacheStats(analysed=len(ids))
@@ -339,9 +303,9 @@ class AnalysisCache:
         if cached is not None and len(reuse):
             parts.append(cached[0].take(hit[reuse]))
         if len(fresh):
-            parts.append(model.analyse_calls(pick_documents(docs, fresh)))
+            parts.append(model.reader.analyse_calls(pick_documents(docs, fresh)))
         if not parts:
-            parts.append(model.analyse_calls([]))
+            parts.append(model.reader.analyse_calls([]))
         merged = CorpusAnalysis.concat(parts) if len(parts) > 1 else parts[0]
         # Back to the order of ``docs``: reused calls came first, then the fresh ones.
         order = np.empty(len(ids), dtype=np.int64)

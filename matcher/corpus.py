@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from matcher import kernels
 from matcher.documents import FIELDS
+from matcher.kernels.counting import column_counts, renumber
+from matcher.kernels.tokens import best_variants
 from matcher.lexicon import UNNAMED
 from matcher.written import Noted, WrittenTokens, noted_forms, written_words
+
+# A document after analysis: its language, its terms per field, and all its folded tokens.
+AnalysedTerms = tuple[str, dict[str, list[str]], list[str]]
 
 # No stem-pair table: ``count_rows`` then counts single stems only.
 NO_PAIR_TABLE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
@@ -38,7 +42,7 @@ def segments_of(batch: Batch) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.nd
 
 
 def count_room(batch: Batch) -> int:
-    """Entries that :func:`matcher.kernels.count_rows` may write for a batch: a column per
+    """Entries that :func:`matcher.kernels.counting.count_rows` may write for a batch: a column per
     stem and per stem pair, at most two per token."""
     return 2 * sum(len(batch.ids[name]) for name in FIELDS)
 
@@ -137,7 +141,7 @@ class CorpusAnalysis:
     hashes: np.ndarray | None = None
     # Per field, beside ``ids``: which surface word of its stem each token is (uint8), and
     # per stem its surface words by that number (matcher.lexicon.Lexicon.words), so the
-    # words of a call can be named without reading its text again (:meth:`call_words`).
+    # words of a call can be named without reading its text again (:meth:`analysed_surface_words`).
     # None where the analysis does not have them (read from an older cache file).
     variants: dict[str, np.ndarray] | None = None
     words: list[list[str]] | None = None
@@ -233,10 +237,11 @@ class CorpusAnalysis:
             self.written,
         )
 
-    def call_words(
+    def analysed_surface_words(
         self, rows: np.ndarray, wanted: Sequence[Collection[str]]
     ) -> list[dict[str, str]]:
-        """``TextModel.call_words`` of the calls at ``rows``, from the analysis, not the texts.
+        """``matcher.terms.surface_words`` of the calls at ``rows``, from the analysis, not
+        the texts.
 
         Per call and wanted stem its text uses: the surface word it uses most for the stem
         (the first one seen, field after field, on a tie), as the calls write it
@@ -254,7 +259,7 @@ class CorpusAnalysis:
             (i for ids in asked for i in ids), dtype=np.int64, count=int(want_indptr[-1])
         )
         best = np.empty(len(want_stems), dtype=np.int64)
-        kernels.best_variants(
+        best_variants(
             np.asarray(rows, dtype=np.int64),
             self._offsets(),
             tuple(np.ascontiguousarray(self.ids[n], dtype=np.int32) for n in FIELDS),
@@ -313,7 +318,7 @@ class CallCounts:
         counts that were just built and are not shared).
         """
         n_stems = len(self.stems)
-        used = kernels.column_counts(self.counts.indices, self.counts.shape[1]) > 0
+        used = column_counts(self.counts.indices, self.counts.shape[1]) > 0
         if used.all():
             return self
         keep_stems = used[:n_stems]
@@ -326,7 +331,7 @@ class CallCounts:
         column[n_stems:][used[n_stems:]] = n_kept + np.arange(len(codes))
         if in_place:
             indices = self.counts.indices
-            kernels.renumber(indices, column.astype(indices.dtype))
+            renumber(indices, column.astype(indices.dtype))
         else:
             indices = column[self.counts.indices].astype(np.int32)
         counts = sp.csr_matrix(

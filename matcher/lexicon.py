@@ -3,11 +3,11 @@
 Splitting a large corpus with a regular expression and looking every token up in a
 dictionary costs a Python object and a hash per token. Here the UTF-8 bytes of a batch of
 texts are copied into one array (joined by a separator byte) and cut into tokens where word
-and non-word characters meet by one compiled pass (:mod:`matcher.kernels`), which reduces
-each token to a 64-bit polynomial hash of its bytes without making a string of it. Hashes go
-through a direct-address table to stem ids; only a token the lexicon has never seen becomes
-a Python string, is stemmed (by :class:`matcher.analysis.Analyzer`, with its stop words) and
-enters the table. So the cost in Python is per distinct token, not per occurrence.
+and non-word characters meet by one compiled pass (:mod:`matcher.kernels.tokens`), which
+reduces each token to a 64-bit polynomial hash of its bytes without making a string of it.
+Hashes go through a direct-address table to stem ids; only a token the lexicon has never
+seen becomes a Python string, is stemmed (by :class:`matcher.analysis.Analyzer`, with its
+stop words) and enters the table. So the cost in Python is per distinct token, not per occurrence.
 
 Tokens are exactly those of :func:`matcher.analysis.tokenize` (runs of letters and digits of
 the folded text); two distinct tokens could share a hash in principle, which a 64-bit hash
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher import kernels
 from matcher.analysis import Analyzer, fold
+from matcher.kernels import tokens as token_kernels
 
 _TABLE_BITS = 22  # 4M slots: the frequent tokens of any corpus fit without collisions
 _EMPTY = -3
@@ -46,7 +46,7 @@ class Tokens:
         return fold(word.decode("utf-8", "replace"))
 
 
-# Per Unicode code point: word character or not, as far as classified (see kernels.WORD).
+# Per Unicode code point: word character or not, as far as classified (see token_kernels.WORD).
 _CLASSES = np.zeros(0x110000, dtype=np.uint8)
 
 
@@ -60,20 +60,22 @@ def _classify_all(raw: np.ndarray) -> None:
     """Classify every character of UTF-8 ``raw`` not classified yet."""
     unknown = np.empty(4096, dtype=np.int64)
     while True:
-        n_unknown = kernels.count_tokens(raw, _CLASSES, unknown)[1]
+        n_unknown = token_kernels.count_tokens(raw, _CLASSES, unknown)[1]
         if not n_unknown:
             return
         for point in np.unique(unknown[:n_unknown]).tolist():
-            _CLASSES[point] = kernels.WORD if _is_word_char(chr(point)) else kernels.NOT_WORD
+            _CLASSES[point] = (
+                token_kernels.WORD if _is_word_char(chr(point)) else token_kernels.NOT_WORD
+            )
 
 
 class Workspace:
     """Arrays reused from one batch of texts to the next, grown when a batch needs more.
 
-    On a virtual machine, the first write to memory the process has not used yet costs
-    about 2 ms per MB; a corpus read in chunks would pay it for every chunk's arrays if each
-    chunk allocated its own (the allocator returns large blocks to the system when they are
-    freed). The arrays a workspace hands out are valid until it is asked for the next batch.
+    On a virtual machine, the first write to memory the process has not used yet is costly;
+    a corpus read in chunks would pay it for every chunk's arrays if each chunk allocated its
+    own (the allocator returns large blocks to the system when they are freed). The arrays
+    a workspace hands out are valid until it is asked for the next batch.
     """
 
     def __init__(self) -> None:
@@ -115,9 +117,9 @@ def _utf8(texts: list[str], workspace: Workspace | None) -> np.ndarray:
 def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
     """Cut ``texts`` into tokens, each as a hash of its bytes (see :class:`Tokens`).
 
-    One compiled pass over the UTF-8 bytes (:func:`matcher.kernels.hash_tokens`); ASCII is
-    lower-cased as it is hashed, the rare non-ASCII characters are hashed as they are (a
-    token with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token
+    One compiled pass over the UTF-8 bytes (:func:`matcher.kernels.tokens.hash_tokens`);
+    ASCII is lower-cased as it is hashed, the rare non-ASCII characters are hashed as they
+    are (a token with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token
     boundaries are those of :func:`matcher.analysis.tokenize`: a non-ASCII character is
     classified once per process, in Python, the first time a text uses it. With a
     ``workspace``, the arrays are views of its arrays (valid until its next use).
@@ -131,13 +133,13 @@ def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
         segments = space.array("segments", room, np.int64)
         starts = space.array("starts", room, np.int64)
         ends = space.array("ends", room, np.int64)
-        n = kernels.hash_tokens(points, _CLASSES, hashes, segments, starts, ends)
+        n = token_kernels.hash_tokens(points, _CLASSES, hashes, segments, starts, ends)
         if n >= 0:
             break
-        if n == kernels.UNCLASSIFIED:
+        if n == token_kernels.UNCLASSIFIED:
             _classify_all(points)
         else:
-            room = kernels.count_tokens(points, _CLASSES, np.empty(0, dtype=np.int64))[0]
+            room = token_kernels.count_tokens(points, _CLASSES, np.empty(0, dtype=np.int64))[0]
     if workspace is None:  # arrays of their own, not the unused room after them
         hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
     else:
@@ -206,7 +208,7 @@ class Lexicon:
         values = space.array("values", n, np.int32)
         variants = space.array("variants", n, np.uint8)
         miss = space.array("miss", n, np.int64)
-        n_miss = kernels.look_up_tokens(
+        n_miss = token_kernels.look_up_tokens(
             tokens.hashes,
             tokens.segments,
             salts[np.asarray(languages, dtype=np.int64)],

@@ -7,9 +7,9 @@ is listed only if it passes every hard filter, was not marked not relevant for t
 and its text similarity reaches ``RankSettings.min_similarity`` (the gate is on the text,
 so soft factors reorder relevant calls but never make an irrelevant one appear).
 
-Profiles are ranked a chunk at a time by a compiled kernel (:func:`matcher.kernels.top_calls`)
-that keeps one dense similarity row per profile and reduces it to the top N at once, so no
-profiles × calls matrix of scores ever exists.
+Profiles are ranked a chunk at a time by a compiled kernel
+(:func:`matcher.kernels.ranking.top_calls`) that keeps one dense similarity row per profile
+and reduces it to the top N at once, so no profiles × calls matrix of scores ever exists.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from html import unescape
 import numpy as np
 import scipy.sparse as sp
 
-from matcher import kernels
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
+from matcher.kernels.ranking import top_calls
 from matcher.vectorize import Document, TextModel
 from storage.models import FundingCall, Profile
 
@@ -39,7 +39,7 @@ class RankSettings:
 
     top_n: int = 50
     min_similarity: float = 0.05
-    chunk_rows: int = 64  # profiles ranked at once: masks of 64 × 50,000 calls × 5 B = 16 MB
+    chunk_rows: int = 64  # profiles ranked at once (their masks over all calls are dense)
     explain_terms: int = 5
 
     def __post_init__(self) -> None:
@@ -153,7 +153,7 @@ def rank_calls(
         rows = np.empty((stop - start, keep), dtype=np.int64)
         scores = np.empty((stop - start, keep), dtype=np.float32)
         similarity = np.empty((stop - start, keep), dtype=np.float32)
-        kernels.top_calls(
+        top_calls(
             queries.indptr,
             queries.indices,
             queries.data,

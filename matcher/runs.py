@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
-from matcher.cache import AnalysisCache, pick_documents
+from matcher.cache import AnalysisCache
+from matcher.documents import Document, pick_documents
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -34,7 +35,8 @@ from matcher.explain import call_fields, explanation
 from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
 from matcher.parallel import REMATCH, Parallelism
 from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
-from matcher.vectorize import Document, TextModel
+from matcher.terms import bridge_words, surface_words, term_text, top_column_arrays
+from matcher.vectorize import TextModel
 from storage.matching import (
     ProfileFeedback,
     finish_match_run,
@@ -168,8 +170,8 @@ def match_rows(
     The explaining terms of all pairs come from one compiled pass, and the calls' own words
     for them from one vectorised pass over the matched calls' texts (with a ``cache``, only
     over calls new to the lists or changed, and not at all for calls the cache's fit has
-    just analysed: their words come from that analysis), so explaining 50,000 matches costs
-    seconds, not one tokenisation in Python per match. The profile's own word for a term
+    just analysed: their words come from that analysis), so explaining needs no
+    tokenisation in Python per match. The profile's own word for a term
     the bilingual bridge reached is looked up once per (profile, term).
     """
     model, facts = ranking.model, ranking.table.facts
@@ -180,8 +182,8 @@ def match_rows(
         count=sum(lengths),
     )
     query_rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    columns, values = model.top_column_arrays(
-        ranking.queries, ranking.by_term, query_rows, call_rows, terms
+    columns, values = top_column_arrays(
+        model, ranking.queries, ranking.by_term, query_rows, call_rows, terms
     )
     # Each (call, term) is named once, however many profiles it explains.
     width = max(1, ranking.by_term.shape[0])
@@ -198,12 +200,14 @@ def match_rows(
     texts = pick_documents(call_docs, np.asarray(rows_read, dtype=np.int64))
     terms_of = [wanted[r] for r in rows_read]
     if cache is not None:
-        found = cache.call_words(model, [facts[r].call_id for r in rows_read], texts, terms_of)
+        found = cache.cached_surface_words(
+            model, [facts[r].call_id for r in rows_read], texts, terms_of
+        )
     else:
-        found = model.call_words(texts, terms_of)
+        found = surface_words(model, texts, terms_of)
     words = dict(zip(rows_read, found, strict=True))
     names = [
-        model.term_text(c, words[r], term_of[c]) for r, c in zip(key_rows, key_cols, strict=True)
+        term_text(model, c, words[r], term_of[c]) for r, c in zip(key_rows, key_cols, strict=True)
     ]
     # Every listed (pair, term) as [word, weight]: a pair's terms lead its row of
     # ``columns`` (padding follows), so in row order each pair's terms are one slice.
@@ -216,7 +220,7 @@ def match_rows(
         # The queries ranked are those the model read last (feedback keeps their rows).
         pair_keys = np.broadcast_to(query_rows[:, None], columns.shape) * width + columns
         pairs, pair_of = np.unique(pair_keys[listed], return_inverse=True)
-        sources = model.bridge_words(*np.divmod(pairs, width))
+        sources = bridge_words(model, *np.divmod(pairs, width))
         bridged = np.fromiter((s is not None for s in sources), dtype=bool, count=len(sources))
         listed_bridged = bridged[pair_of]
         for at, pair in zip(

@@ -25,10 +25,12 @@ import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from matcher.documents import Document
 from matcher.rank import call_document
 from matcher.runs import ModelFactory, default_model_factory
 from matcher.search_facts import CallFacts
-from matcher.vectorize import Document, TextModel
+from matcher.terms import top_columns
+from matcher.vectorize import TextModel
 from storage.call_filters import (
     CallFilter,
     calls_in_order,
@@ -113,8 +115,8 @@ class SearchIndex:
         rows = [self.row_of[cid] for cid in call_ids if cid in self.row_of]
         # The word block alone, renumbered in order, so the model reads a small matrix.
         compact, terms = _compact(query, len(self.model.vocabulary))
-        found = self.model.top_columns(
-            compact, self.by_term.rows(terms), [0] * len(rows), rows, MATCHED_TERMS
+        found = top_columns(
+            self.model, compact, self.by_term.rows(terms), [0] * len(rows), rows, MATCHED_TERMS
         )
         out: dict[int, set[str]] = {}
         for row, columns in zip(rows, found, strict=True):

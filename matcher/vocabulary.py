@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from matcher import kernels
+from matcher.kernels.counting import code_table
 
 
 class Vocabulary(Mapping[str, int]):
     """Columns of the word block: fitted stems first, then kept stem bigrams ("a b").
 
     Bigrams are stored as sorted integer codes (``first * n_stems + second``), so a corpus
-    of 50,000 calls needs no dictionary of a million bigram strings.
+    needs no dictionary of all its bigram strings.
     """
 
     def __init__(self, stem_ids: dict[str, int], stems: list[str], n_stems: int) -> None:
@@ -35,9 +35,10 @@ class Vocabulary(Mapping[str, int]):
         self._table = None
 
     def bigram_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """The hash table code → bigram number that counting reads (:mod:`matcher.kernels`)."""
+        """The hash table code → bigram number that counting reads
+        (:func:`matcher.kernels.counting.code_table`)."""
         if self._table is None:
-            self._table = kernels.code_table(np.asarray(self._codes, dtype=np.int64))
+            self._table = code_table(np.asarray(self._codes, dtype=np.int64))
         return self._table
 
     def get(self, term: str, default: Any = None) -> Any:  # type: ignore[override]

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import matcher.cache as cache_module
-from matcher import vectorize
+from matcher import reader, words_file
 from matcher.cache import AnalysisCache
+from matcher.terms import surface_words, top_terms
 from matcher.vectorize import Document, TextModel
 from tests.matcher.test_vectorize import CALLS, FORKING
 
@@ -99,7 +100,7 @@ def test_explanations_stay_readable_with_a_cached_analysis(tmp_path: Path) -> No
     analysis, _ = cache.analyse(model, IDS, CALLS)
     calls = model.fit_transform_analysed(analysis)
     queries = model.transform_queries([Document(description="youth exchanges", language="en")])
-    words = [w for w, _ in model.top_terms(0, queries, 1, calls)]
+    words = [w for w, _ in top_terms(model, 0, queries, 1, calls)]
     assert "exchanges" in " ".join(words) or "exchange" in " ".join(words)
 
 
@@ -179,45 +180,44 @@ def test_changed_field_weights_discard_the_fitted_calls(tmp_path: Path) -> None:
 
 
 def _words_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the documents TextModel.call_words reads (per call of it)."""
+    """Counts the documents the cache has read for their surface words (per read)."""
     read: list[int] = []
-    original = TextModel.call_words
 
-    def counting(self, docs, wanted=None, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(model, docs, wanted=None, **kwargs):  # type: ignore[no-untyped-def]
         read.append(len(docs))
-        return original(self, docs, wanted, **kwargs)
+        return surface_words(model, docs, wanted, **kwargs)
 
-    monkeypatch.setattr(TextModel, "call_words", counting)
+    monkeypatch.setattr(cache_module, "surface_words", counting)
     return read
 
 
 def _model_and_every_term() -> tuple[TextModel, list[set[str]]]:
     model = TextModel()
     model.fit(CALLS)
-    return model, [set(model.call_words([doc])[0]) for doc in CALLS]
+    return model, [set(surface_words(model, [doc])[0]) for doc in CALLS]
 
 
-def test_call_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones(
+def test_surface_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model, wanted = _model_and_every_term()
-    expected = model.call_words(CALLS, wanted)
+    expected = surface_words(model, CALLS, wanted)
     read = _words_read(monkeypatch)
     cache = AnalysisCache(tmp_path)
-    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == [len(CALLS)]
     # Unchanged calls, terms already kept (or fewer): nothing is read.
     fewer = [set(list(w)[:2]) for w in wanted]
-    assert cache.call_words(TextModel(), IDS, CALLS, fewer) == expected
+    assert cache.cached_surface_words(TextModel(), IDS, CALLS, fewer) == expected
     assert read == [len(CALLS)]
     # One text changed, one call asks for a term never asked before: those two are read.
     changed = list(CALLS)
     changed[1] = replace(CALLS[1], title="Town twinning for cities and citizens")
     again = [set(w) for w in wanted]
     again[3] = again[3] | {"zzz-not-a-term"}
-    words = cache.call_words(model, IDS, changed, again)
+    words = cache.cached_surface_words(model, IDS, changed, again)
     assert read == [len(CALLS), 2]
-    assert words[1] == model.call_words([changed[1]], [again[1]])[0]
+    assert words[1] == surface_words(model, [changed[1]], [again[1]])[0]
     assert words[0] == expected[0]
 
 
@@ -226,10 +226,10 @@ def test_a_damaged_words_file_costs_a_read_not_a_failure(
 ) -> None:
     model, wanted = _model_and_every_term()
     cache = AnalysisCache(tmp_path)
-    expected = cache.call_words(model, IDS, CALLS, wanted)
-    cache.words_path.write_bytes(b"not a numpy archive")
+    expected = cache.cached_surface_words(model, IDS, CALLS, wanted)
+    cache.words_file.path.write_bytes(b"not a numpy archive")
     read = _words_read(monkeypatch)
-    assert AnalysisCache(tmp_path).call_words(model, IDS, CALLS, wanted) == expected
+    assert AnalysisCache(tmp_path).cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == [len(CALLS)]
 
 
@@ -238,17 +238,17 @@ def test_words_of_calls_not_asked_for_stay_kept(
 ) -> None:
     """A re-match of one profile explains few calls; the others' words must stay."""
     model, wanted = _model_and_every_term()
-    expected = model.call_words(CALLS, wanted)
+    expected = surface_words(model, CALLS, wanted)
     cache = AnalysisCache(tmp_path)
-    cache.call_words(model, IDS, CALLS, wanted)
-    cache.call_words(model, IDS[:1], CALLS[:1], wanted[:1])
+    cache.cached_surface_words(model, IDS, CALLS, wanted)
+    cache.cached_surface_words(model, IDS[:1], CALLS[:1], wanted[:1])
     read = _words_read(monkeypatch)
-    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == []
-    monkeypatch.setattr(cache_module, "_WORDS_KEEP", 2)
-    cache.call_words(model, IDS[:1], CALLS[:1], wanted[:1])  # keeps itself and one other
+    monkeypatch.setattr(words_file, "_WORDS_KEEP", 2)
+    cache.cached_surface_words(model, IDS[:1], CALLS[:1], wanted[:1])  # keeps itself and one other
     read.clear()
-    cache.call_words(model, IDS, CALLS, wanted)
+    cache.cached_surface_words(model, IDS, CALLS, wanted)
     assert read == [len(CALLS) - 2]
 
 
@@ -277,7 +277,7 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
 ) -> None:
     # A corpus too big to hold as strings may build its documents on demand; neither a cold
     # fit (on two processes here), nor an update, nor the explanations may hold all of it.
-    monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 2)
+    monkeypatch.setattr(reader, "_ANALYSE_CHUNK", 2)
     texts = [replace(doc, title=f"{doc.title} {n}") for n in range(3) for doc in CALLS]
     ids = list(range(1, len(texts) + 1))
     docs = _OnDemand(texts)
@@ -296,7 +296,7 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
     cold_model = TextModel()
     _assert_same_vectors(model, vectors, cold_model, cold_model.fit_transform(texts))
     wanted = [{"harbour"}] + [{"citi"}] * (len(texts) - 1)
-    words = cache.call_words(model, ids, docs, wanted)
+    words = cache.cached_surface_words(model, ids, docs, wanted)
     assert words[0].get("harbour") == "harbours"
     assert docs.most_alive <= 4  # two chunks: the one read and the one before
 
@@ -304,7 +304,7 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
 def test_a_cold_fit_hashes_the_texts_as_its_two_processes_read_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    analysis = TextModel(parallelism=FORKING).analyse_calls(CALLS, hashed=True)
+    analysis = TextModel(parallelism=FORKING).reader.analyse_calls(CALLS, hashed=True)
     assert analysis.hashes is not None
     assert analysis.hashes.tolist() == [cache_module.content_hash(doc) for doc in CALLS]
     assert analysis.take(np.array([3, 0])).hashes.tolist() == [  # type: ignore[union-attr]
@@ -323,14 +323,14 @@ def test_after_a_cold_fit_the_words_come_from_its_analysis_without_reading_the_t
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference, wanted = _model_and_every_term()
-    expected = reference.call_words(CALLS, wanted)
+    expected = surface_words(reference, CALLS, wanted)
     cache = AnalysisCache(tmp_path)
     model = TextModel()
     cache.fit_transform(model, IDS, CALLS)
     read = _words_read(monkeypatch)
-    assert cache.call_words(model, IDS, CALLS, wanted) == expected
+    assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == []
     # The analysis names one re-match's words only; a term the kept words lack is read.
     asked = [w | {"harbour"} for w in wanted[:2]]
-    assert cache.call_words(model, IDS[:2], CALLS[:2], asked) == expected[:2]
+    assert cache.cached_surface_words(model, IDS[:2], CALLS[:2], asked) == expected[:2]
     assert read == [2]

@@ -203,12 +203,13 @@ def test_models_in_one_process_share_the_parsed_dictionary(tmp_path: Path) -> No
 
     shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
     shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    first = TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary()
-    second = TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary()
+    first = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
+    second = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
     assert first is not None and first is second
     index = tmp_path / "tiny.index"
     os.utime(index, ns=(index.stat().st_atime_ns, index.stat().st_mtime_ns + 10**9))
-    assert TextModel(dictionary_path=str(tmp_path / "tiny"))._load_dictionary() is not first
+    third = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
+    assert third is not first
 
 
 def test_index_kept_in_a_cache_folder_is_read_back_without_parsing(tmp_path: Path) -> None:
@@ -260,46 +261,47 @@ def _model_with_tiny_dictionary(tmp_path: Path):
 def test_dictionary_parsed_beforehand_in_a_forked_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from matcher import vectorize
+    from matcher import expansion
     from matcher.vectorize import TextModel
 
-    monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
+    monkeypatch.setattr(expansion, "_DICTIONARIES", {})
     model = _model_with_tiny_dictionary(tmp_path)
-    model.prepare_dictionary()
-    assert model._preparing is not None  # the parse runs in another process
-    model._preparing.join()
-    assert model._preparing.exitcode == 0
+    model.expansion.prepare_dictionary(model.index_folder)
+    assert model.expansion._preparing is not None  # the parse runs in another process
+    model.expansion._preparing.join()
+    assert model.expansion._preparing.exitcode == 0
     assert (tmp_path / "matcher" / "dictionary_index.npz").exists()
 
     def no_parse(*args: object) -> object:
         raise AssertionError("the index was parsed again in this process")
 
     monkeypatch.setattr(FreeDict, "_parse_index", staticmethod(no_parse))
-    found = model._load_dictionary()
-    assert found is not None and model._preparing is None
+    found = model.expansion.load_dictionary(model.index_folder)
+    assert found is not None and model.expansion._preparing is None
     (key,) = Analyzer().stem_words(["Verkehrs"], "de")
     assert found.translations(key) == ["traffic", "transport"]
     # With the parsed copy kept, a later model starts no process.
-    vectorize._DICTIONARIES.clear()
+    expansion._DICTIONARIES.clear()
     later = TextModel(dictionary_path=str(tmp_path / "tiny"), parallelism=REMATCH)
     later.index_folder = tmp_path / "matcher"
-    later.prepare_dictionary()
-    assert later._preparing is None
+    later.expansion.prepare_dictionary(later.index_folder)
+    assert later.expansion._preparing is None
 
 
 def test_a_failed_parse_beforehand_leaves_the_parse_to_the_process_that_needs_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from matcher import vectorize
-    from matcher.vectorize import TextModel
+    from matcher import expansion
+    from matcher.expansion import QueryExpansion
 
-    monkeypatch.setattr(vectorize, "_DICTIONARIES", {})
+    monkeypatch.setattr(expansion, "_DICTIONARIES", {})
     model = _model_with_tiny_dictionary(tmp_path)
-    real_load = TextModel._load_dictionary
-    monkeypatch.setattr(TextModel, "_load_dictionary", lambda self: os._exit(3))
-    model.prepare_dictionary()  # the forked process dies without writing the copy
-    monkeypatch.setattr(TextModel, "_load_dictionary", real_load)
-    found = model._load_dictionary()
+    real_load = QueryExpansion.load_dictionary
+    monkeypatch.setattr(QueryExpansion, "load_dictionary", lambda self, folder: os._exit(3))
+    # The forked process dies without writing the copy.
+    model.expansion.prepare_dictionary(model.index_folder)
+    monkeypatch.setattr(QueryExpansion, "load_dictionary", real_load)
+    found = model.expansion.load_dictionary(model.index_folder)
     assert "parsing the dictionary beforehand failed" in caplog.text
     assert found is not None
     (key,) = Analyzer().stem_words(["Verkehrs"], "de")

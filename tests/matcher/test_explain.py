@@ -290,6 +290,7 @@ def test_stored_matches_explain_with_the_words_they_share(session: Session) -> N
 
 
 def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
+    from matcher.terms import surface_words, top_terms
     from matcher.vectorize import Document, TextModel
 
     calls = [
@@ -306,8 +307,8 @@ def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
     queries = model.transform_queries(
         [Document(description="Städtepartnerschaft für Städte", language="de")]
     )
-    plain = " ".join(w for w, _ in model.top_terms(0, queries, 0, documents))
-    own = model.top_terms(0, queries, 0, documents, words=model.surface_words(calls[0]))
+    plain = " ".join(w for w, _ in top_terms(model, 0, queries, 0, documents))
+    own = top_terms(model, 0, queries, 0, documents, words=surface_words(model, calls[:1])[0])
     text = " ".join(w for w, _ in own)
     assert "twinning" in text and "twins" not in text.split()
     assert "twinning" not in plain  # the corpus' shortest form alone reads otherwise
@@ -321,14 +322,15 @@ def test_batched_explanations_equal_the_one_pair_path(
     texts (in chunks, here of 37 calls; ``forked``: read by two processes); each match's
     terms must be those of top_terms with the call's own words and the profile's words of
     bridge_words, and its eligibility facts those of the pairwise rules."""
-    import matcher.vectorize
+    import matcher.reader
     from benchmarks.match import NOW, build_corpus
     from matcher.eligibility import assess
     from matcher.parallel import Parallelism
     from matcher.runs import match_rows, rank_corpus
+    from matcher.terms import bridge_words, surface_words, top_columns, top_terms
     from matcher.vectorize import TextModel
 
-    monkeypatch.setattr(matcher.vectorize, "_ANALYSE_CHUNK", 37)
+    monkeypatch.setattr(matcher.reader, "_ANALYSE_CHUNK", 37)
 
     corpus = build_corpus(300, 12, seed=7)
     call_docs = list(corpus.call_docs)
@@ -356,18 +358,19 @@ def test_batched_explanations_equal_the_one_pair_path(
                 hit.call_id,
                 rank,
             )
-            one = model.top_terms(
+            one = top_terms(
+                model,
                 i,
                 ranking.queries,
                 hit.row,
                 documents,
                 n=4,
-                words=model.surface_words(call_docs[hit.row]),
+                words=surface_words(model, [call_docs[hit.row]])[0],
             )
-            (columns,) = model.top_columns(
-                ranking.queries, documents[hit.row].T.tocsr(), [i], [0], 4
+            (columns,) = top_columns(
+                model, ranking.queries, documents[hit.row].T.tocsr(), [i], [0], 4
             )
-            sources = model.bridge_words([i] * len(columns), [c for c, _ in columns])
+            sources = bridge_words(model, [i] * len(columns), [c for c, _ in columns])
             expected = [
                 [t, round(v, 4), *(source or ())]
                 for (t, v), source in zip(one, sources, strict=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from matcher.cache import AnalysisCache
 from matcher.reasons import explanation_view
 from matcher.runs import rematch
+from matcher.terms import bridge_words, top_columns
 from matcher.vectorize import Document, TextModel
 from storage.matching import matches_for_profile
 from storage.models import FundingCall, Match, Profile
@@ -101,7 +102,7 @@ def _rematch(session: Session, cache: str, folder: Path, other: FundingCall) -> 
     if cache == "changed":
         other.description_text = f"{other.description_text} Neue Fristen."
         session.flush()
-        AnalysisCache(folder).words_path.unlink()
+        AnalysisCache(folder).words_file.path.unlink()
     if cache in ("warm", "changed"):
         rematch(session, trigger="manual", now=NOW, cache_folder=folder)
 
@@ -165,7 +166,7 @@ def test_a_real_match_keeps_its_cautions_out_of_its_reasons(session: Session) ->
 
 def test_the_calls_write_a_word_as_in_running_text_not_as_a_heading_starts_it() -> None:
     model = TextModel()
-    analysis = model.analyse_calls(
+    analysis = model.reader.analyse_calls(
         [
             Document(
                 title="Climate mitigation in Europe",
@@ -217,9 +218,9 @@ def test_bridge_words_name_the_profiles_own_words_as_it_writes_them() -> None:
     )
     named = {}
     for row in (0, 1):
-        (columns,) = model.top_columns(queries, by_term, [row], [0], 10)
+        (columns,) = top_columns(model, queries, by_term, [row], [0], 10)
         cols = [col for col, _ in columns]
-        found = model.bridge_words([row] * len(cols), cols)
+        found = bridge_words(model, [row] * len(cols), cols)
         named[row] = {model.vocabulary.term(c): f for c, f in zip(cols, found, strict=True)}
     assert named[0]["climat protect"] == ("Klimaschutz", "de")  # the word itself first
     assert named[0]["municip"] == ("Kommunen", "de")
@@ -229,4 +230,4 @@ def test_bridge_words_name_the_profiles_own_words_as_it_writes_them() -> None:
     assert named[1]["climat protect"] == ("Klimaschutzkonzept", "de")  # by a compound's part
     # Nothing for a column no expansion reached.
     unseen = int(np.flatnonzero([model.vocabulary.term(c) not in named[0] for c in range(5)])[0])
-    assert model.bridge_words([0], [unseen]) == [None]
+    assert bridge_words(model, [0], [unseen]) == [None]

@@ -9,7 +9,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from matcher import kernels
+from matcher.kernels import counting, tokens
 
 N_STEMS = 40
 
@@ -38,7 +38,7 @@ def test_collect_pairs_finds_every_adjacent_pair_and_grows_its_table() -> None:
     docs = _documents(1)
     ids, starts, stops = _layout(docs)
     counted = np.array([True, True, False, True])
-    keys, count = kernels.collect_pairs(
+    keys, count = counting.collect_pairs(
         ids, starts, stops, counted, N_STEMS, np.full(16, -1, dtype=np.int64), 0
     )
     expected = {code for doc in docs for f in (0, 1, 3) for code in _pairs(doc[f])}
@@ -49,15 +49,15 @@ def test_collect_pairs_finds_every_adjacent_pair_and_grows_its_table() -> None:
 
 def test_column_counts_equal_bincount_including_unused_columns() -> None:
     indices = np.random.default_rng(5).integers(0, 40, size=1000).astype(np.int32)
-    counts = kernels.column_counts(indices, 50)
+    counts = counting.column_counts(indices, 50)
     assert counts.tolist() == np.bincount(indices, minlength=50).tolist()
     assert counts[40:].sum() == 0
-    assert kernels.column_counts(indices[:0], 3).tolist() == [0, 0, 0]
+    assert counting.column_counts(indices[:0], 3).tolist() == [0, 0, 0]
 
 
 def test_code_table_maps_codes_to_their_position() -> None:
     codes = np.array([5, 17, 1 << 40, 99, 3], dtype=np.int64)
-    keys, values = kernels.code_table(codes)
+    keys, values = counting.code_table(codes)
     found = {int(k): int(v) for k, v in zip(keys, values, strict=True) if k >= 0}
     assert found == {5: 0, 17: 1, 1 << 40: 2, 99: 3, 3: 4}
 
@@ -70,12 +70,12 @@ def test_count_rows_equals_weighted_sublinear_counts(seed: int) -> None:
     every_pair = sorted({c for doc in docs for field in doc for c in _pairs(field)})
     kept = np.array(every_pair[::2], dtype=np.int64)  # half the pairs are in the vocabulary
     column_of = {int(code): N_STEMS + i for i, code in enumerate(kept)}
-    keys, values = kernels.code_table(kept)
+    keys, values = counting.code_table(kept)
     room = 2 * sum(len(part) for part in ids)
     indptr = np.empty(len(docs) + 1, dtype=np.int64)
     indices = np.empty(room, dtype=np.int32)
     data = np.empty(room, dtype=np.float32)
-    nnz = kernels.count_rows(
+    nnz = counting.count_rows(
         ids,
         starts,
         stops,
@@ -111,7 +111,7 @@ def test_count_rows_without_a_pair_table_counts_single_stems() -> None:
     data = np.empty(10, dtype=np.float32)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
     weights = np.ones(4, dtype=np.float32)
-    nnz = kernels.count_rows(
+    nnz = counting.count_rows(
         ids, starts, stops, weights, N_STEMS, *empty, N_STEMS, indptr, indices, data
     )
     assert indices[:nnz].tolist() == [1, 2, 7]
@@ -124,9 +124,7 @@ def test_split_fields_groups_the_kept_ids_by_field_in_document_order() -> None:
     segments = np.sort(rng.integers(0, n_docs * n_fields, size=300))
     stem_ids = rng.integers(-1, 50, size=300).astype(np.int32)  # -1: a stop word
     variants = rng.integers(0, 256, size=300).astype(np.uint8)
-    ids, kept, starts, lengths = kernels.split_fields(
-        stem_ids, variants, segments, n_docs, n_fields
-    )
+    ids, kept, starts, lengths = tokens.split_fields(stem_ids, variants, segments, n_docs, n_fields)
     for f in range(n_fields):
         mine = (segments % n_fields == f) & (stem_ids >= 0)
         assert ids[starts[f] : starts[f + 1]].tolist() == stem_ids[mine].tolist()

@@ -11,11 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from matcher import vectorize
-from matcher.corpus import used_stems_only
-from matcher.counting import Counting
+from matcher import counting, reader
+from matcher.corpus import CorpusAnalysis, used_stems_only
+from matcher.counting import Counting, count_calls
+from matcher.documents import FIELDS
 from matcher.parallel import REMATCH, Parallelism
+from matcher.terms import bridge_words, surface_words, top_terms
 from matcher.vectorize import Document, TextModel
+from matcher.vocabulary import Vocabulary
 
 FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
@@ -192,12 +195,12 @@ def test_top_terms_are_readable_words_shared_by_query_and_call() -> None:
     queries = model.transform_queries(
         [Document(description="a circular economy for the waste of our cities")]
     )
-    terms = model.top_terms(0, queries, 2, calls, n=3)
+    terms = top_terms(model, 0, queries, 2, calls, n=3)
     words = [word for word, _ in terms]
     assert "circular economy" in words or "circular" in words
     assert all(weight > 0 for _, weight in terms)
     assert [w for _, w in terms] == sorted((w for _, w in terms), reverse=True)
-    assert model.top_terms(0, queries, 1, calls) == []
+    assert top_terms(model, 0, queries, 1, calls) == []
 
 
 def test_analysis_on_two_processes_gives_the_vectors_of_one(
@@ -226,11 +229,16 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     is counted; the result must be the rows of one batch of all calls, empty calls too."""
     calls = [*CALLS, Document(title=""), *CALLS[::-1], Document(title="Verkehr")]
     model = TextModel()
-    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", chunk)
-    counts = model.count_calls(model.analyse_calls(calls)).counts
-    analysis = used_stems_only(model.analyse_calls(calls))
+    monkeypatch.setattr(counting, "_COUNT_CHUNK", chunk)
+    fitted = count_calls(model.reader.analyse_calls(calls), model.params, model.parallelism.threads)
+    analysis = used_stems_only(model.reader.analyse_calls(calls))
     (whole,) = analysis.batches(len(calls))
-    expected = model._counting().rows(whole)
+    vocabulary = Vocabulary(
+        {stem: i for i, stem in enumerate(fitted.stems)}, fitted.stems, len(fitted.stems)
+    )
+    vocabulary.bigram_codes = fitted.bigram_codes
+    counts = fitted.counts
+    expected = Counting.of(vocabulary, model.params, model.parallelism.threads).rows(whole)
     assert counts.shape == expected.shape
     assert np.array_equal(counts.indptr, expected.indptr)
     assert np.array_equal(counts.indices, expected.indices)
@@ -241,8 +249,8 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model = TextModel()
-    analysis = model.analyse_calls(CALLS * 4)
-    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", 1)
+    analysis = model.reader.analyse_calls(CALLS * 4)
+    monkeypatch.setattr(counting, "_COUNT_CHUNK", 1)
     real = Counting.into
     seen: list[int] = []
 
@@ -254,7 +262,7 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
 
     monkeypatch.setattr(Counting, "into", flaky)
     with pytest.raises(MemoryError, match="no room"):
-        model.count_calls(analysis)
+        count_calls(analysis, model.params, model.parallelism.threads)
 
 
 def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
@@ -262,9 +270,9 @@ def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
 ) -> None:
     """Ranking reads terms x calls written chunk by chunk into arrays sized from the fit's
     column counts; it must hold exactly the calls x terms vectors, each term's row sorted."""
-    import matcher.vectorize as vectorize
+    import matcher.vectors as vectors
 
-    monkeypatch.setattr(vectorize, "_VECTOR_CHUNK", 2)  # several chunks, out of step
+    monkeypatch.setattr(vectors, "_VECTOR_CHUNK", 2)  # several chunks, out of step
     calls = CALLS * 3
     by_call = TextModel().fit_transform(calls)
     by_term = TextModel().fit_transform(calls, by_term=True)
@@ -293,16 +301,16 @@ def test_many_queries_with_new_words_are_explained_by_their_own_words() -> None:
     rows = [row for row, columns in enumerate(bridges.columns) for _ in columns]
     columns = [col for bridged in bridges.columns for col in bridged]
     assert rows and set(rows) == set(range(250))
-    named = model.bridge_words(rows, columns)
+    named = bridge_words(model, rows, columns)
     assert all(found is not None and found[1] == "de" for found in named)
     assert {found[0] for found in named if found} >= {"Städtepartnerschaft"}
     assert vectors.shape[0] == 250
 
 
-def _by_stem(analysis: vectorize.CorpusAnalysis) -> dict[str, list[list[str]]]:
+def _by_stem(analysis: CorpusAnalysis) -> dict[str, list[list[str]]]:
     """Each field's stems per call, as strings (the numbering may differ between runs)."""
     out: dict[str, list[list[str]]] = {}
-    for name in vectorize.FIELDS:
+    for name in FIELDS:
         ends = np.cumsum(analysis.lengths[name])
         words = [analysis.stems[i] for i in analysis.ids[name].tolist()]
         out[name] = [words[e - n : e] for n, e in zip(analysis.lengths[name], ends, strict=True)]
@@ -318,7 +326,7 @@ def _sharing(
     """
     parent = os.getpid()
     shares: list[tuple[int, int]] = []
-    real = vectorize.share_chunks
+    real = reader.share_chunks
 
     def share(work: Any, finish: Any, n_chunks: int) -> Any:
         def slow_start(i: int) -> Any:
@@ -332,8 +340,8 @@ def _sharing(
         shares.append((len(found[0]), len(found[1])))
         return found
 
-    monkeypatch.setattr(vectorize, "_ANALYSE_CHUNK", 1)
-    monkeypatch.setattr(vectorize, "share_chunks", share)
+    monkeypatch.setattr(reader, "_ANALYSE_CHUNK", 1)
+    monkeypatch.setattr(reader, "share_chunks", share)
     return shares
 
 
@@ -345,9 +353,9 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
         for n in range(4)
         for doc in CALLS
     ]
-    serial = TextModel().analyse_calls(calls, hashed=True)
+    serial = TextModel().reader.analyse_calls(calls, hashed=True)
     shares = _sharing(monkeypatch)
-    shared = TextModel(parallelism=FORKING).analyse_calls(calls, hashed=True)
+    shared = TextModel(parallelism=FORKING).reader.analyse_calls(calls, hashed=True)
     assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
     assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
     assert _by_stem(shared) == _by_stem(serial)
@@ -364,10 +372,10 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
 def test_a_failing_worker_leaves_its_chunks_to_this_process(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    serial = TextModel().analyse_calls(CALLS * 2)
+    serial = TextModel().reader.analyse_calls(CALLS * 2)
     shares = _sharing(monkeypatch, worker_fails=True)
     with caplog.at_level(logging.WARNING, logger="matcher.parallel"):
-        shared = TextModel(parallelism=FORKING).analyse_calls(CALLS * 2)
+        shared = TextModel(parallelism=FORKING).reader.analyse_calls(CALLS * 2)
     assert shares == [(len(CALLS) * 2, 0)]
     assert "worker broke" in caplog.text
     assert _by_stem(shared) == _by_stem(serial)
@@ -389,20 +397,20 @@ def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
     calls = FORMS + CALLS + FORMS[::-1]
     model = TextModel()
     model.fit(calls)
-    expected = model.call_words(calls)
+    expected = surface_words(model, calls)
     if processes == 2:
         shares = _sharing(monkeypatch)
     parallelism = FORKING if processes == 2 else None
-    analysis = TextModel(parallelism=parallelism).analyse_calls(calls)
+    analysis = TextModel(parallelism=parallelism).reader.analyse_calls(calls)
     if processes == 2:
         assert shares and shares[0][1] > 0  # some calls' words come from the worker's table
     wanted = [{*words, "harbour"} for words in expected]  # a stem the call does not use
     rows = np.arange(len(calls))[::-1]
-    named = analysis.call_words(rows, [wanted[r] for r in rows])
+    named = analysis.analysed_surface_words(rows, [wanted[r] for r in rows])
     assert named == [expected[r] for r in rows]
     assert expected[0]["citi"] == "city"  # three times, against two "cities"
     assert expected[0]["twin"] == "twinning"  # three forms once each: the first seen
-    only = analysis.call_words(np.array([2]), [{"exchang"}])
+    only = analysis.analysed_surface_words(np.array([2]), [{"exchang"}])
     assert only == [{"exchang": "exchanges"}]  # twice each with "exchange": the title first
 
 
@@ -424,6 +432,6 @@ def test_the_default_model_never_forks_however_large_the_corpus(
     monkeypatch.setattr(os, "fork", no_fork)
     model = TextModel()
     vectors = model.fit_transform(calls, by_term=True)
-    words = model.call_words(calls, [{"citi"}] * len(calls))
+    words = surface_words(model, calls, [{"citi"}] * len(calls))
     assert vectors.shape[1] == len(calls) and len(words) == len(calls)
     assert REMATCH.forks_for(len(calls)) and not Parallelism().forks_for(len(calls))

@@ -1,0 +1,255 @@
+"""Reading documents into stem ids: the text model's analysis of calls and queries.
+
+A document is tokenised, its language guessed where it is not given, and each field's
+tokens mapped to stem ids. Calls are read a chunk at a time by the vectorised lexicon
+(:mod:`matcher.lexicon`), on two processes for a large corpus; queries one by one in this
+process, since their new words must get ids in the model's own stem table.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
+from matcher.corpus import AnalysedTerms, Batch, ChunkTokens, CorpusAnalysis, merge_words
+from matcher.documents import FIELDS, Document, content_hash
+from matcher.kernels.tokens import split_fields
+from matcher.lexicon import Lexicon, hash_tokens, hash_words
+from matcher.parallel import Parallelism, share_chunks
+from matcher.written import WrittenTokens
+
+_ANALYSE_CHUNK = 500  # calls read at once
+
+
+@functools.cache
+def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
+    """Token hashes of the German and English function words used to guess a language."""
+    german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
+    return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
+
+
+class TextReader:
+    """Reads documents into stem ids, numbering stems in one table (the model's).
+
+    The table grows as queries are read: a query's words the calls never use get ids after
+    the fitted stems, which the explanations read afterwards (``QueryBridges``).
+    """
+
+    def __init__(self, analyzer: Analyzer, parallelism: Parallelism) -> None:
+        self.analyzer = analyzer
+        self.parallelism = parallelism
+        # Stems get integer ids once; folded tokens map straight to ids, per language.
+        self.stem_ids: dict[str, int] = {}
+        self.stems: list[str] = []
+        self._token_cache: dict[str, dict[str, int]] = {}
+        # Folded words as the analysed calls write them (CorpusAnalysis.written), for names.
+        self.written: dict[str, str] = {}
+
+    def renumber(self, stems: list[str]) -> None:
+        """Number the stems as ``stems`` does (a fit's vocabulary), forgetting other ids."""
+        self.stems = stems
+        self.stem_ids = {stem: i for i, stem in enumerate(stems)}
+        self._token_cache = {}
+
+    def _token_ids(self, tokens: list[str], language: str, *, stops: bool = False) -> list[int]:
+        """Stem ids of folded tokens (stop words dropped, or -1 with ``stops``); each
+        distinct token stemmed once."""
+        cache = self._token_cache.get(language)
+        if cache is None:
+            cache = self._token_cache[language] = {}
+        get = cache.get
+        ids = [get(t, -2) for t in tokens]
+        if -2 in ids:
+            for i, token in enumerate(tokens):
+                if ids[i] != -2:
+                    continue
+                value = get(token, -2)
+                if value == -2:
+                    stem = self.analyzer.stem(token, language)
+                    if stem is None:
+                        value = -1
+                    else:
+                        value = self.stem_ids.get(stem, -1)
+                        if value == -1:
+                            value = self.stem_ids[stem] = len(self.stems)
+                            self.stems.append(stem)
+                    cache[token] = value
+                ids[i] = value
+        return ids if stops else [i for i in ids if i >= 0]
+
+    def read(self, docs: Sequence[Document], *, keep: bool = False) -> Batch:
+        """Tokenise, guess the language where not given, and map every field to stem ids."""
+        batch = Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
+        if keep:
+            batch.docs, batch.tokens, batch.words = [], [], []
+        for doc in docs:
+            tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
+            language = self.analyzer.language_of(
+                tokens["title"] + tokens["summary"] + tokens["description"][:300], doc.language
+            )
+            batch.languages.append(language)
+            per_doc = {}
+            every: list[list[int]] = []
+            for name in FIELDS:
+                every.append(self._token_ids(tokens[name], language, stops=True))
+                ids = [i for i in every[-1] if i >= 0]
+                batch.ids[name].extend(ids)
+                batch.lengths[name].append(len(ids))
+                per_doc[name] = ids
+            if keep:
+                batch.docs.append(per_doc)  # type: ignore[union-attr]
+                batch.tokens.append([t for n in FIELDS for t in tokens[n]])  # type: ignore[union-attr]
+                batch.words.append(([tokens[n] for n in FIELDS], every))  # type: ignore[union-attr]
+        return batch
+
+    def query_terms(self, batch: Batch) -> list[AnalysedTerms]:
+        """Per query: language, unigram terms per field (as strings), and all tokens."""
+        stems = self.stems
+        out: list[AnalysedTerms] = []
+        for language, doc, tokens in zip(
+            batch.languages, batch.docs or [], batch.tokens or [], strict=True
+        ):
+            out.append((language, {n: [stems[i] for i in doc[n]] for n in FIELDS}, tokens))
+        return out
+
+    def analyse_calls(self, calls: Sequence[Document], *, hashed: bool = False) -> CorpusAnalysis:
+        """Analyse call texts for fitting (vectorised; on two processes if large and the
+        model's ``parallelism`` allows it).
+
+        The analysis depends only on the texts and the analyzer, never on other calls, so
+        parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
+        Two processes share the chunks of calls as they go
+        (:func:`matcher.parallel.share_chunks`), each numbering stems in its own table; the
+        worker's chunks are renumbered into this process's table. ``hashed``: also hash each
+        text as it is read (``CorpusAnalysis.hashes``), so a cache does not read the corpus a
+        second time.
+        """
+        n_chunks = -(-len(calls) // _ANALYSE_CHUNK)
+        stems: list[str] = []
+        stem_ids: dict[str, int] = {}
+        lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
+
+        def work(i: int) -> tuple[Batch, list[bytes] | None]:
+            if not lexicons:
+                lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
+            docs = calls[i * _ANALYSE_CHUNK : (i + 1) * _ANALYSE_CHUNK]
+            hashes: list[bytes] | None = [] if hashed else None
+            return self._read_chunk(docs, lexicons[0], hashes), hashes
+
+        def finish() -> tuple[list[str], dict[str, dict[str, int]], list[list[str]]]:
+            # The analyzer's record of surface words travels with the analysis, so
+            # explanations stay readable when another process analysed.
+            surface = self.analyzer.surface_forms
+            seen = lexicons[0].words if lexicons else {}
+            return (
+                stems,
+                {stem: dict(surface[stem]) for stem in stems if stem in surface},
+                [list(seen.get(i, ())) for i in range(len(stems))],
+            )
+
+        shared = None
+        if self.parallelism.forks_for(len(calls)):
+            shared = share_chunks(work, finish, n_chunks)
+        if shared is None:
+            mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
+        else:
+            mine, theirs, their_table = shared
+        _, forms, words = finish()
+        if their_table is not None:
+            their_stems, their_forms, their_words = their_table
+            remap = np.array(
+                [stem_ids.setdefault(stem, len(stem_ids)) for stem in their_stems],
+                dtype=np.int32,
+            )
+            stems.extend(list(stem_ids)[len(stems) :])
+            variant_of = merge_words(words, remap, their_words)
+            for batch, _ in theirs.values():
+                batch.variants = {
+                    n: variant_of(ids, batch.variants[n])  # type: ignore[index]
+                    for n, ids in batch.ids.items()
+                }
+                batch.ids = {n: remap[ids] if len(ids) else ids for n, ids in batch.ids.items()}
+            for stem, seen in their_forms.items():
+                merged = forms.setdefault(stem, {})
+                for word, count in seen.items():
+                    merged[word] = merged.get(word, 0) + count
+        done = [mine[i] if i in mine else theirs[i] for i in range(n_chunks)]
+        analysis = CorpusAnalysis.from_batches(stems, [batch for batch, _ in done])
+        analysis.forms = forms
+        analysis.words = words
+        for word, form in (analysis.written or {}).items():
+            self.written.setdefault(word, form)
+        if hashed:
+            analysis.hashes = np.array(
+                [digest for _, hashes in done for digest in hashes or ()], dtype="S16"
+            )
+        return analysis
+
+    def _read_chunk(
+        self, docs: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
+    ) -> Batch:
+        """:meth:`read` for one chunk of calls, vectorised (:mod:`matcher.lexicon`).
+
+        The stem ids are numbered in ``lexicon``'s table; only they (int32) are kept, so
+        memory grows with the corpus' tokens, not with its strings. ``hashes``: gets each
+        document's :func:`content_hash`, in order.
+        """
+        chunk = self._token_chunk(docs, lexicon, hashes)
+        ids, variants, starts, lengths = split_fields(
+            chunk.stem_ids, chunk.variants, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
+        )
+        batch = Batch(chunk.languages, {}, {}, variants={}, written=chunk.tokens.written)
+        for f, name in enumerate(FIELDS):
+            batch.ids[name] = ids[starts[f] : starts[f + 1]]
+            batch.variants[name] = variants[starts[f] : starts[f + 1]]  # type: ignore[index]
+            batch.lengths[name] = lengths[f]
+        return batch
+
+    def _token_chunk(
+        self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
+    ) -> ChunkTokens:
+        """Every token of the documents ``chunk`` with its document, field and stem id.
+
+        The arrays are views of ``lexicon``'s workspace, valid until it reads the next
+        chunk. ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
+        note how the texts write their words (``WrittenTokens``).
+        """
+        names = ["de", "en", ""]
+        n_fields = len(FIELDS)
+        n = len(chunk)
+        if hashes is not None:
+            hashes.extend(content_hash(doc) for doc in chunk)
+        texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
+        tokens = WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
+        declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
+        if any(not lang for lang in declared):
+            # The guess of Analyzer.language_of: title, summary and 300 description tokens.
+            docs_of = tokens.segments // n_fields
+            field_of = tokens.segments % n_fields
+            markers = _marker_hashes()
+            first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
+            position = np.arange(len(docs_of)) - first[tokens.segments]
+            looked = (field_of < 2) | ((field_of == 2) & (position < 300))
+            de = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[0])], minlength=n)
+            en = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[1])], minlength=n)
+            declared = [
+                lang or ("" if d == e else "de" if d > e else "en")
+                for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
+            ]
+        lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
+        tokens.languages = declared
+        stem_ids, variants = lexicon.ids_and_variants(
+            tokens, np.repeat(lang_index, n_fields), names
+        )
+        return ChunkTokens(tokens, declared, stem_ids, variants)
+
+    def token_chunks(
+        self, docs: Sequence[Document], lexicon: Lexicon
+    ) -> Iterator[tuple[int, ChunkTokens]]:
+        """The tokens of ``docs`` a chunk at a time, each with the index of its first
+        document; a chunk's arrays are valid until the next one is read."""
+        for begin in range(0, len(docs), _ANALYSE_CHUNK):
+            yield begin, self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)
