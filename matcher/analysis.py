@@ -106,8 +106,13 @@ _STEMMER_NAMES = {"de": "german", "en": "english"}
 
 @lru_cache(maxsize=4096)
 def _plain(char: str) -> str:
+    # A character that decomposes into letters or digits keeps only those ("¼" is "14", not
+    # "1⁄4"), so folding never splits a token: the compiled tokeniser, which cuts before it
+    # folds, cuts the same tokens.
     decomposed = unicodedata.normalize("NFKD", char)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    letters = "".join(ch for ch in plain if ch.isalnum())
+    return letters or plain
 
 
 def _plain_match(match: re.Match[str]) -> str:

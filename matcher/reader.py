@@ -8,27 +8,19 @@ process, since their new words must get ids in the model's own stem table.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from matcher.analysis import LANGUAGE_MARKERS, Analyzer, tokenize
+from matcher.analysis import Analyzer, tokenize
 from matcher.corpus import AnalysedTerms, Batch, ChunkTokens, CorpusAnalysis, merge_words
 from matcher.documents import FIELDS, Document, content_hash
 from matcher.kernels.tokens import split_fields
-from matcher.lexicon import Lexicon, hash_tokens, hash_words
+from matcher.lexicon import Lexicon, hash_tokens
 from matcher.parallel import Parallelism, share_chunks
 from matcher.written import WrittenTokens
 
 _ANALYSE_CHUNK = 500  # calls read at once
-
-
-@functools.cache
-def _marker_hashes() -> tuple[np.ndarray, np.ndarray]:
-    """Token hashes of the German and English function words used to guess a language."""
-    german = [*sorted(LANGUAGE_MARKERS["de"]), "für"]  # the hash is of the unfolded bytes
-    return hash_words(german), hash_words(sorted(LANGUAGE_MARKERS["en"]))
 
 
 class TextReader:
@@ -80,6 +72,18 @@ class TextReader:
                 ids[i] = value
         return ids if stops else [i for i in ids if i >= 0]
 
+    def language_of(self, doc: Document, tokens: dict[str, list[str]] | None = None) -> str:
+        """The one language guess of both readers: the declared language, else the function
+        words of the title, the summary and the first 300 tokens of the description
+        (``tokens``: the document's tokens by field, where the caller has them)."""
+        declared = self.analyzer.language_of([], doc.language)
+        if declared:
+            return declared
+        if tokens is None:
+            tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS[:3]}
+        looked = tokens["title"] + tokens["summary"] + tokens["description"][:300]
+        return self.analyzer.language_of(looked, doc.language)
+
     def read(self, docs: Sequence[Document], *, keep: bool = False) -> Batch:
         """Tokenise, guess the language where not given, and map every field to stem ids."""
         batch = Batch([], {n: [] for n in FIELDS}, {n: [] for n in FIELDS})
@@ -87,9 +91,7 @@ class TextReader:
             batch.docs, batch.tokens, batch.words = [], [], []
         for doc in docs:
             tokens = {name: tokenize(getattr(doc, name) or "") for name in FIELDS}
-            language = self.analyzer.language_of(
-                tokens["title"] + tokens["summary"] + tokens["description"][:300], doc.language
-            )
+            language = self.language_of(doc, tokens)
             batch.languages.append(language)
             per_doc = {}
             every: list[list[int]] = []
@@ -219,26 +221,11 @@ class TextReader:
         """
         names = ["de", "en", ""]
         n_fields = len(FIELDS)
-        n = len(chunk)
         if hashes is not None:
             hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
         tokens = WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
-        declared = [self.analyzer.language_of([], doc.language) for doc in chunk]
-        if any(not lang for lang in declared):
-            # The guess of Analyzer.language_of: title, summary and 300 description tokens.
-            docs_of = tokens.segments // n_fields
-            field_of = tokens.segments % n_fields
-            markers = _marker_hashes()
-            first = np.searchsorted(tokens.segments, np.arange(n * n_fields))
-            position = np.arange(len(docs_of)) - first[tokens.segments]
-            looked = (field_of < 2) | ((field_of == 2) & (position < 300))
-            de = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[0])], minlength=n)
-            en = np.bincount(docs_of[looked & np.isin(tokens.hashes, markers[1])], minlength=n)
-            declared = [
-                lang or ("" if d == e else "de" if d > e else "en")
-                for lang, d, e in zip(declared, de.tolist(), en.tolist(), strict=True)
-            ]
+        declared = [self.language_of(doc) for doc in chunk]
         lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
         tokens.languages = declared
         stem_ids, variants = lexicon.ids_and_variants(
