@@ -11,8 +11,11 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from storage.config import Settings
+from storage.models import User
+from tests.webui.logins import add_user, login
 from webui import create_app
 
 TRANSLATIONS = Path(__file__).parents[2] / "webui" / "translations"
@@ -42,3 +45,12 @@ def compiled_catalogs() -> None:
                 catalog = read_po(source)
             with mo.open("wb") as target:
                 write_mo(target, catalog)
+
+
+@pytest.fixture
+def admin(client: FlaskClient, session: Session) -> User:
+    """An administrator, signed in on ``client``, reading English."""
+    user = add_user(session, "admin@example.org", "admin", name="Ada Admin")
+    assert login(client, "admin@example.org").status_code == 302
+    client.set_cookie("lang", "en")
+    return user

@@ -18,14 +18,6 @@ from tests.webui.logins import add_user, csrf_token, login
 NEW_PASSWORD = "a fresh initial password"
 
 
-@pytest.fixture
-def admin(client: FlaskClient, session: Session) -> User:
-    user = add_user(session, "admin@example.org", "admin", name="Ada Admin")
-    assert login(client, "admin@example.org").status_code == 302
-    client.set_cookie("lang", "en")
-    return user
-
-
 def post(client: FlaskClient, path: str, **data: str):  # type: ignore[no-untyped-def]
     return client.post(path, data={"csrf_token": csrf_token(client, "/admin/users"), **data})
 

@@ -20,14 +20,6 @@ from tests.webui.logins import add_user, csrf_token, login
 REFUSAL = "550 5.1.1 <gone@verein.example>: Recipient address rejected: no such user"
 
 
-@pytest.fixture
-def admin(client: FlaskClient, session: Session) -> User:
-    user = add_user(session, "admin@example.org", "admin", name="Ada Admin")
-    assert login(client, "admin@example.org").status_code == 302
-    client.set_cookie("lang", "en")
-    return user
-
-
 def _subscription(session: Session, email: str) -> Subscription:
     subscription = Subscription(email=email, kind="search", query={"q": "Jugend"},
                                 confirmed_at=utcnow())  # fmt: skip
