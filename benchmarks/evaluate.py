@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from matcher.vectorize import Document, TextModel
+from matcher.documents import Document
+from matcher.vectorize import TextModel
 from storage.config import Settings, load_settings
 
 Scorer = Callable[[Sequence["Topic"], Sequence["Query"]], np.ndarray]

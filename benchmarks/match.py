@@ -44,8 +44,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, overload
 
+from matcher.documents import Document
 from matcher.eligibility import CallFacts, ProfileFacts
-from matcher.vectorize import Document
 from storage.models import APPLICANT_TYPES
 
 TEXTS_FILE = "reference_calls.jsonl.gz"

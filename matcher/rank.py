@@ -24,9 +24,10 @@ from html import unescape
 import numpy as np
 import scipy.sparse as sp
 
+from matcher.documents import Document
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
 from matcher.kernels.ranking import top_calls
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 from storage.models import FundingCall, Profile
 
 _TAG = re.compile(r"<[^>]+>")

@@ -13,8 +13,9 @@ import pytest
 import matcher.cache as cache_module
 from matcher import reader, words_file
 from matcher.cache import AnalysisCache
+from matcher.documents import Document
 from matcher.terms import surface_words, top_terms
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 from tests.matcher.test_vectorize import CALLS, FORKING
 
 IDS = list(range(101, 101 + len(CALLS)))

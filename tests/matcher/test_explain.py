@@ -290,8 +290,9 @@ def test_stored_matches_explain_with_the_words_they_share(session: Session) -> N
 
 
 def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
+    from matcher.documents import Document
     from matcher.terms import surface_words, top_terms
-    from matcher.vectorize import Document, TextModel
+    from matcher.vectorize import TextModel
 
     calls = [
         Document(

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from matcher.cache import AnalysisCache
+from matcher.documents import Document
 from matcher.reasons import explanation_view
 from matcher.runs import rematch
 from matcher.terms import bridge_words, top_columns
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 from storage.matching import matches_for_profile
 from storage.models import FundingCall, Match, Profile
 from tests.storage.factories import make_call, make_profile

@@ -20,10 +20,11 @@ import pytest
 
 from benchmarks.match import NOW as BENCH_NOW
 from benchmarks.match import build_corpus
+from matcher.documents import Document
 from matcher.eligibility import CallFacts, ProfileFacts
 from matcher.rank import RankSettings
 from matcher.runs import match_rows, rank_corpus
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 
 GOLDEN = Path(__file__).parent.parent / "data" / "matcher" / "golden"
 DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")

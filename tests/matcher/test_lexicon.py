@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from matcher.analysis import Analyzer, tokenize
+from matcher.documents import Document
 from matcher.lexicon import Lexicon, Workspace, hash_tokens
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 
 TEXTS = [
     "Städtepartnerschaften – Jugendaustausch 2021–2027: naïve café, STRASSE und Straße.",

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from matcher.documents import Document
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts
 from matcher.rank import RankSettings, rank_calls, rank_new_call
 from matcher.runs import rank_corpus
-from matcher.vectorize import Document
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 DUE = datetime(2026, 9, 19, 15, 0, tzinfo=UTC)

@@ -14,10 +14,10 @@ import pytest
 from matcher import counting, reader
 from matcher.corpus import CorpusAnalysis, used_stems_only
 from matcher.counting import Counting, count_calls
-from matcher.documents import FIELDS
+from matcher.documents import FIELDS, Document
 from matcher.parallel import REMATCH, Parallelism
 from matcher.terms import bridge_words, surface_words, top_terms
-from matcher.vectorize import Document, TextModel
+from matcher.vectorize import TextModel
 from matcher.vocabulary import Vocabulary
 
 FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from matcher.analysis import Analyzer
-from matcher.vectorize import Document, TextModel
+from matcher.documents import Document
+from matcher.vectorize import TextModel
 from matcher.weighting import (
     count_reference,
     reference_counts,
