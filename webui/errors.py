@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask_babel import ngettext
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+
+from webui.limits import seconds_until_retry
 
 # What each error means to a visitor, and what they can do about it.
 MESSAGES = {
@@ -31,6 +34,35 @@ def handle_http_error(error: HTTPException):  # type: ignore[no-untyped-def]
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 
+def wait_message(seconds: int) -> str:
+    """How long to wait, in the reader's language: seconds under two minutes, else whole
+    minutes (rounded: the limit's reset time carries a second of rounding, and "16 minutes"
+    for a 15-minute lock would read as a different rule)."""
+    if seconds < 120:
+        return ngettext("Please wait %(num)d second and try again.",
+                        "Please wait %(num)d seconds and try again.", seconds)  # fmt: skip
+    minutes = round(seconds / 60)
+    return ngettext("Please wait %(num)d minute and try again.",
+                    "Please wait %(num)d minutes and try again.", minutes)  # fmt: skip
+
+
+def handle_too_many_requests(error: TooManyRequests):  # type: ignore[no-untyped-def]
+    """A breached rate limit: how long to wait, on the page and in ``Retry-After``.
+
+    Flask-Limiter's own description is the limit in English ("10 per 1 minute"), which tells
+    a person neither what happened nor when to try again."""
+    seconds = seconds_until_retry()
+    if seconds is None:
+        return handle_http_error(error)
+    text = wait_message(seconds)
+    if _wants_json():
+        response = jsonify({"error": error.name, "message": text})
+    else:
+        response = render_template("errors/error.html", code=429, title=MESSAGES[429][0],
+                                   text=text)  # fmt: skip
+    return response, 429, {"Retry-After": str(seconds)}
+
+
 def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
     return handle_http_error(InternalServerError(original_exception=error))
 
@@ -38,5 +70,6 @@ def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
 def register_error_handlers(app: Flask) -> None:
     """Every HTTP error as a page (or JSON under ``/api/``); other exceptions as a 500."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(TooManyRequests, handle_too_many_requests)
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected)

@@ -3,12 +3,14 @@
 Flask-Limiter counts in the store named by ``FOERDERDESK_RATELIMIT_STORAGE_URL`` (in memory
 by default, which suits waitress's single process). Only failed sign-ins are counted, so a
 person who types their password right is never slowed down by their own logins, and the
-failures on one account never lock another. Breaching a limit answers 429 with the error page.
+failures on one account never lock another. Breaching a limit answers 429 with the error page,
+which says how long to wait (and sends it as ``Retry-After``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,6 +54,15 @@ def login_limits(view: F) -> F:
     )
     per_address = limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"], deduct_when=_failed)
     return per_address(per_account(view))  # type: ignore[return-value]
+
+
+def seconds_until_retry() -> int | None:
+    """How many seconds until the limit this request breached lets it through again (as
+    Flask-Limiter's ``Retry-After`` counts them); None when no limit was breached."""
+    breached = limiter.current_limit
+    if breached is None or not breached.breached:
+        return None
+    return max(1, int(breached.reset_at - time.time()))
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -60,7 +60,9 @@ def test_failures_from_one_address_are_limited_for_every_account(
     assert blocked.status_code == 429
     page = blocked.get_data(as_text=True)
     assert "Zu viele Anfragen" in page and "Fehlercode 429" in page
-    assert 0 < int(blocked.headers["Retry-After"]) <= 61
+    wait = int(blocked.headers["Retry-After"])
+    assert 0 < wait <= 61
+    assert f"Bitte warten Sie {wait} Sekunde" in page  # how long, as the header says
     assert not signed_in(client)
     # Another address is not affected, and a minute later this one may try again.
     assert sign_in(client, "admin@example.org", address="198.51.100.7").status_code == 302
@@ -77,7 +79,9 @@ def test_failures_on_one_account_lock_it_from_every_address(
         wrong = sign_in(client, "Admin@Example.org", "wrong password!", f"203.0.113.{n}")
         assert wrong.status_code == 400
     # Even the right password is refused now, from a fresh address too.
-    assert sign_in(client, "admin@example.org", address="203.0.113.99").status_code == 429
+    locked = sign_in(client, "admin@example.org", address="203.0.113.99")
+    assert locked.status_code == 429
+    assert "Bitte warten Sie 15 Minuten" in locked.get_data(as_text=True)
     assert not signed_in(client)
     frozen.shift(timedelta(minutes=14))
     assert sign_in(client, "admin@example.org", address="203.0.113.99").status_code == 429

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from storage.models import REVIEW_STATUSES
 from storage.reviews import MAX_NOTE_LENGTH
+from webui.input_guard import MAX_ID
 from webui.redirects import same_site_path
 
 MAX_ASSIGNEE_LENGTH = 200
@@ -23,6 +24,13 @@ def _known_status(form: Form, field: StringField) -> None:
         raise ValidationError(
             _l("Unknown status “%(status)s”; choose one from the list.", status=field.data[:40])
         )
+
+
+def _storable_ids(form: Form, field: SelectMultipleField) -> None:
+    # A number no id column holds is no call of the list; the database would refuse it with
+    # an error (SQLite and PostgreSQL both) rather than find nothing.
+    if any(not 0 < value <= MAX_ID for value in field.data or ()):
+        raise ValidationError(_l("Select the calls from the list."))
 
 
 class ProfileFilterForm(Form):
@@ -71,7 +79,7 @@ class BulkForm(_Change):
     call_id = SelectMultipleField(
         coerce=int,
         validate_choice=False,
-        validators=[DataRequired(_l("Select at least one call."))],
+        validators=[DataRequired(_l("Select at least one call.")), _storable_ids],
     )
 
     def assignee_change(self) -> str | None:
