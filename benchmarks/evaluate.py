@@ -144,17 +144,17 @@ def metrics_from_ranks(ranks: Sequence[Sequence[int]], k: int = 10) -> dict[str,
 def matcher_scores(
     topics: Sequence[Topic], queries: Sequence[Query], model: TextModel | None = None
 ) -> np.ndarray:
-    """The production matcher: fit on the topics, expand the queries, score with similarity.
+    """The production matcher: fit on the topics, expand the queries, score each pair.
 
     Without a ``model``: glossary only (no dictionary), as when freedict is not installed.
     """
     model = model or TextModel()
     docs = [Document(title=t.title, description=t.text) for t in topics]
-    calls = model.fit_transform(docs)
+    index = model.fit_index(docs)
     profiles = model.transform_queries(
         [Document(description=q.text, language=q.language) for q in queries]
     )
-    return model.similarity(profiles, calls)
+    return (profiles @ index).toarray()
 
 
 def tfidf_default_scores(topics: Sequence[Topic], queries: Sequence[Query]) -> np.ndarray:

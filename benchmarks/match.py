@@ -225,10 +225,10 @@ def _run_matcher(
     cache = AnalysisCache(cache_folder) if cache_folder else None
     if cache is not None:
         call_ids = [facts.call_id for facts in corpus.call_facts]
-        by_term, stats = cache.fit_transform(model, call_ids, corpus.call_docs, by_term=True)
+        by_term, stats = cache.fit_index(model, call_ids, corpus.call_docs)
         analysed = stats.analysed
     else:
-        by_term = model.fit_transform(corpus.call_docs, by_term=True)
+        by_term = model.fit_index(corpus.call_docs)
     phases["fit_transform_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
     queries = model.transform_queries(corpus.profile_docs)

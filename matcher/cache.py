@@ -194,15 +194,10 @@ class AnalysisCache:
         self.words_file.save(signature, call_ids, hashes, out, kept)
         return out
 
-    def fit_transform(
-        self,
-        model: TextModel,
-        call_ids: Sequence[int],
-        docs: Sequence[Document],
-        *,
-        by_term: bool = False,
+    def fit_index(
+        self, model: TextModel, call_ids: Sequence[int], docs: Sequence[Document]
     ) -> tuple[sp.csr_matrix, CacheStats]:
-        """``model.fit_transform(docs)``, reusing the fitted rows of unchanged calls.
+        """``model.fit_index(docs)``, reusing the fitted rows of unchanged calls.
 
         With a valid fitted cache, only new or changed calls are analysed and counted; their
         rows replace the old ones, unused columns go, and IDF, n-grams and vectors are
@@ -217,7 +212,8 @@ class AnalysisCache:
         if model.params.bigrams and model.params.min_bigram_df > 1:
             model.expansion.prepare_dictionary(model.index_folder)
             analysis, stats = self.analyse(model, call_ids, docs)
-            return model.fit_transform_analysed(analysis, by_term=by_term), stats
+            fitted = count_calls(analysis, model.params, model.parallelism.threads)
+            return model.fit_index_counts(fitted), stats
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
         cached = self._load_fitted(signature)
@@ -246,7 +242,7 @@ class AnalysisCache:
             stats = CacheStats(reused=int(same.sum()), analysed=len(fresh), fitted=True)
             if len(fresh) == 0 and np.array_equal(found, np.arange(len(old_ids))):
                 # A profile edit: the calls are as they were, the cache needs no rewrite.
-                return model.fit_transform_counts(base, by_term=by_term), stats
+                return model.fit_index_counts(base), stats
             sources = found.copy()
             sources[fresh] = -1 - np.arange(len(fresh))
             analysis = model.reader.analyse_calls(pick_documents(docs, fresh))
@@ -256,7 +252,7 @@ class AnalysisCache:
         saving = threading.Thread(target=lambda: [write() for write in writes], daemon=True)
         saving.start()
         try:
-            return model.fit_transform_counts(fitted, by_term=by_term), stats
+            return model.fit_index_counts(fitted), stats
         finally:
             saving.join()
 

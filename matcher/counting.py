@@ -210,7 +210,7 @@ def count_calls(analysis: CorpusAnalysis, params: ModelParams, threads: int) -> 
     """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
     Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived by
-    ``TextModel.fit_transform_counts``, so a cache can keep this and skip it next time.
+    ``TextModel.fit_index_counts``, so a cache can keep this and skip it next time.
     """
     analysis = used_stems_only(analysis)
     forms = analysis.forms

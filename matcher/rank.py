@@ -119,7 +119,7 @@ def rank_calls(
 
     ``queries`` has one row per profile (same order as ``profiles``); ``by_term`` holds the
     calls' vectors as terms × calls (one column per call of ``table``, see
-    ``TextModel.fit_transform(..., by_term=True)``). ``excluded`` holds, per profile, call
+    ``TextModel.fit_index``). ``excluded`` holds, per profile, call
     ids that must never be listed (marked not relevant). Ties are broken by call id, so the
     result is deterministic.
     """
@@ -216,8 +216,8 @@ def rank_new_call(
     read with the vocabulary and weights of the last full re-match.
     """
     settings = settings or RankSettings()
-    vector = model.transform([document])
-    similarity = np.asarray(model.similarity(queries, vector), dtype=np.float32)[:, 0]
+    vector = model.transform_calls([document])
+    similarity = (queries @ vector.T).toarray()[:, 0].astype(np.float32)
     hits: list[tuple[int, RankedCall]] = []
     for i in np.flatnonzero(similarity >= max(settings.min_similarity, 1e-9)):
         verdict = assess(facts, profiles[i], now)

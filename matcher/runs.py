@@ -105,9 +105,7 @@ def rank_corpus(
     """
     model = (model_factory or default_model_factory())()
     if cache is not None:
-        by_term, stats = cache.fit_transform(
-            model, [c.call_id for c in calls], call_docs, by_term=True
-        )
+        by_term, stats = cache.fit_index(model, [c.call_id for c in calls], call_docs)
         log.info(
             "matcher cache: %d calls reused, %d analysed (fitted side cached: %s)",
             stats.reused,
@@ -115,7 +113,7 @@ def rank_corpus(
             stats.fitted,
         )
     else:
-        by_term = model.fit_transform(call_docs, by_term=True)  # reads each call once
+        by_term = model.fit_index(call_docs)
     queries = model.transform_queries(list(profile_docs))
     vectors = feedback_docs(model) if feedback_docs is not None else feedback
     if vectors is not None:
@@ -137,7 +135,7 @@ def _feedback_vectors(
     ids = [cid for cid in ids if cid in calls_by_id]
     if not ids:
         return [None] * len(order)
-    matrix = model.transform([call_document(calls_by_id[cid]) for cid in ids])
+    matrix = model.transform_calls([call_document(calls_by_id[cid]) for cid in ids])
     row_of = {cid: i for i, cid in enumerate(ids)}
     vectors: list[FeedbackVectors | None] = []
     for profile_id in order:

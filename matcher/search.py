@@ -143,7 +143,7 @@ def build_search_index(session: Session, model_factory: ModelFactory | None = No
     calls = load_live_calls(session)
     model = (model_factory or default_model_factory())()
     docs = [call_document(c) for c in calls]
-    by_term = model.fit_transform(docs, by_term=True) if docs else sp.csr_matrix((0, 0))
+    by_term = model.fit_index(docs) if docs else sp.csr_matrix((0, 0))
     facts = CallFacts(calls)
     matrix = TermRows(sp.csr_matrix(by_term, dtype=np.float32))
     return SearchIndex(model, matrix, facts.ids, version, facts)

@@ -42,7 +42,7 @@ def similar_calls(
         return []
     # The same vector as the index's column for this call, without scanning every term's
     # row of the index for it (the index is stored by term).
-    scores = index.scores(index.model.transform([call_document(call)]))
+    scores = index.scores(index.model.transform_calls([call_document(call)]))
     scores[row] = 0.0
     ranked = np.argsort(-scores, kind="stable")  # a tie goes to the lower call id
     ranked = ranked[: int(np.count_nonzero(scores >= MIN_SCORE))]

@@ -123,8 +123,8 @@ def top_columns(
     """Per pair (``query_rows[i]``, ``call_rows[i]``): the word-block columns adding most
     to the pair's score, as (column, contribution), largest first (column on a tie).
 
-    ``by_term`` holds the calls' vectors as terms × calls (``fit_transform(...,
-    by_term=True)``). See :func:`top_column_arrays` for the same as two arrays.
+    ``by_term`` holds the calls' vectors as terms × calls (``TextModel.fit_index``). See
+    :func:`top_column_arrays` for the same as two arrays.
     """
     columns, values = top_column_arrays(model, queries, by_term, query_rows, call_rows, n)
     return [

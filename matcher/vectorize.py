@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from matcher.analysis import Analyzer
 from matcher.bridges import Bridge, QueryBridges
-from matcher.corpus import CallCounts, CorpusAnalysis
+from matcher.corpus import CallCounts
 from matcher.counting import Counting, count_calls
 from matcher.documents import Document
 from matcher.expansion import QueryExpansion
@@ -50,8 +50,6 @@ from matcher.vectors import CallPart, Weighting
 from matcher.vocabulary import Vocabulary
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
 from storage.config import Settings
-
-_SCORE_CHUNK = 128  # queries scored at once: a chunk's scores are held dense
 
 
 class TextModel:
@@ -108,39 +106,34 @@ class TextModel:
         )
         return self
 
-    def fit_transform(self, calls: Sequence[Document], *, by_term: bool = False) -> sp.csr_matrix:
-        """``fit(calls)`` then ``transform(calls)``, analysing each call once.
+    def fit_transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
+        """``fit(calls)`` then ``transform_calls(calls)``: one unit row per call."""
+        return sp.csr_matrix(self.fit_index(calls).T)
 
-        ``by_term``: the vectors as terms × calls (what ranking reads), see
-        :meth:`fit_transform_counts`.
+    def fit_index(self, calls: Sequence[Document]) -> sp.csr_matrix:
+        """Fit on ``calls`` and return their vectors as an index, terms × calls.
+
+        It is what ranking and search read (one row per term, each sorted by call), and it is
+        written in that layout (:meth:`matcher.vectors.Weighting.by_term`), so no calls ×
+        terms copy is made. Each call is read once.
         """
-        return self.fit_transform_analysed(self.reader.analyse_calls(calls), by_term=by_term)
-
-    def fit_transform_analysed(
-        self, analysis: CorpusAnalysis, *, by_term: bool = False
-    ) -> sp.csr_matrix:
-        """:meth:`fit_transform` from calls analysed beforehand (``TextReader.analyse_calls``)."""
-        return self.fit_transform_counts(
-            count_calls(analysis, self.params, self.parallelism.threads), by_term=by_term
-        )
+        analysis = self.reader.analyse_calls(calls)
+        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism.threads))
 
     def _set_stems(self, stems: list[str]) -> None:
         self.reader.renumber(stems)
         self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, len(stems))
 
-    def fit_transform_counts(self, fitted: CallCounts, *, by_term: bool = False) -> sp.csr_matrix:
-        """Fit from a fitted call side (IDF, n-gram block) and return the call vectors.
+    def fit_index_counts(self, fitted: CallCounts) -> sp.csr_matrix:
+        """:meth:`fit_index` from counted calls (:func:`matcher.counting.count_calls`).
 
         Every step is a sparse operation linear in the counts' non-zeros, so a re-match that
-        kept the counts costs no analysis and no counting. The vectors are calls × terms, or
-        with ``by_term`` terms × calls (each term's row sorted by call), computed and written
-        straight into that layout (:meth:`matcher.vectors.Weighting.by_term`).
+        kept the counts costs no analysis and no counting.
         """
         parts = self._fit_from_counts(fitted)
-        threads = self.parallelism.threads
-        if not by_term:
-            return self._weighting().by_call(fitted.counts, threads)
-        return self._weighting().by_term(fitted.counts, parts, self._column_df, threads)
+        return self._weighting().by_term(
+            fitted.counts, parts, self._column_df, self.parallelism.threads
+        )
 
     def _weighting(self) -> Weighting:
         return Weighting(self.idf, self.ngrams, self.params.ngram_weight, self.vocabulary.n_stems)
@@ -203,9 +196,9 @@ class TextModel:
     # -- vectors --------------------------------------------------------------------------
     def _require_fit(self) -> None:
         if not self._fitted:
-            raise RuntimeError("TextModel.fit() must be called before transform()")
+            raise RuntimeError("TextModel.fit() must be called before a transform")
 
-    def transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
+    def transform_calls(self, calls: Sequence[Document]) -> sp.csr_matrix:
         """Call vectors: one L2-normalised row per call."""
         self._require_fit()
         batch = self.reader.read(calls, keep=True)
@@ -261,30 +254,3 @@ class TextModel:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=counts.shape,
         )
-
-    # -- scoring --------------------------------------------------------------------------
-    def similarity(self, queries: sp.csr_matrix, calls: sp.csr_matrix) -> np.ndarray:
-        """Scores of every query against every call (n_queries x n_calls), float32.
-
-        Rows are unit length, so this is the weighted sum of the word and n-gram cosines.
-        Queries go in chunks on two threads (scipy's sparse product releases the GIL), so
-        the sparse intermediate never holds more than a chunk's scores.
-        """
-        n_queries = queries.shape[0]
-        out = np.zeros((n_queries, calls.shape[0]), dtype=np.float32)
-        if n_queries == 0 or calls.shape[0] == 0:
-            return out
-        transposed = sp.csr_matrix(calls.T, dtype=np.float32)
-        queries = sp.csr_matrix(queries, dtype=np.float32)
-
-        def score(start: int) -> None:
-            stop = min(start + _SCORE_CHUNK, n_queries)
-            out[start:stop] = (queries[start:stop] @ transposed).toarray()
-
-        starts = range(0, n_queries, _SCORE_CHUNK)
-        if len(starts) == 1:
-            score(0)
-        else:
-            with ThreadPoolExecutor(max_workers=self.parallelism.threads) as pool:
-                list(pool.map(score, starts))
-        return out

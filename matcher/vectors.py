@@ -2,8 +2,8 @@
 
 Each block is weighed by its IDF, L2-normalised and scaled by the square root of its share
 (``ngram_weight`` for the n-grams), so every row has unit length and one sparse dot product
-gives the weighted sum of the two cosines. Calls' vectors can also be written by term
-(terms × calls), the layout ranking reads, without a calls × terms copy.
+gives the weighted sum of the two cosines. A fit's calls are written by term (terms × calls),
+the layout ranking reads, without a calls × terms copy.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import scipy.sparse as sp
 
 from matcher.kernels.vectors import vectors_by_term
 from matcher.ngrams import NgramBlock
-
-_VECTOR_CHUNK = 2500  # calls vectorised at once, on the threads
 
 
 def _weigh_unit_rows(matrix: sp.csr_matrix, weights: np.ndarray, scale: float) -> None:
@@ -42,23 +40,6 @@ def _weigh_unit_rows(matrix: sp.csr_matrix, weights: np.ndarray, scale: float) -
     data *= np.repeat(scale / norms, lengths).astype(data.dtype)
 
 
-def _side_by_side(left: sp.csr_matrix, right: sp.csr_matrix) -> sp.csr_matrix:
-    """``hstack([left, right])`` as float32 CSR, placed by index arithmetic (no COO pass)."""
-    n_left, n_right = np.diff(left.indptr), np.diff(right.indptr)
-    indptr = left.indptr.astype(np.int64) + right.indptr
-    data = np.empty(int(indptr[-1]), dtype=np.float32)
-    indices = np.empty(int(indptr[-1]), dtype=np.int32)
-    # A left entry moves by the right entries of earlier rows, a right one by the left
-    # entries up to and including its own row.
-    at_left = np.arange(left.nnz, dtype=np.int64) + np.repeat(right.indptr[:-1], n_left)
-    at_right = np.arange(right.nnz, dtype=np.int64) + np.repeat(left.indptr[1:], n_right)
-    data[at_left], indices[at_left] = left.data, left.indices
-    data[at_right], indices[at_right] = right.data, right.indices + left.shape[1]
-    return sp.csr_matrix(
-        (data, indices, indptr), shape=(left.shape[0], left.shape[1] + right.shape[1])
-    )
-
-
 @dataclass
 class CallPart:
     """Rows ``start:stop`` of the calls, and per column of the vectors how many use it."""
@@ -66,18 +47,6 @@ class CallPart:
     start: int
     stop: int
     df: np.ndarray
-
-
-@dataclass(frozen=True)
-class _RowSlice:
-    """Rows ``start:stop`` of a CSR matrix, copied out only when asked for."""
-
-    matrix: sp.csr_matrix
-    start: int
-    stop: int
-
-    def rows(self) -> sp.csr_matrix:
-        return self.matrix[self.start : self.stop]
 
 
 @dataclass(frozen=True)
@@ -124,19 +93,7 @@ class Weighting:
             grams = grams + extra_grams
         grams = sp.csr_matrix(grams, dtype=np.float32)
         _weigh_unit_rows(grams, self.ngrams.idf, math.sqrt(beta))
-        return _side_by_side(words, grams)
-
-    def by_call(self, counts: sp.csr_matrix, threads: int) -> sp.csr_matrix:
-        """:meth:`rows` of many calls, a chunk of calls per task on ``threads`` threads."""
-        n_calls = counts.shape[0]
-        step = _VECTOR_CHUNK
-        chunks = [_RowSlice(counts, i, min(i + step, n_calls)) for i in range(0, n_calls, step)]
-        if not chunks:
-            return sp.csr_matrix((0, self.width), dtype=np.float32)
-        # Rows are sliced inside each task, so no second copy of all the counts exists.
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            vectors = pool.map(lambda chunk: self.rows(chunk.rows()), chunks)
-            return sp.vstack(list(vectors), format="csr")
+        return sp.hstack([words, grams], format="csr", dtype=np.float32)
 
     def by_term(
         self,

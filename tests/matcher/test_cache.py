@@ -13,6 +13,8 @@ import pytest
 import matcher.cache as cache_module
 from matcher import reader, words_file
 from matcher.cache import AnalysisCache
+from matcher.corpus import CorpusAnalysis
+from matcher.counting import count_calls
 from matcher.documents import Document
 from matcher.terms import surface_words, top_terms
 from matcher.vectorize import TextModel
@@ -21,13 +23,17 @@ from tests.matcher.test_vectorize import CALLS, FORKING
 IDS = list(range(101, 101 + len(CALLS)))
 
 
-def _by_term(model: TextModel, vectors) -> dict[tuple[int, str], float]:  # type: ignore[no-untyped-def]
-    n_words = len(model.vocabulary)
-    words = vectors[:, :n_words].tocoo()
+def _by_term(model: TextModel, index) -> dict[tuple[int, str], float]:  # type: ignore[no-untyped-def]
+    """The word block of an index (terms × calls), keyed by call and term."""
+    words = index[: len(model.vocabulary)].tocoo()
     return {
-        (int(r), model.vocabulary.term(int(c))): float(v)
+        (int(c), model.vocabulary.term(int(r))): float(v)
         for r, c, v in zip(words.row, words.col, words.data, strict=True)
     }
+
+
+def _fit_analysed(model: TextModel, analysis: CorpusAnalysis):  # type: ignore[no-untyped-def]
+    return model.fit_index_counts(count_calls(analysis, model.params, model.parallelism.threads))
 
 
 def _assert_same_vectors(a: TextModel, va, b: TextModel, vb) -> None:  # type: ignore[no-untyped-def]
@@ -45,9 +51,9 @@ def test_second_run_reuses_unchanged_calls_and_reads_the_changed_one(tmp_path: P
     model = TextModel()
     analysis, second = cache.analyse(model, IDS, changed)
     assert (second.reused, second.analysed) == (len(CALLS) - 1, 1)
-    warm = model.fit_transform_analysed(analysis)
+    warm = _fit_analysed(model, analysis)
     cold_model = TextModel()
-    cold = cold_model.fit_transform(changed)
+    cold = cold_model.fit_index(changed)
     _assert_same_vectors(model, warm, cold_model, cold)
 
 
@@ -68,9 +74,9 @@ def test_new_order_and_dropped_calls_keep_each_call_its_own_analysis(tmp_path: P
     cold_model = TextModel()
     _assert_same_vectors(
         model,
-        model.fit_transform_analysed(analysis),
+        _fit_analysed(model, analysis),
         cold_model,
-        cold_model.fit_transform([CALLS[i] for i in order]),
+        cold_model.fit_index([CALLS[i] for i in order]),
     )
 
 
@@ -99,9 +105,9 @@ def test_explanations_stay_readable_with_a_cached_analysis(tmp_path: Path) -> No
     cache.analyse(TextModel(), IDS, CALLS)
     model = TextModel()
     analysis, _ = cache.analyse(model, IDS, CALLS)
-    calls = model.fit_transform_analysed(analysis)
+    calls = _fit_analysed(model, analysis)
     queries = model.transform_queries([Document(description="youth exchanges", language="en")])
-    words = [w for w, _ in top_terms(model, 0, queries, 1, calls)]
+    words = [w for w, _ in top_terms(model, 0, queries, 1, calls.T.tocsr())]
     assert "exchanges" in " ".join(words) or "exchange" in " ".join(words)
 
 
@@ -113,7 +119,7 @@ def _rankings(model: TextModel, calls) -> list[list[int]]:  # type: ignore[no-un
             Document(title="climate adaptation", language="en"),
         ]
     )
-    scores = model.similarity(queries, calls)
+    scores = (queries @ calls).toarray()
     return [[int(i) for i in np.argsort(-row, kind="stable")] for row in scores]
 
 
@@ -121,19 +127,19 @@ def test_profile_edit_rematch_reuses_the_fitted_calls_and_ranks_like_a_cold_fit(
     tmp_path: Path,
 ) -> None:
     cache = AnalysisCache(tmp_path)
-    cache.fit_transform(TextModel(), IDS, CALLS)
+    cache.fit_index(TextModel(), IDS, CALLS)
     model = TextModel()
-    warm, stats = cache.fit_transform(model, IDS, CALLS)
+    warm, stats = cache.fit_index(model, IDS, CALLS)
     assert (stats.fitted, stats.reused, stats.analysed) == (True, len(CALLS), 0)
     cold_model = TextModel()
-    cold = cold_model.fit_transform(CALLS)
+    cold = cold_model.fit_index(CALLS)
     _assert_same_vectors(model, warm, cold_model, cold)
     assert _rankings(model, warm) == _rankings(cold_model, cold)
 
 
 def test_forgetting_the_calls_means_a_cold_fit_and_keeps_other_files(tmp_path: Path) -> None:
     cache = AnalysisCache(tmp_path)
-    cache.fit_transform(TextModel(), IDS, CALLS)
+    cache.fit_index(TextModel(), IDS, CALLS)
     kept = tmp_path / "dictionary_index.npz"  # stands for what does not depend on the calls
     kept.write_bytes(b"parsed index")
     cache.forget_calls()
@@ -141,7 +147,7 @@ def test_forgetting_the_calls_means_a_cold_fit_and_keeps_other_files(tmp_path: P
     # A new cache object and this one alike analyse every call again.
     for again in (AnalysisCache(tmp_path), cache):
         again.forget_calls()
-        _, stats = again.fit_transform(TextModel(), IDS, CALLS)
+        _, stats = again.fit_index(TextModel(), IDS, CALLS)
         assert (stats.fitted, stats.reused, stats.analysed) == (False, 0, len(CALLS))
     assert kept.read_bytes() == b"parsed index"
 
@@ -150,32 +156,32 @@ def test_changed_new_and_dropped_calls_update_the_fitted_rows_like_a_cold_fit(
     tmp_path: Path,
 ) -> None:
     cache = AnalysisCache(tmp_path)
-    cache.fit_transform(TextModel(), IDS, CALLS)
+    cache.fit_index(TextModel(), IDS, CALLS)
     # One call rewritten (new words and pairs), one dropped (its words may vanish), one new.
     docs = [replace(CALLS[2], title="Kreislaufwirtschaft: zero waste harbours and ports")]
     docs += [CALLS[i] for i in range(len(CALLS)) if i not in (2, 3)]
     docs.append(Document(title="Urban heat islands", description="Trees cool hot streets."))
     ids = [IDS[2], *[IDS[i] for i in range(len(CALLS)) if i not in (2, 3)], 999]
     model = TextModel()
-    warm, stats = cache.fit_transform(model, ids, docs)
+    warm, stats = cache.fit_index(model, ids, docs)
     assert (stats.fitted, stats.analysed) == (True, 2)
     cold_model = TextModel()
-    cold = cold_model.fit_transform(docs)
+    cold = cold_model.fit_index(docs)
     assert len(model.vocabulary) == len(cold_model.vocabulary)
     assert np.allclose(np.sort(model.idf), np.sort(cold_model.idf))
     _assert_same_vectors(model, warm, cold_model, cold)
     assert _rankings(model, warm) == _rankings(cold_model, cold)
     # And the updated cache serves the next run unchanged.
     again = TextModel()
-    vectors, stats = cache.fit_transform(again, ids, docs)
+    vectors, stats = cache.fit_index(again, ids, docs)
     assert (stats.fitted, stats.analysed) == (True, 0)
     _assert_same_vectors(again, vectors, cold_model, cold)
 
 
 def test_changed_field_weights_discard_the_fitted_calls(tmp_path: Path) -> None:
     cache = AnalysisCache(tmp_path)
-    cache.fit_transform(TextModel(), IDS, CALLS)
-    _, stats = cache.fit_transform(TextModel(title_weight=3.0), IDS, CALLS)
+    cache.fit_index(TextModel(), IDS, CALLS)
+    _, stats = cache.fit_index(TextModel(title_weight=3.0), IDS, CALLS)
     assert not stats.fitted
     assert stats.reused == len(CALLS)  # the analysis layer still serves
 
@@ -284,18 +290,18 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
     docs = _OnDemand(texts)
     cache = AnalysisCache(tmp_path)
     model = TextModel(parallelism=FORKING)
-    vectors, stats = cache.fit_transform(model, ids, docs)
+    vectors, stats = cache.fit_index(model, ids, docs)
     assert stats.analysed == len(texts)
     assert docs.most_alive <= 4  # two chunks: the one read and the one before
     cold_model = TextModel()
-    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_transform(texts))
+    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_index(texts))
     texts[0] = replace(texts[0], title="Zero waste harbours")
     docs = _OnDemand(texts)
     model = TextModel()
-    vectors, stats = cache.fit_transform(model, ids, docs)
+    vectors, stats = cache.fit_index(model, ids, docs)
     assert (stats.fitted, stats.analysed) == (True, 1)
     cold_model = TextModel()
-    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_transform(texts))
+    _assert_same_vectors(model, vectors, cold_model, cold_model.fit_index(texts))
     wanted = [{"harbour"}] + [{"citi"}] * (len(texts) - 1)
     words = cache.cached_surface_words(model, ids, docs, wanted)
     assert words[0].get("harbour") == "harbours"
@@ -313,10 +319,10 @@ def test_a_cold_fit_hashes_the_texts_as_its_two_processes_read_them(
         cache_module.content_hash(CALLS[0]),
     ]
     cache = AnalysisCache(tmp_path)
-    cache.fit_transform(TextModel(), IDS, CALLS)
+    cache.fit_index(TextModel(), IDS, CALLS)
     # The next run finds every call unchanged by those hashes, and the edited one changed.
     docs = [*CALLS[:-1], replace(CALLS[-1], summary="Now also for ports.")]
-    _, stats = cache.fit_transform(TextModel(), IDS, docs)
+    _, stats = cache.fit_index(TextModel(), IDS, docs)
     assert (stats.fitted, stats.reused, stats.analysed) == (True, len(CALLS) - 1, 1)
 
 
@@ -327,7 +333,7 @@ def test_after_a_cold_fit_the_words_come_from_its_analysis_without_reading_the_t
     expected = surface_words(reference, CALLS, wanted)
     cache = AnalysisCache(tmp_path)
     model = TextModel()
-    cache.fit_transform(model, IDS, CALLS)
+    cache.fit_index(model, IDS, CALLS)
     read = _words_read(monkeypatch)
     assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == []

@@ -206,7 +206,7 @@ def test_bridge_words_name_the_profiles_own_words_as_it_writes_them() -> None:
         Document(title="Ocean observation", description="Marine data.", language="en"),
     ]
     model = TextModel()
-    by_term = model.fit_transform(calls, by_term=True)
+    by_term = model.fit_index(calls)
     queries = model.transform_queries(
         [
             Document(

@@ -20,6 +20,12 @@ from matcher.terms import bridge_words, surface_words, top_terms
 from matcher.vectorize import TextModel
 from matcher.vocabulary import Vocabulary
 
+
+def similarity(queries, calls) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Every query's score against every call (both as rows): the sum of the two cosines."""
+    return (queries @ calls.T).toarray()
+
+
 FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
 
@@ -63,7 +69,7 @@ CALLS = [
 
 def _ranking(model: TextModel, query: Document) -> list[int]:
     calls = model.fit_transform(CALLS)
-    scores = model.similarity(model.transform_queries([query]), calls)[0]
+    scores = similarity(model.transform_queries([query]), calls)[0]
     return [int(i) for i in np.lexsort((np.arange(len(scores)), -scores))]
 
 
@@ -90,7 +96,7 @@ def test_german_query_finds_the_english_call_through_the_glossary() -> None:
     assert _ranking(with_glossary, query)[0] == 0
     without = TextModel(glossary=False, ngram_weight=0.0)
     calls = without.fit_transform(CALLS)
-    scores = without.similarity(without.transform_queries([query]), calls)[0]
+    scores = similarity(without.transform_queries([query]), calls)[0]
     assert scores[0] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -115,7 +121,7 @@ def test_dictionary_carries_words_the_glossary_lacks() -> None:
     without = TextModel(glossary=False, cognate_weight=0.0, ngram_weight=0.0)
     assert _ranking(with_dictionary, query)[0] == 4
     calls = without.fit_transform(CALLS)
-    assert without.similarity(without.transform_queries([query]), calls)[0, 4] == 0.0
+    assert similarity(without.transform_queries([query]), calls)[0, 4] == 0.0
     assert _ranking(glossary_terms, query)[0] == 4  # "Verkehr" is in the glossary too
 
 
@@ -135,7 +141,7 @@ def test_umlaut_free_spelling_matches_the_umlaut_spelling() -> None:
     plain = model.transform_queries(
         [Document(description="Forderung Klimaanpassung", language="de")]
     )
-    scores = model.similarity(plain, calls)[0]
+    scores = similarity(plain, calls)[0]
     assert int(np.argmax(scores)) == 5
 
 
@@ -143,12 +149,10 @@ def test_ngram_block_lets_a_compound_meet_its_parts() -> None:
     query = Document(description="Hitzeanpassungsstrategien", language="de")
     with_ngrams = TextModel(glossary=False, ngram_weight=0.3)
     calls = with_ngrams.fit_transform(CALLS)
-    assert (
-        int(np.argmax(with_ngrams.similarity(with_ngrams.transform_queries([query]), calls))) == 5
-    )
+    assert int(np.argmax(similarity(with_ngrams.transform_queries([query]), calls))) == 5
     words_only = TextModel(glossary=False, ngram_weight=0.0)
     calls = words_only.fit_transform(CALLS)
-    assert words_only.similarity(words_only.transform_queries([query]), calls).max() == 0.0
+    assert similarity(words_only.transform_queries([query]), calls).max() == 0.0
 
 
 def test_title_counts_more_than_description() -> None:
@@ -158,7 +162,7 @@ def test_title_counts_more_than_description() -> None:
     ]
     model = TextModel(ngram_weight=0.0)
     vectors = model.fit_transform(calls)
-    scores = model.similarity(model.transform_queries([Document(description="heritage")]), vectors)
+    scores = similarity(model.transform_queries([Document(description="heritage")]), vectors)
     assert scores[0, 0] > scores[0, 1] > 0.0
 
 
@@ -168,20 +172,20 @@ def test_fitting_twice_gives_identical_vectors_and_scores() -> None:
     assert (a != b).nnz == 0
     query = [Document(description="Jugendaustausch und Klimaschutz", language="de")]
     assert np.array_equal(
-        first.similarity(first.transform_queries(query), a),
-        second.similarity(second.transform_queries(query), b),
+        similarity(first.transform_queries(query), a),
+        similarity(second.transform_queries(query), b),
     )
 
 
 def test_fit_then_transform_equals_fit_transform() -> None:
     model = TextModel()
     fitted = model.fit_transform(CALLS)
-    assert (model.transform(CALLS) != fitted).nnz == 0
+    assert (model.transform_calls(CALLS) != fitted).nnz == 0
 
 
 def test_transform_before_fit_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="fit"):
-        TextModel().transform(CALLS)
+        TextModel().transform_calls(CALLS)
 
 
 def test_unknown_parameter_is_rejected() -> None:
@@ -265,17 +269,14 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
         count_calls(analysis, model.params, model.parallelism.threads)
 
 
-def test_vectors_by_term_are_the_transpose_of_the_vectors_by_call(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Ranking reads terms x calls written chunk by chunk into arrays sized from the fit's
-    column counts; it must hold exactly the calls x terms vectors, each term's row sorted."""
-    import matcher.vectors as vectors
-
-    monkeypatch.setattr(vectors, "_VECTOR_CHUNK", 2)  # several chunks, out of step
+def test_the_index_is_the_transpose_of_the_calls_vectors() -> None:
+    """Ranking reads terms x calls written part by part (a part per thread) into arrays sized
+    from the fit's column counts; it must hold exactly the calls' vectors as
+    ``transform_calls`` makes them one by one, each term's row sorted."""
     calls = CALLS * 3
-    by_call = TextModel().fit_transform(calls)
-    by_term = TextModel().fit_transform(calls, by_term=True)
+    model = TextModel(parallelism=Parallelism(threads=2))
+    by_term = model.fit_index(calls)
+    by_call = model.transform_calls(calls)
     assert by_term.shape == (by_call.shape[1], by_call.shape[0])
     for row in range(by_term.shape[0]):
         span = by_term.indices[by_term.indptr[row] : by_term.indptr[row + 1]]
@@ -431,7 +432,7 @@ def test_the_default_model_never_forks_however_large_the_corpus(
     assert len(calls) >= Parallelism().min_calls
     monkeypatch.setattr(os, "fork", no_fork)
     model = TextModel()
-    vectors = model.fit_transform(calls, by_term=True)
+    vectors = model.fit_index(calls)
     words = surface_words(model, calls, [{"citi"}] * len(calls))
     assert vectors.shape[1] == len(calls) and len(words) == len(calls)
     assert REMATCH.forks_for(len(calls)) and not Parallelism().forks_for(len(calls))

@@ -36,7 +36,7 @@ PROPOSAL = Document(
 
 def _order(model: TextModel, calls: list[Document], query: Document) -> list[int]:
     vectors = model.fit_transform(calls)
-    scores = model.similarity(model.transform_queries([query]), vectors)[0]
+    scores = (model.transform_queries([query]) @ vectors.T).toarray()[0]
     return [int(i) for i in np.lexsort((np.arange(len(scores)), -scores))]
 
 
