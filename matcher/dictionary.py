@@ -108,9 +108,6 @@ def _index_lines(
     return data, heads, tab1, tab2, ends
 
 
-_KEPT_CHUNKS = 64  # inflated chunks of about 58 KB kept outside FreeDict.batch()
-
-
 class _DictzipReader:
     """Random access to a dictzip (``.dict.dz``) file, or plain reads of a ``.dict`` file."""
 
@@ -160,10 +157,10 @@ class _DictzipReader:
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
-        """Keep every chunk inflated meanwhile (not only the last _KEPT_CHUNKS).
+        """Keep every chunk inflated meanwhile, and none after.
 
-        A batch of lookups (a re-match's profiles) reads entries all over the file, so a
-        small cache inflates the same chunks again and again; held, each is inflated once.
+        A batch of lookups (a re-match's profiles) reads entries all over the file and often
+        the same chunk again; held, each is inflated once.
         """
         with self._lock:
             self._holds += 1
@@ -172,7 +169,7 @@ class _DictzipReader:
         finally:
             with self._lock:
                 self._holds -= 1
-                if not self._holds and len(self._cache) > _KEPT_CHUNKS:
+                if not self._holds:
                     self._cache.clear()
 
     def _chunk(self, number: int) -> bytes:
@@ -180,9 +177,8 @@ class _DictzipReader:
         if cached is None:
             start, end = self._chunk_offsets[number], self._chunk_offsets[number + 1]
             cached = zlib.decompressobj(-15).decompress(memoryview(self._data)[start:end])
-            if len(self._cache) > _KEPT_CHUNKS and not self._holds:
-                self._cache.clear()
-            self._cache[number] = cached
+            if self._holds:
+                self._cache[number] = cached
         return cached
 
     def read(self, offset: int, length: int) -> bytes:
@@ -244,7 +240,6 @@ class FreeDict:
         if not index_path.exists() or not data_path.exists():
             raise DictionaryError(f"no dictd dictionary at {prefix} (.index and .dict[.dz])")
         self._data = _DictzipReader(data_path)
-        self._translations: dict[str, list[str]] = {}
         stat = index_path.stat()
         # The parsed index depends on the index file and on the key function (named by
         # ``key_name``); a copy of it in ``cache_folder`` spares a new process the parse.
@@ -341,17 +336,12 @@ class FreeDict:
 
     def translations(self, key: str) -> list[str]:
         """Renderings of every entry under ``key``, most repeated first, then in order."""
-        cached = self._translations.get(key)
-        if cached is not None:
-            return cached
         counts: dict[str, int] = {}
         for offset, length in self._spans_of(key):
             raw = self._data.read(offset, length).decode("utf-8", errors="replace")
             for phrase in parse_translations(raw):
                 counts[phrase] = counts.get(phrase, 0) + 1
-        ranked = sorted(counts, key=lambda p: -counts[p])  # stable: entry order breaks ties
-        self._translations[key] = ranked
-        return ranked
+        return sorted(counts, key=lambda p: -counts[p])  # stable: entry order breaks ties
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[str]]:
         """Renderings for each of ``keys`` found in the dictionary."""

@@ -64,6 +64,7 @@ class QueryExpansion:
 
     The tables and the dictionary are read on first use and kept for the model's life; the
     fitted vocabulary and IDF are passed to :meth:`expand` each time, as a fit replaces them.
+    A dictionary word's alternatives are kept for one vocabulary (only its terms can match).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class QueryExpansion:
         self._dictionary: FreeDict | bool | None = None
         self._preparing: BaseProcess | None = None  # see prepare_dictionary
         self._alternatives: dict[str, list[Terms]] = {}
+        self._alternatives_of: Vocabulary | None = None  # the vocabulary they were kept for
         self._tables: dict[str, PhraseTable] = {}
 
     def _phrase_tables(self) -> dict[str, PhraseTable]:
@@ -176,6 +178,8 @@ class QueryExpansion:
     def _dictionary_alternatives(
         self, dictionary: FreeDict, key: str, vocabulary: Vocabulary
     ) -> list[Terms]:
+        if vocabulary is not self._alternatives_of:
+            self._alternatives, self._alternatives_of = {}, vocabulary
         cached = self._alternatives.get(key)
         if cached is None:
             cached = []

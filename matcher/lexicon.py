@@ -69,70 +69,29 @@ def _classify_all(raw: np.ndarray) -> None:
             )
 
 
-class Workspace:
-    """Arrays reused from one batch of texts to the next, grown when a batch needs more.
-
-    On a virtual machine, the first write to memory the process has not used yet is costly;
-    a corpus read in chunks would pay it for every chunk's arrays if each chunk allocated its
-    own (the allocator returns large blocks to the system when they are freed). The arrays
-    a workspace hands out are valid until it is asked for the next batch.
-    """
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def array(self, name: str, size: int, dtype: type) -> np.ndarray:
-        """Room for ``size`` items of ``dtype`` under ``name`` (its old contents are gone)."""
-        found = self._arrays.get(name)
-        if found is None or len(found) < size or found.dtype != dtype:
-            # With room to spare, so a slightly larger next batch does not allocate again.
-            found = self._arrays[name] = np.empty(max(size + size // 4, 1024), dtype=dtype)
-        return found[:size]
-
-
-def _utf8(texts: list[str], workspace: Workspace | None) -> np.ndarray:
-    """``texts`` in UTF-8, joined by the separator (uint8; in ``workspace`` when given).
-
-    Encoding the joined string would make a new object of the batch's size for every
-    batch, which the allocator maps afresh (see :class:`Workspace`); each text encoded on
-    its own is small, and the batch's bytes are copied into the workspace's array.
-    """
+def _utf8(texts: list[str]) -> np.ndarray:
+    """``texts`` in UTF-8, joined by the separator (uint8)."""
     clean = [t.replace(_SEPARATOR, " ") if _SEPARATOR in t else t for t in texts]
-    if workspace is None:
-        return np.frombuffer(_SEPARATOR.join(clean).encode("utf-8"), dtype=np.uint8)
-    pieces = [t.encode("utf-8") for t in clean]
-    size = sum(map(len, pieces)) + max(len(pieces) - 1, 0)
-    out = workspace.array("text", size, np.uint8)
-    view = memoryview(out)
-    at = 0
-    for k, piece in enumerate(pieces):
-        if k:
-            view[at] = 0  # the separator, as _SEPARATOR.encode()
-            at += 1
-        view[at : at + len(piece)] = piece
-        at += len(piece)
-    return out
+    return np.frombuffer(_SEPARATOR.join(clean).encode("utf-8"), dtype=np.uint8)
 
 
-def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
+def hash_tokens(texts: list[str]) -> Tokens:
     """Cut ``texts`` into tokens, each as a hash of its bytes (see :class:`Tokens`).
 
     One compiled pass over the UTF-8 bytes (:func:`matcher.kernels.tokens.hash_tokens`);
     ASCII is lower-cased as it is hashed, the rare non-ASCII characters are hashed as they
     are (a token with "Ä" and one with "ä" hash apart but fold, and so stem, alike). Token
     boundaries are those of :func:`matcher.analysis.tokenize`: a non-ASCII character is
-    classified once per process, in Python, the first time a text uses it. With a
-    ``workspace``, the arrays are views of its arrays (valid until its next use).
+    classified once per process, in Python, the first time a text uses it.
     """
-    points = _utf8(texts, workspace)
+    points = _utf8(texts)
     # Room for a token per four bytes: real text has one per six or seven.
     room = len(points) // 4 + 16
-    space = workspace or Workspace()
     while True:
-        hashes = space.array("hashes", room, np.uint64)
-        segments = space.array("segments", room, np.int64)
-        starts = space.array("starts", room, np.int64)
-        ends = space.array("ends", room, np.int64)
+        hashes = np.empty(room, dtype=np.uint64)
+        segments = np.empty(room, dtype=np.int64)
+        starts = np.empty(room, dtype=np.int64)
+        ends = np.empty(room, dtype=np.int64)
         n = token_kernels.hash_tokens(points, _CLASSES, hashes, segments, starts, ends)
         if n >= 0:
             break
@@ -140,11 +99,7 @@ def hash_tokens(texts: list[str], workspace: Workspace | None = None) -> Tokens:
             _classify_all(points)
         else:
             room = token_kernels.count_tokens(points, _CLASSES, np.empty(0, dtype=np.int64))[0]
-    if workspace is None:  # arrays of their own, not the unused room after them
-        hashes, segments, starts, ends = (a[:n].copy() for a in (hashes, segments, starts, ends))
-    else:
-        hashes, segments, starts, ends = (a[:n] for a in (hashes, segments, starts, ends))
-    return Tokens(points, hashes, segments, starts, ends)
+    return Tokens(points, hashes[:n], segments[:n], starts[:n], ends[:n])
 
 
 def hash_words(words: list[str]) -> np.ndarray:
@@ -171,8 +126,6 @@ class Lexicon:
         self._overflow_variants: dict[int, int] = {}
         # Per stem id: its surface words (folded) in the order first seen, each's number.
         self.words: dict[int, dict[str, int]] = {}
-        # Room for a batch's tokens, reused from batch to batch (see Workspace).
-        self.workspace = Workspace()
 
     def _stem_id(self, token: str, language: str) -> int:
         stem = self.analyzer.stem(token, language)
@@ -185,10 +138,7 @@ class Lexicon:
         return value
 
     def ids(self, tokens: Tokens, languages: np.ndarray, names: list[str]) -> np.ndarray:
-        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text.
-
-        The ids are a view of the lexicon's :class:`Workspace`, valid until its next batch.
-        """
+        """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text."""
         return self.ids_and_variants(tokens, languages, names)[0]
 
     def ids_and_variants(
@@ -197,17 +147,15 @@ class Lexicon:
         """:meth:`ids`, and per token which surface word of its stem it is (uint8).
 
         Variant ``v`` of stem ``s`` is the ``v``-th key of ``words[s]`` (the folded token).
-        A stem's 255th and later surface words share variant UNNAMED. Both arrays are views
-        of the lexicon's :class:`Workspace`, valid until its next batch.
+        A stem's 255th and later surface words share variant UNNAMED.
         """
         salts = np.array([_LANGUAGE_SALT[name] for name in names], dtype=np.uint64)
         n = len(tokens.hashes)
-        space = self.workspace
-        keys = space.array("keys", n, np.uint64)
-        slots = space.array("slots", n, np.int64)
-        values = space.array("values", n, np.int32)
-        variants = space.array("variants", n, np.uint8)
-        miss = space.array("miss", n, np.int64)
+        keys = np.empty(n, dtype=np.uint64)
+        slots = np.empty(n, dtype=np.int64)
+        values = np.empty(n, dtype=np.int32)
+        variants = np.empty(n, dtype=np.uint8)
+        miss = np.empty(n, dtype=np.int64)
         n_miss = token_kernels.look_up_tokens(
             tokens.hashes,
             tokens.segments,

@@ -215,8 +215,7 @@ class TextReader:
     ) -> ChunkTokens:
         """Every token of the documents ``chunk`` with its document, field and stem id.
 
-        The arrays are views of ``lexicon``'s workspace, valid until it reads the next
-        chunk. ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
+        ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
         note how the texts write their words (``WrittenTokens``).
         """
         names = ["de", "en", ""]
@@ -224,7 +223,7 @@ class TextReader:
         if hashes is not None:
             hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
-        tokens = WrittenTokens.of(hash_tokens(texts, lexicon.workspace))
+        tokens = WrittenTokens.of(hash_tokens(texts))
         declared = [self.language_of(doc) for doc in chunk]
         lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
         tokens.languages = declared
@@ -237,6 +236,6 @@ class TextReader:
         self, docs: Sequence[Document], lexicon: Lexicon
     ) -> Iterator[tuple[int, ChunkTokens]]:
         """The tokens of ``docs`` a chunk at a time, each with the index of its first
-        document; a chunk's arrays are valid until the next one is read."""
+        document."""
         for begin in range(0, len(docs), _ANALYSE_CHUNK):
             yield begin, self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)

@@ -171,7 +171,6 @@ def test_a_batch_of_lookups_inflates_each_chunk_once_and_lets_go_after(
         return real(wbits)
 
     monkeypatch.setattr(dictionary_module.zlib, "decompressobj", counting)
-    monkeypatch.setattr(dictionary_module, "_KEPT_CHUNKS", 0)  # outside a batch: none kept
     small = FreeDict(tmp_path / "small", _german_keys(analyzer))
     with small.batch():
         assert small.lookup(keys) == expected

@@ -6,7 +6,7 @@ import numpy as np
 
 from matcher.analysis import Analyzer, tokenize
 from matcher.documents import Document
-from matcher.lexicon import Lexicon, Workspace, hash_tokens
+from matcher.lexicon import Lexicon, hash_tokens
 from matcher.vectorize import TextModel
 
 TEXTS = [
@@ -35,8 +35,8 @@ def test_equal_tokens_hash_equal_and_distinct_tokens_apart() -> None:
     assert len(by_hash) == len(raw)  # "straße" and "strasse" hash apart, fold alike
 
 
-def test_batches_cut_in_a_reused_workspace_equal_batches_cut_alone() -> None:
-    # A long batch, then shorter ones: a batch must never see the bytes of the one before.
+def test_batches_are_cut_into_the_tokenizers_tokens() -> None:
+    # Empty texts, an empty batch and a text holding the separator byte among them.
     batches = [
         [TEXTS[0] * 40, *TEXTS],
         ["", "kurz", "a\x00b"],
@@ -44,18 +44,11 @@ def test_batches_cut_in_a_reused_workspace_equal_batches_cut_alone() -> None:
         [],
         list(reversed(TEXTS)),
     ]
-    workspace = Workspace()
     for texts in batches:
-        alone = hash_tokens(texts)
-        reused = hash_tokens(texts, workspace)
-        assert (
-            reused.text.tobytes()
-            == alone.text.tobytes()
-            == "\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-8")
-        )
-        for name in ("hashes", "segments", "starts", "ends"):
-            assert np.array_equal(getattr(reused, name), getattr(alone, name))
-        assert [reused.token(k) for k in range(len(reused.hashes))] == [
+        tokens = hash_tokens(texts)
+        joined = "\x00".join(t.replace("\x00", " ") for t in texts).encode("utf-8")
+        assert tokens.text.tobytes() == joined
+        assert [tokens.token(k) for k in range(len(tokens.hashes))] == [
             word for text in texts for word in tokenize(text)
         ]
 

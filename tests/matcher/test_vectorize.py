@@ -125,6 +125,19 @@ def test_dictionary_carries_words_the_glossary_lacks() -> None:
     assert _ranking(glossary_terms, query)[0] == 4  # "Verkehr" is in the glossary too
 
 
+def test_a_second_fit_expands_queries_into_its_own_vocabulary() -> None:
+    """The dictionary's renderings are kept per vocabulary: after a fit on calls without
+    "traffic", a fit on calls with it must let "Verkehr" reach them."""
+    query = Document(description="Mehr Sicherheit im Verkehr für Radfahrende", language="de")
+    model = TextModel(
+        dictionary_path=TINY_DICTIONARY, glossary=False, cognate_weight=0.0, ngram_weight=0.0
+    )
+    without_traffic = [doc for doc in CALLS if "traffic" not in doc.title]
+    model.fit(without_traffic)
+    model.transform_queries([query])  # the renderings found in this vocabulary are kept
+    assert _ranking(model, query)[0] == 4
+
+
 def test_missing_dictionary_is_logged_and_matching_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
