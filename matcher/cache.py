@@ -1,22 +1,20 @@
 """The matcher cache: each call's analysis and fitted counts kept between re-matches.
 
-Three files, each keyed by (call id, content hash of the text the matcher reads), never by
+Two files, each keyed by (call id, content hash of the text the matcher reads), never by
 the text alone:
 
 * ``analysis.npz``: each call's analysed text (tokens, language, stems), which depends only
   on its own text; used when the fitted side below is missing or invalid.
-* ``words.npz`` (:mod:`matcher.words_file`): for the calls the last re-match listed, the
-  word each call's own text uses for the terms that explained its matches
-  (:func:`matcher.terms.surface_words`), so explaining the matches again re-reads only
-  calls that are new to the lists or changed. After a cold fit, the fit's analysis names
-  the words of the calls it analysed (it keeps each token's surface word), so even the
-  first re-match reads no text twice.
 * ``fitted.npz``: the fitted call side (``matcher.corpus.CallCounts``): the vocabulary and
   each call's field-weighted tf as CSR rows. A re-match with unchanged calls (a profile edit)
   loads it and skips analysis and counting; one with a few changed calls analyses and
   counts only those, replaces their rows and drops columns no call uses any longer. IDF,
   the n-gram block and the vectors are always derived from the counts with sparse
   operations, so the result equals a fit from scratch (tested).
+
+The words that explain the matches come from the cold fit's analysis, which keeps each
+token's surface word, so a first re-match reads no text twice; a re-match that reused the
+fitted side reads the listed calls' texts again (about a second per 20,000 calls).
 
 A file is discarded when what it depends on changes: the cache format, the analyzer's
 settings, the stop-word lists, the glossary, and for the fitted side the field weights and
@@ -45,14 +43,12 @@ from matcher.documents import FIELDS, Document, content_hash, pick_documents
 from matcher.glossary import default_glossary_path
 from matcher.terms import surface_words
 from matcher.vectorize import TextModel
-from matcher.words_file import WordsFile
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 3  # 3: "¼" folds to "14" (the readers agree); 2: words as the call writes them
 _FILE = "analysis.npz"
 _FITTED_FILE = "fitted.npz"
-_WORDS_FILE = "words.npz"
 _DATA = Path(__file__).parent / "data"
 
 
@@ -101,7 +97,6 @@ class AnalysisCache:
         self.folder = Path(folder)
         self.path = self.folder / _FILE
         self.fitted_path = self.folder / _FITTED_FILE
-        self.words_file = WordsFile(self.folder / _WORDS_FILE)
         # Content hashes of the calls last fitted, by call id, so explaining does not hash
         # every text again.
         self._hashes: dict[int, bytes] = {}
@@ -111,10 +106,10 @@ class AnalysisCache:
         self._analysed: tuple[CorpusAnalysis, dict[int, int]] | None = None
 
     def forget_calls(self) -> None:
-        """Drop every layer kept of the calls (analysis, fitted counts, words), as a change
+        """Drop every layer kept of the calls (analysis, fitted counts), as a change
         of the analysis would; what does not depend on the calls (the dictionary's parsed
         index, the reference counts) stays."""
-        for path in (self.path, self.fitted_path, self.words_file.path):
+        for path in (self.path, self.fitted_path):
             path.unlink(missing_ok=True)
         self._hashes.clear()
         self._analysed = None
@@ -135,63 +130,46 @@ class AnalysisCache:
         docs: Sequence[Document],
         wanted: Sequence[Collection[str]],
     ) -> list[dict[str, str]]:
-        """``surface_words(model, docs, wanted)``, reusing the words of calls seen last time.
-
-        A call is read again only if its text changed or a wanted term is not among its
-        kept words. The words file (:mod:`matcher.words_file`) then keeps these calls and,
-        up to its bound, those kept before.
-        """
+        """``surface_words(model, docs, wanted)``, named from the last cold fit's analysis
+        where it read the call as it is now, else read from the call's text."""
         if not (len(call_ids) == len(docs) == len(wanted)):
             raise ValueError("surface words need one call id, document and term set per call")
-        signature = analysis_signature(model)
-        hashes = [self._hashes.get(cid) or content_hash(docs[i]) for i, cid in enumerate(call_ids)]
-        kept = self.words_file.load(signature)
-        out: list[dict[str, str]] = []
-        missing: list[int] = []
-        for i, (cid, digest) in enumerate(zip(call_ids, hashes, strict=True)):
-            words = kept.get((cid, digest))
-            if words is not None and all(term in words for term in wanted[i]):
-                out.append(words)
-            else:
-                out.append(words or {})
-                missing.append(i)
+        out: list[dict[str, str]] = [{} for _ in call_ids]
+        missing = list(range(len(call_ids)))
         analysed, self._analysed = self._analysed, None
-        named = 0
-        if missing and analysed is not None:
-            # Calls analysed by this re-match's fit: their words come from that analysis.
+        if analysed is not None:
             analysis, row_of = analysed
             fitted = analysis.hashes
             row = {i: row_of.get(call_ids[i], -1) for i in missing}
             known = [
                 i
                 for i in missing
-                if row[i] >= 0 and fitted is not None and fitted[row[i]] == hashes[i]
+                if row[i] >= 0
+                and fitted is not None
+                and fitted[row[i]] == (self._hashes.get(call_ids[i]) or content_hash(docs[i]))
             ]
             if known:
                 found = analysis.analysed_surface_words(
                     np.asarray([row[i] for i in known], dtype=np.int64),
-                    [set(wanted[i]) | set(out[i]) for i in known],
+                    [set(wanted[i]) for i in known],
                 )
                 for i, words in zip(known, found, strict=True):
                     out[i] = words
-                named = len(known)
                 done = set(known)
                 missing = [i for i in missing if i not in done]
         if missing:
             found = surface_words(
                 model,
                 pick_documents(docs, np.asarray(missing, dtype=np.int64)),
-                [set(wanted[i]) | set(out[i]) for i in missing],
+                [set(wanted[i]) for i in missing],
             )
             for i, words in zip(missing, found, strict=True):
                 out[i] = words
         log.info(
-            "surface words: %d calls reused, %d named from the analysis, %d read",
-            len(out) - len(missing) - named,
-            named,
+            "surface words: %d calls named from the analysis, %d read",
+            len(out) - len(missing),
             len(missing),
         )
-        self.words_file.save(signature, call_ids, hashes, out, kept)
         return out
 
     def fit_index(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import matcher.cache as cache_module
-from matcher import reader, words_file
+from matcher import reader
 from matcher.cache import AnalysisCache
 from matcher.corpus import CorpusAnalysis
 from matcher.counting import count_calls
@@ -204,59 +204,31 @@ def _model_and_every_term() -> tuple[TextModel, list[set[str]]]:
     return model, [set(surface_words(model, [doc])[0]) for doc in CALLS]
 
 
-def test_surface_words_are_kept_for_unchanged_calls_and_read_again_for_changed_ones(
+def test_without_a_cold_fits_analysis_the_words_are_read_from_the_texts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model, wanted = _model_and_every_term()
     expected = surface_words(model, CALLS, wanted)
-    read = _words_read(monkeypatch)
-    cache = AnalysisCache(tmp_path)
-    assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
-    assert read == [len(CALLS)]
-    # Unchanged calls, terms already kept (or fewer): nothing is read.
-    fewer = [set(list(w)[:2]) for w in wanted]
-    assert cache.cached_surface_words(TextModel(), IDS, CALLS, fewer) == expected
-    assert read == [len(CALLS)]
-    # One text changed, one call asks for a term never asked before: those two are read.
-    changed = list(CALLS)
-    changed[1] = replace(CALLS[1], title="Town twinning for cities and citizens")
-    again = [set(w) for w in wanted]
-    again[3] = again[3] | {"zzz-not-a-term"}
-    words = cache.cached_surface_words(model, IDS, changed, again)
-    assert read == [len(CALLS), 2]
-    assert words[1] == surface_words(model, [changed[1]], [again[1]])[0]
-    assert words[0] == expected[0]
-
-
-def test_a_damaged_words_file_costs_a_read_not_a_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model, wanted = _model_and_every_term()
-    cache = AnalysisCache(tmp_path)
-    expected = cache.cached_surface_words(model, IDS, CALLS, wanted)
-    cache.words_file.path.write_bytes(b"not a numpy archive")
     read = _words_read(monkeypatch)
     assert AnalysisCache(tmp_path).cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == [len(CALLS)]
 
 
-def test_words_of_calls_not_asked_for_stay_kept(
+def test_a_later_fit_does_not_name_words_from_an_earlier_fits_analysis(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A re-match of one profile explains few calls; the others' words must stay."""
-    model, wanted = _model_and_every_term()
-    expected = surface_words(model, CALLS, wanted)
     cache = AnalysisCache(tmp_path)
-    cache.cached_surface_words(model, IDS, CALLS, wanted)
-    cache.cached_surface_words(model, IDS[:1], CALLS[:1], wanted[:1])
+    cache.fit_index(TextModel(), IDS, CALLS)
+    changed = list(CALLS)
+    changed[1] = replace(CALLS[1], title="Town twinning for cities and citizens")
+    model = TextModel()
+    _, stats = cache.fit_index(model, IDS, changed)  # reuses the fitted side, analyses one
+    assert (stats.fitted, stats.analysed) == (True, 1)
+    wanted = [set(surface_words(model, [doc])[0]) for doc in changed]
     read = _words_read(monkeypatch)
-    assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
-    assert read == []
-    monkeypatch.setattr(words_file, "_WORDS_KEEP", 2)
-    cache.cached_surface_words(model, IDS[:1], CALLS[:1], wanted[:1])  # keeps itself and one other
-    read.clear()
-    cache.cached_surface_words(model, IDS, CALLS, wanted)
-    assert read == [len(CALLS) - 2]
+    words = cache.cached_surface_words(model, IDS, changed, wanted)
+    assert read == [len(CALLS)]
+    assert words == surface_words(model, changed, wanted)
 
 
 class _OnDemand(Sequence[Document]):
@@ -337,7 +309,7 @@ def test_after_a_cold_fit_the_words_come_from_its_analysis_without_reading_the_t
     read = _words_read(monkeypatch)
     assert cache.cached_surface_words(model, IDS, CALLS, wanted) == expected
     assert read == []
-    # The analysis names one re-match's words only; a term the kept words lack is read.
+    # The analysis names one re-match's words only; the next one reads the texts.
     asked = [w | {"harbour"} for w in wanted[:2]]
     assert cache.cached_surface_words(model, IDS[:2], CALLS[:2], asked) == expected[:2]
     assert read == [2]

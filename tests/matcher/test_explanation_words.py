@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from matcher.cache import AnalysisCache
 from matcher.documents import Document
 from matcher.reasons import explanation_view
 from matcher.runs import rematch
@@ -94,8 +93,8 @@ def _match(session: Session, profile: Profile, call: FundingCall) -> Match:
 
 def _rematch(session: Session, cache: str, folder: Path, other: FundingCall) -> None:
     """A re-match without the cache, with a cold cache, again with the cache it left, or
-    again after ``other`` changed and the kept words were lost (so the words of the
-    unchanged calls are read from their texts while the fit analysed ``other`` alone)."""
+    again after ``other`` changed (the fit analyses ``other`` alone, and the words of the
+    unchanged calls are read from their texts)."""
     if cache == "none":
         rematch(session, trigger="manual", now=NOW)
         return
@@ -103,7 +102,6 @@ def _rematch(session: Session, cache: str, folder: Path, other: FundingCall) -> 
     if cache == "changed":
         other.description_text = f"{other.description_text} Neue Fristen."
         session.flush()
-        AnalysisCache(folder).words_file.path.unlink()
     if cache in ("warm", "changed"):
         rematch(session, trigger="manual", now=NOW, cache_folder=folder)
 
