@@ -329,20 +329,33 @@ class CallTable:
 class Assessment:
     """The rules applied to one (profile, call) pair, with the facts an explanation needs."""
 
-    eligible: bool
     unknown: bool
-    applicant_ok: bool
-    region_ok: bool
-    lead_ok: bool
     budget: str | None  # budget_fits / grant_too_small / grant_too_large / None
     tight: bool
-    factor: float
+    applicant_ok: bool = True
+    region_ok: bool = True
+    lead_ok: bool = True
+
+    @property
+    def eligible(self) -> bool:
+        return self.applicant_ok and self.region_ok and self.lead_ok
+
+    @property
+    def factor(self) -> float:
+        """The soft factors: budget fit or misfit, and a tight deadline."""
+        factor = 1.0
+        if self.budget == "budget_fits":
+            factor *= BUDGET_FIT
+        elif self.budget is not None:
+            factor *= BUDGET_MISFIT
+        if self.tight:
+            factor *= DEADLINE_TIGHT
+        return factor
 
 
 def assess(call: CallFacts, profile: ProfileFacts, now: datetime) -> Assessment:
     """The hard filters and soft factors for one pair; agrees with :meth:`CallTable.mask`."""
     applicant_ok, unknown = applicant_allowed(call.eligible_applicants, profile.applicant_type)
-    region_ok = regions_allow(call.regions, profile.region)
     tight = False
     lead_ok = True
     if call.next_deadline_at is not None:
@@ -350,28 +363,14 @@ def assess(call: CallFacts, profile: ProfileFacts, now: datetime) -> Assessment:
         lead_ok = call.next_deadline_at >= earliest
         tight = lead_ok and call.next_deadline_at < earliest + timedelta(days=TIGHT_MARGIN_DAYS)
     low, high = grant_range(call)
-    budget = budget_note(low, high, profile.budget_min_eur, profile.budget_max_eur)
     return Assessment(
-        eligible=applicant_ok and region_ok and lead_ok,
         unknown=unknown,
-        applicant_ok=applicant_ok,
-        region_ok=region_ok,
-        lead_ok=lead_ok,
-        budget=budget,
+        budget=budget_note(low, high, profile.budget_min_eur, profile.budget_max_eur),
         tight=tight,
-        factor=_soft_factor(budget, tight),
+        applicant_ok=applicant_ok,
+        region_ok=regions_allow(call.regions, profile.region),
+        lead_ok=lead_ok,
     )
-
-
-def _soft_factor(budget: str | None, tight: bool) -> float:
-    factor = 1.0
-    if budget == "budget_fits":
-        factor *= BUDGET_FIT
-    elif budget is not None:
-        factor *= BUDGET_MISFIT
-    if tight:
-        factor *= DEADLINE_TIGHT
-    return factor
 
 
 # ProfileMask.budget_fit codes and the notes they stand for.
@@ -383,14 +382,4 @@ def eligible_verdict(unknown: bool, budget_fit: int, tight: bool) -> Assessment:
     """The :func:`assess` of a pair that passed :meth:`CallTable.mask`, from the mask's
     facts for it (eligibility unknown, ``budget_fit`` code, deadline tight): explaining
     50,000 ranked pairs reads these instead of applying the rules again."""
-    budget = _BUDGET_NOTES[budget_fit]
-    return Assessment(
-        eligible=True,
-        unknown=unknown,
-        applicant_ok=True,
-        region_ok=True,
-        lead_ok=True,
-        budget=budget,
-        tight=tight,
-        factor=_soft_factor(budget, tight),
-    )
+    return Assessment(unknown=unknown, budget=_BUDGET_NOTES[budget_fit], tight=tight)

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from matcher.documents import Document
 from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
-from matcher.kernels.ranking import top_calls
+from matcher.kernels.ranking import csr_arrays, top_calls
 from matcher.vectorize import TextModel
 from storage.models import FundingCall, Profile
 
@@ -155,12 +155,8 @@ def rank_calls(
         scores = np.empty((stop - start, keep), dtype=np.float32)
         similarity = np.empty((stop - start, keep), dtype=np.float32)
         top_calls(
-            queries.indptr,
-            queries.indices,
-            queries.data,
-            by_term.indptr,
-            by_term.indices,
-            by_term.data,
+            csr_arrays(queries),
+            csr_arrays(by_term),
             start,
             eligible,
             factor,

@@ -160,12 +160,8 @@ def top_column_arrays(
     def run(span: tuple[int, int]) -> None:
         begin, stop = span
         ranking.top_columns(
-            queries.indptr,
-            queries.indices,
-            queries.data,
-            by_term.indptr,
-            by_term.indices,
-            by_term.data,
+            ranking.csr_arrays(queries),
+            ranking.csr_arrays(by_term),
             pair_query[begin:stop],
             pair_row[begin:stop],
             len(model.vocabulary),

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
+
+
+def csr_arrays(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A CSR matrix as the kernels take it: (indptr, indices, data)."""
+    return matrix.indptr, matrix.indices, matrix.data
 
 
 @numba.njit(nogil=True, cache=True)
 def top_calls(
-    q_indptr: np.ndarray,
-    q_indices: np.ndarray,
-    q_data: np.ndarray,
-    t_indptr: np.ndarray,
-    t_indices: np.ndarray,
-    t_data: np.ndarray,
+    queries: tuple[np.ndarray, np.ndarray, np.ndarray],
+    index: tuple[np.ndarray, np.ndarray, np.ndarray],
     start: int,
     eligible: np.ndarray,
     factor: np.ndarray,
@@ -34,14 +36,16 @@ def top_calls(
 ) -> None:
     """Rank the calls for the profiles ``start .. start + len(eligible)``.
 
-    ``q_*``: the query rows (CSR, float32); ``t_*``: the calls' vectors transposed (CSR, one
-    row per term, float32). Row ``j`` of ``eligible`` (bool) and ``factor`` (float32) is
-    profile ``start + j`` over all calls; ``excluded_rows[excluded_indptr[j]:...[j + 1]]``
-    are call rows never to list for it. A call is listed if it is eligible, not excluded and
-    its similarity reaches ``gate``; its score is similarity × factor. Writes the best
-    ``out_rows.shape[1]`` per profile (row, score, similarity), best first, ties by call id,
-    padded with row -1.
+    ``queries``: the query rows; ``index``: the calls' vectors by term (one row per term);
+    both as :func:`csr_arrays`, float32. Row ``j`` of ``eligible`` (bool) and ``factor``
+    (float32) is profile ``start + j`` over all calls;
+    ``excluded_rows[excluded_indptr[j]:...[j + 1]]`` are call rows never to list for it. A
+    call is listed if it is eligible, not excluded and its similarity reaches ``gate``; its
+    score is similarity × factor. Writes the best ``out_rows.shape[1]`` per profile (row,
+    score, similarity), best first, ties by call id, padded with row -1.
     """
+    q_indptr, q_indices, q_data = queries
+    t_indptr, t_indices, t_data = index
     n_calls = eligible.shape[1]
     keep = out_rows.shape[1]
     similarity = np.zeros(n_calls, dtype=np.float32)
@@ -93,12 +97,8 @@ def top_calls(
 
 @numba.njit(nogil=True, cache=True)
 def top_columns(
-    q_indptr: np.ndarray,
-    q_indices: np.ndarray,
-    q_data: np.ndarray,
-    t_indptr: np.ndarray,
-    t_indices: np.ndarray,
-    t_data: np.ndarray,
+    queries: tuple[np.ndarray, np.ndarray, np.ndarray],
+    index: tuple[np.ndarray, np.ndarray, np.ndarray],
     pair_query: np.ndarray,
     pair_row: np.ndarray,
     n_words: int,
@@ -109,9 +109,11 @@ def top_columns(
     below ``n_words`` with the largest positive products query × call, largest first, ties
     by column, at most ``out_columns.shape[1]``; padded with column -1.
 
-    ``t_*`` are the calls' vectors by term (terms × calls CSR, each row sorted by call), so
+    ``queries`` and ``index`` as in :func:`top_calls`; the index's rows are sorted by call, so
     a call's weight for a query term is found by binary search in that term's row.
     """
+    q_indptr, q_indices, q_data = queries
+    t_indptr, t_indices, t_data = index
     n = out_columns.shape[1]
     for i in range(len(pair_query)):
         q = pair_query[i]
