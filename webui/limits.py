@@ -68,4 +68,7 @@ def seconds_until_retry() -> int | None:
 def init_app(app: Flask, settings: Settings) -> None:
     """Count in the configured store; tests may override ``RATELIMIT_*`` in their config."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_url)
+    # Flask-Limiter defaults this to its last app's setting: an app that turned the limits
+    # off would leave every later app in the process without them.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
