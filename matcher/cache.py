@@ -190,7 +190,7 @@ class AnalysisCache:
         if model.params.bigrams and model.params.min_bigram_df > 1:
             model.expansion.prepare_dictionary(model.index_folder)
             analysis, stats = self.analyse(model, call_ids, docs)
-            fitted = count_calls(analysis, model.params, model.parallelism.threads)
+            fitted = count_calls(analysis, model.params, model.parallelism)
             return model.fit_index_counts(fitted), stats
         signature = fitted_signature(model)
         ids = np.asarray(call_ids, dtype=np.int64)
@@ -203,7 +203,7 @@ class AnalysisCache:
             hashes = analysis.hashes
             if analysis.variants is not None:
                 self._analysed = (analysis, {cid: i for i, cid in enumerate(call_ids)})
-            fitted = count_calls(analysis, model.params, model.parallelism.threads)
+            fitted = count_calls(analysis, model.params, model.parallelism)
             del analysis
             # Parsing the dictionary (if it must be parsed: in a process of its own) starts
             # only now. The analysis and the counting keep both cores busy; the vectors leave
@@ -224,7 +224,7 @@ class AnalysisCache:
             sources = found.copy()
             sources[fresh] = -1 - np.arange(len(fresh))
             analysis = model.reader.analyse_calls(pick_documents(docs, fresh))
-            fitted = update_counts(base, sources, analysis, model.params, model.parallelism.threads)
+            fitted = update_counts(base, sources, analysis, model.params, model.parallelism)
             del base, analysis, cached
         writes.append(functools.partial(self._save_fitted, signature, fitted, ids, hashes))
         saving = threading.Thread(target=lambda: [write() for write in writes], daemon=True)

@@ -27,10 +27,10 @@ from matcher.corpus import (
 )
 from matcher.documents import FIELDS
 from matcher.kernels.counting import collect_pairs, count_rows, gather_rows
+from matcher.parallel import Parallelism
 from matcher.params import ModelParams
 from matcher.vocabulary import Vocabulary
 
-_COUNT_CHUNK = 2500  # calls counted at once, on the threads
 _UPDATE_CHUNK = 500  # new calls counted at once by an update
 
 
@@ -206,7 +206,9 @@ class Counting:
         return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
 
 
-def count_calls(analysis: CorpusAnalysis, params: ModelParams, threads: int) -> CallCounts:
+def count_calls(
+    analysis: CorpusAnalysis, params: ModelParams, parallelism: Parallelism
+) -> CallCounts:
     """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
     Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived by
@@ -216,9 +218,9 @@ def count_calls(analysis: CorpusAnalysis, params: ModelParams, threads: int) -> 
     forms = analysis.forms
     stems = list(analysis.stems)
     vocabulary = Vocabulary({stem: i for i, stem in enumerate(stems)}, stems, len(stems))
-    counting = Counting.of(vocabulary, params, threads)
+    counting = Counting.of(vocabulary, params, parallelism.threads)
     german = np.array([lang == "de" for lang in analysis.languages], dtype=bool)
-    batches = list(analysis.batches(_COUNT_CHUNK))
+    batches = list(analysis.batches(parallelism.count_chunk))
     del analysis
     if params.bigrams:
         vocabulary.bigram_codes = counting.fit_bigrams(batches, params.min_bigram_df)
@@ -231,7 +233,7 @@ def update_counts(
     sources: np.ndarray,
     analysis: CorpusAnalysis,
     params: ModelParams,
-    threads: int,
+    parallelism: Parallelism,
 ) -> CallCounts:
     """The counts of a corpus made of rows of ``base`` and of newly analysed calls.
 
@@ -256,7 +258,7 @@ def update_counts(
     ids = {n: remap[analysis.ids[n]] if len(remap) else analysis.ids[n] for n in FIELDS}
     moved = CorpusAnalysis(stems, analysis.languages, ids, analysis.lengths)
     vocabulary = Vocabulary({stem: i for i, stem in enumerate(stems)}, stems, n_new)
-    counting = Counting.of(vocabulary, params, threads)
+    counting = Counting.of(vocabulary, params, parallelism.threads)
     batches = list(moved.batches(_UPDATE_CHUNK))
     codes = recoded
     if params.bigrams:

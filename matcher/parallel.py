@@ -21,15 +21,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Parallelism:
-    """Threads for the sparse and compiled steps (they release the GIL), and whether the
-    analysis of a large corpus may be shared with a forked process."""
+    """Threads for the sparse and compiled steps (they release the GIL), whether the
+    analysis of a large corpus may be shared with a forked process, and how many calls a
+    step holds at once (the memory it needs grows with it)."""
 
     threads: int = 2
     processes: int = 1  # 2: fork one worker for the analysis of ``min_calls`` or more calls
     min_calls: int = 4000  # below this, forking costs more than it saves
+    read_chunk: int = 500  # calls hashed and tokenised at once
+    count_chunk: int = 2500  # calls counted at once, a chunk per thread
 
     def __post_init__(self) -> None:
-        if self.threads < 1 or self.processes not in (1, 2) or self.min_calls < 1:
+        if (
+            self.threads < 1
+            or self.processes not in (1, 2)
+            or min(self.min_calls, self.read_chunk, self.count_chunk) < 1
+        ):
             raise ValueError(f"impossible parallelism: {self}")
 
     def forks_for(self, n_calls: int) -> bool:

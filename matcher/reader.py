@@ -20,8 +20,6 @@ from matcher.lexicon import Lexicon, hash_tokens
 from matcher.parallel import Parallelism, share_chunks
 from matcher.written import WrittenTokens
 
-_ANALYSE_CHUNK = 500  # calls read at once
-
 
 class TextReader:
     """Reads documents into stem ids, numbering stems in one table (the model's).
@@ -129,7 +127,8 @@ class TextReader:
         text as it is read (``CorpusAnalysis.hashes``), so a cache does not read the corpus a
         second time.
         """
-        n_chunks = -(-len(calls) // _ANALYSE_CHUNK)
+        chunk = self.parallelism.read_chunk
+        n_chunks = -(-len(calls) // chunk)
         stems: list[str] = []
         stem_ids: dict[str, int] = {}
         lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
@@ -137,7 +136,7 @@ class TextReader:
         def work(i: int) -> tuple[Batch, list[bytes] | None]:
             if not lexicons:
                 lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
-            docs = calls[i * _ANALYSE_CHUNK : (i + 1) * _ANALYSE_CHUNK]
+            docs = calls[i * chunk : (i + 1) * chunk]
             hashes: list[bytes] | None = [] if hashed else None
             return self._read_chunk(docs, lexicons[0], hashes), hashes
 
@@ -237,5 +236,6 @@ class TextReader:
     ) -> Iterator[tuple[int, ChunkTokens]]:
         """The tokens of ``docs`` a chunk at a time, each with the index of its first
         document."""
-        for begin in range(0, len(docs), _ANALYSE_CHUNK):
-            yield begin, self._token_chunk(docs[begin : begin + _ANALYSE_CHUNK], lexicon)
+        chunk = self.parallelism.read_chunk
+        for begin in range(0, len(docs), chunk):
+            yield begin, self._token_chunk(docs[begin : begin + chunk], lexicon)

@@ -102,7 +102,7 @@ class TextModel:
     def fit(self, calls: Sequence[Document]) -> TextModel:
         """Learn the vocabulary, IDF and n-gram statistics from the call corpus."""
         self._fit_from_counts(
-            count_calls(self.reader.analyse_calls(calls), self.params, self.parallelism.threads)
+            count_calls(self.reader.analyse_calls(calls), self.params, self.parallelism)
         )
         return self
 
@@ -118,7 +118,7 @@ class TextModel:
         terms copy is made. Each call is read once.
         """
         analysis = self.reader.analyse_calls(calls)
-        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism.threads))
+        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism))
 
     def _set_stems(self, stems: list[str]) -> None:
         self.reader.renumber(stems)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import matcher.cache as cache_module
-from matcher import reader
 from matcher.cache import AnalysisCache
 from matcher.corpus import CorpusAnalysis
 from matcher.counting import count_calls
 from matcher.documents import Document
+from matcher.parallel import Parallelism
 from matcher.terms import surface_words, top_terms
 from matcher.vectorize import TextModel
 from tests.matcher.test_vectorize import CALLS, FORKING
@@ -33,7 +33,7 @@ def _by_term(model: TextModel, index) -> dict[tuple[int, str], float]:  # type: 
 
 
 def _fit_analysed(model: TextModel, analysis: CorpusAnalysis):  # type: ignore[no-untyped-def]
-    return model.fit_index_counts(count_calls(analysis, model.params, model.parallelism.threads))
+    return model.fit_index_counts(count_calls(analysis, model.params, model.parallelism))
 
 
 def _assert_same_vectors(a: TextModel, va, b: TextModel, vb) -> None:  # type: ignore[no-untyped-def]
@@ -251,17 +251,15 @@ class _OnDemand(Sequence[Document]):
         return doc
 
 
-def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(tmp_path: Path) -> None:
     # A corpus too big to hold as strings may build its documents on demand; neither a cold
     # fit (on two processes here), nor an update, nor the explanations may hold all of it.
-    monkeypatch.setattr(reader, "_ANALYSE_CHUNK", 2)
+    by_two = Parallelism(read_chunk=2)
     texts = [replace(doc, title=f"{doc.title} {n}") for n in range(3) for doc in CALLS]
     ids = list(range(1, len(texts) + 1))
     docs = _OnDemand(texts)
     cache = AnalysisCache(tmp_path)
-    model = TextModel(parallelism=FORKING)
+    model = TextModel(parallelism=replace(FORKING, read_chunk=2))
     vectors, stats = cache.fit_index(model, ids, docs)
     assert stats.analysed == len(texts)
     assert docs.most_alive <= 4  # two chunks: the one read and the one before
@@ -269,7 +267,7 @@ def test_the_cache_reads_a_corpus_a_chunk_at_a_time_never_as_a_whole(
     _assert_same_vectors(model, vectors, cold_model, cold_model.fit_index(texts))
     texts[0] = replace(texts[0], title="Zero waste harbours")
     docs = _OnDemand(texts)
-    model = TextModel()
+    model = TextModel(parallelism=by_two)
     vectors, stats = cache.fit_index(model, ids, docs)
     assert (stats.fitted, stats.analysed) == (True, 1)
     cold_model = TextModel()

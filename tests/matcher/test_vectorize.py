@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from matcher import counting, reader
+from matcher import reader
 from matcher.corpus import CorpusAnalysis, used_stems_only
 from matcher.counting import Counting, count_calls
 from matcher.documents import FIELDS, Document
@@ -27,6 +27,7 @@ def similarity(queries, calls) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 
 FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls
+FORKING_BY_CALL = Parallelism(processes=2, min_calls=2, read_chunk=1)  # and shares each call
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
 
 CALLS = [
@@ -245,9 +246,8 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     """Each thread copies its batches' rows into the one result as soon as the batch before
     is counted; the result must be the rows of one batch of all calls, empty calls too."""
     calls = [*CALLS, Document(title=""), *CALLS[::-1], Document(title="Verkehr")]
-    model = TextModel()
-    monkeypatch.setattr(counting, "_COUNT_CHUNK", chunk)
-    fitted = count_calls(model.reader.analyse_calls(calls), model.params, model.parallelism.threads)
+    model = TextModel(parallelism=Parallelism(count_chunk=chunk))
+    fitted = count_calls(model.reader.analyse_calls(calls), model.params, model.parallelism)
     analysis = used_stems_only(model.reader.analyse_calls(calls))
     (whole,) = analysis.batches(len(calls))
     vocabulary = Vocabulary(
@@ -265,9 +265,8 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
 def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    model = TextModel()
+    model = TextModel(parallelism=Parallelism(count_chunk=1))
     analysis = model.reader.analyse_calls(CALLS * 4)
-    monkeypatch.setattr(counting, "_COUNT_CHUNK", 1)
     real = Counting.into
     seen: list[int] = []
 
@@ -279,7 +278,7 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
 
     monkeypatch.setattr(Counting, "into", flaky)
     with pytest.raises(MemoryError, match="no room"):
-        count_calls(analysis, model.params, model.parallelism.threads)
+        count_calls(analysis, model.params, model.parallelism)
 
 
 def test_the_index_is_the_transpose_of_the_calls_vectors() -> None:
@@ -334,7 +333,8 @@ def _by_stem(analysis: CorpusAnalysis) -> dict[str, list[list[str]]]:
 def _sharing(
     monkeypatch: pytest.MonkeyPatch, *, worker_fails: bool = False
 ) -> list[tuple[int, int]]:
-    """Analyse in chunks of one call on two processes; returns (own, worker's) chunk counts.
+    """Watch an analysis on two processes (in chunks of one call with ``FORKING_BY_CALL``);
+    returns (own, worker's) chunk counts.
 
     This process waits a little before its first chunk, so the worker surely takes some.
     """
@@ -354,7 +354,6 @@ def _sharing(
         shares.append((len(found[0]), len(found[1])))
         return found
 
-    monkeypatch.setattr(reader, "_ANALYSE_CHUNK", 1)
     monkeypatch.setattr(reader, "share_chunks", share)
     return shares
 
@@ -369,7 +368,7 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
     ]
     serial = TextModel().reader.analyse_calls(calls, hashed=True)
     shares = _sharing(monkeypatch)
-    shared = TextModel(parallelism=FORKING).reader.analyse_calls(calls, hashed=True)
+    shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(calls, hashed=True)
     assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
     assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
     assert _by_stem(shared) == _by_stem(serial)
@@ -389,7 +388,7 @@ def test_a_failing_worker_leaves_its_chunks_to_this_process(
     serial = TextModel().reader.analyse_calls(CALLS * 2)
     shares = _sharing(monkeypatch, worker_fails=True)
     with caplog.at_level(logging.WARNING, logger="matcher.parallel"):
-        shared = TextModel(parallelism=FORKING).reader.analyse_calls(CALLS * 2)
+        shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(CALLS * 2)
     assert shares == [(len(CALLS) * 2, 0)]
     assert "worker broke" in caplog.text
     assert _by_stem(shared) == _by_stem(serial)
@@ -414,7 +413,7 @@ def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
     expected = surface_words(model, calls)
     if processes == 2:
         shares = _sharing(monkeypatch)
-    parallelism = FORKING if processes == 2 else None
+    parallelism = FORKING_BY_CALL if processes == 2 else None
     analysis = TextModel(parallelism=parallelism).reader.analyse_calls(calls)
     if processes == 2:
         assert shares and shares[0][1] > 0  # some calls' words come from the worker's table
