@@ -37,7 +37,7 @@ def test_matcher_variant_ranks_the_corpus_in_process() -> None:
     assert 0 < figures["matches"] <= 12 * 5
     assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 0
     assert set(figures["phases"]) == {
-        "fit_transform_calls",
+        "fit_index_calls",
         "transform_profiles",
         "eligibility_scoring_top_n",
         "explanations",
