@@ -38,11 +38,12 @@ from wtforms.fields.core import UnboundField
 
 from storage.config import Settings
 from storage.links import sign
-from storage.models import Base, Match, MatchRun, User
+from storage.models import Base, User
 from storage.profile_edits import EDITABLE_FIELDS
 from storage.subscriptions import subscribe
 from storage.users import create_api_token
 from tests.storage.factories import make_call, make_profile
+from tests.storage.match_factories import make_match
 from tests.webui.logins import PASSWORD, add_user, csrf_token, login
 from tests.webui.test_input_guard import PARAMS
 from webui import create_app
@@ -256,15 +257,11 @@ def _world(engine: Engine, secret: str) -> World:
         soon = datetime.now(UTC) + timedelta(days=40)
         calls = [make_call(session, title=f"Call {n}", status="open", deadlines=[soon])
                  for n in range(2)]  # fmt: skip
-        run = MatchRun(outcome="succeeded", profiles_count=1, matches_count=2)
-        session.add(run)
-        session.flush()
         matches = [
-            Match(match_run_id=run.id, profile_id=klima.id, call_id=c.id, score=0.5, rank=r,
-                  explanation={"terms": [["Klimaschutz", 0.3]]}, eligibility_unknown=True)
+            make_match(session, klima, c, score=0.5, rank=r,
+                       explanation={"terms": [["Klimaschutz", 0.3]]})
             for r, c in enumerate(calls, start=1)
         ]  # fmt: skip
-        session.add_all(matches)
         users = {
             role: add_user(session, f"{role}@example.org", role, department="Umwelt")
             for role in ("admin", "desk", "staff")
