@@ -58,24 +58,13 @@ def bench_match(
     phases = ", ".join(f"{k} {v} s" for k, v in report.get("phases", {}).items())
     click.echo(
         f"  {phases}; {report.get('matches', 0)} matches "
-        "(cold: no call in the matcher cache, the dictionary index kept)"
+        "(every call analysed; the dictionary index kept from the first run)"
     )
     first = report.get("first_run")
     if first:
         click.echo(
             f"first run (empty matcher folder, the dictionary index parsed too): "
             f"seconds={first['seconds']} peak_rss_mb={first['peak_rss_mb']}"
-        )
-    for key, label in (
-        ("warm_rematch_profile_edit", "a profile edited, no call changed"),
-        ("warm_rematch_1pct_changed", "1% of calls changed"),
-    ):
-        warm = report.get(key)
-        if not warm:
-            continue
-        click.echo(
-            f"warm re-match ({label}, {warm['calls_analysed']} analysed): "
-            f"seconds={warm['seconds']} peak_rss_mb={warm['peak_rss_mb']}"
         )
     click.echo("baselines:")
     for name, figures in report["baselines"].items():

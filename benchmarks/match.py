@@ -68,7 +68,6 @@ class CallTexts(Sequence[Document]):
         self._sentences = sentences
         self._titles = titles
         self._picks: list[array[int]] = []  # per call: topic, then (topic, sentence) pairs
-        self.changed_every = 0  # > 0: every n-th call's text reads as updated by a crawl
 
     def add(self, base: int, picks: list[tuple[int, int]]) -> None:
         """Add a call of topic ``base`` made of the sentences ``picks`` (topic, index)."""
@@ -93,8 +92,6 @@ class CallTexts(Sequence[Document]):
     def _document(self, i: int) -> Document:
         picks = self._picks[i]
         body = [self._sentences[picks[k]][picks[k + 1]] for k in range(1, len(picks), 2)]
-        if self.changed_every and i % self.changed_every == 0:
-            body.append("The deadline of this call has been extended.")
         return Document(
             title=self._titles[picks[0]],
             summary=body[0],
@@ -210,9 +207,8 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def _run_matcher(
-    corpus: Corpus, top_n: int, dictionary: str | None, cache_folder: str | None = None
+    corpus: Corpus, top_n: int, dictionary: str | None, index_folder: str | None = None
 ) -> dict[str, Any]:
-    from matcher.cache import AnalysisCache
     from matcher.eligibility import CallTable
     from matcher.parallel import REMATCH
     from matcher.rank import RankSettings, rank_calls
@@ -220,15 +216,8 @@ def _run_matcher(
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    model = default_model_factory(dictionary, REMATCH)()
-    analysed = None
-    cache = AnalysisCache(cache_folder) if cache_folder else None
-    if cache is not None:
-        call_ids = [facts.call_id for facts in corpus.call_facts]
-        by_term, stats = cache.fit_index(model, call_ids, corpus.call_docs)
-        analysed = stats.analysed
-    else:
-        by_term = model.fit_index(corpus.call_docs)
+    model = default_model_factory(dictionary, REMATCH, index_folder)()
+    by_term = model.fit_index(corpus.call_docs)
     phases["fit_index_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
     queries = model.transform_queries(corpus.profile_docs)
@@ -246,13 +235,12 @@ def _run_matcher(
     phases["eligibility_scoring_top_n"] = time.perf_counter() - mark
     mark = time.perf_counter()
     ranking = Ranking(model, queries, by_term, table, corpus.profile_facts, results)
-    rows = match_rows(ranking, corpus.call_docs, NOW, cache=cache)
+    rows = match_rows(ranking, corpus.call_docs, NOW)
     phases["explanations"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 3),
         "phases": {k: round(v, 3) for k, v in phases.items()},
-        "calls_analysed": len(corpus.call_docs) if analysed is None else analysed,
         "matches": len(rows),
         "vocabulary": by_term.shape[0],
     }
@@ -304,16 +292,13 @@ def run_variant(
     seed: int,
     top_n: int,
     dictionary: str | None = None,
-    cache_folder: str | None = None,
-    changed_every: int = 0,
+    index_folder: str | None = None,
 ) -> dict[str, Any]:
     """Build the corpus and measure one variant in this process."""
     corpus = build_corpus(n_calls, n_profiles, seed)
-    if isinstance(corpus.call_docs, CallTexts):
-        corpus.call_docs.changed_every = changed_every
     before = _peak_rss_mb()
     if variant == "matcher":
-        result = _run_matcher(corpus, top_n, dictionary, cache_folder)
+        result = _run_matcher(corpus, top_n, dictionary, index_folder)
     elif variant == "sklearn_tfidf":
         result = _run_sklearn(corpus)
     elif variant == "one_call":
@@ -341,8 +326,7 @@ def measure(
     seed: int = 42,
     top_n: int = 50,
     dictionary_path: str | None = None,
-    cache_folder: str | None = None,
-    changed_every: int = 0,
+    index_folder: str | None = None,
 ) -> dict[str, Any]:
     """Measure one variant in a fresh Python process; its figures as a dictionary."""
     command = [
@@ -362,8 +346,8 @@ def measure(
     ]
     if dictionary_path:
         command += ["--dictionary", dictionary_path]
-    if cache_folder:
-        command += ["--cache", cache_folder, "--changed-every", str(changed_every)]
+    if index_folder:
+        command += ["--index-folder", index_folder]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench variant {variant} failed:\n{done.stderr.strip()[-2000:]}")
@@ -379,22 +363,14 @@ def bench_match(
     top_n: int = 50,
     dictionary_path: str | None = None,
 ) -> dict[str, Any]:
-    """The full report: the cold matcher at the top level, the other runs and baselines nested.
+    """The full report: the matcher at the top level, its first run and the baselines nested.
 
-    ``first_run``: the first re-match of a new installation (empty matcher folder: every
-    call analysed and counted, and the dictionary's index parsed, which is kept beside the
-    calls' cache for every later process). Top level: a COLD re-match (no call in the
-    matcher cache, as after a change of the analysis: every call analysed and counted, the
-    cache written; the dictionary index as the first run left it).
-    ``warm_rematch_profile_edit``: the next re-match with that cache and no call changed
-    (the fitted call side is loaded; IDF, n-grams, vectors, profiles and scoring are
-    computed). ``warm_rematch_1pct_changed``: then 1 % of the calls change their text (only
-    those are analysed and counted, their rows replaced).
+    ``first_run``: the first re-match of a new installation (empty matcher folder, so the
+    dictionary's index is parsed too and kept there for every later process). Top level:
+    the next re-match, with the parsed index as the first run left it. Every re-match
+    analyses and counts every call.
     """
-    from matcher.cache import AnalysisCache
-
     with tempfile.TemporaryDirectory(prefix="foerderdesk-bench-") as folder:
-        # The same matcher run on one cache folder: first run, cold, then warm twice.
         run = functools.partial(
             measure,
             "matcher",
@@ -403,15 +379,11 @@ def bench_match(
             seed=seed,
             top_n=top_n,
             dictionary_path=dictionary_path,
-            cache_folder=folder,
+            index_folder=folder,
         )
         first_run = run()
-        AnalysisCache(folder).forget_calls()
         report = run()
         report["first_run"] = first_run
-        # The calls as the cold run left them: a profile was edited, no call changed.
-        report["warm_rematch_profile_edit"] = run()
-        report["warm_rematch_1pct_changed"] = run(changed_every=100)
     report["baselines"] = {
         "sklearn_tfidf": measure("sklearn_tfidf", n_calls, n_profiles, seed=seed)
     }
@@ -431,8 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--top-n", type=int, default=50)
     parser.add_argument("--dictionary", default=None, help="freedict path (default: none)")
-    parser.add_argument("--cache", default=None, help="analysis cache folder (default: none)")
-    parser.add_argument("--changed-every", type=int, default=0)
+    parser.add_argument("--index-folder", default=None, help="the matcher folder (default: none)")
     args = parser.parse_args(argv)
     result = run_variant(
         args.variant,
@@ -441,8 +412,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seed,
         args.top_n,
         args.dictionary,
-        args.cache,
-        args.changed_every,
+        args.index_folder,
     )
     print(json.dumps(result))
 

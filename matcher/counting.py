@@ -1,10 +1,8 @@
 """Counting analysed calls: each call's field-weighted term frequencies over the vocabulary.
 
-:func:`count_calls` gives the fitted call side of a corpus (``CallCounts``), and
-:func:`update_counts` the same for a corpus that changed a little, reusing the rows of the
-calls that did not. The counts are written by a compiled kernel into CSR arrays; many chunks
-of calls are counted on threads straight into one result, which is where a fit spends most
-of its time.
+:func:`count_calls` gives the fitted call side of a corpus (``CallCounts``). The counts are
+written by a compiled kernel into CSR arrays; many chunks of calls are counted on threads
+straight into one result, which is where a fit spends most of its time.
 """
 
 from __future__ import annotations
@@ -23,15 +21,12 @@ from matcher.corpus import (
     CorpusAnalysis,
     count_room,
     segments_of,
-    used_stems_only,
 )
 from matcher.documents import FIELDS
-from matcher.kernels.counting import collect_pairs, count_rows, gather_rows
+from matcher.kernels.counting import collect_pairs, count_rows
 from matcher.parallel import Parallelism
 from matcher.params import ModelParams
 from matcher.vocabulary import Vocabulary
-
-_UPDATE_CHUNK = 500  # new calls counted at once by an update
 
 
 @dataclass(frozen=True)
@@ -212,9 +207,8 @@ def count_calls(
     """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
     Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived by
-    ``TextModel.fit_index_counts``, so a cache can keep this and skip it next time.
+    ``TextModel.fit_index_counts``.
     """
-    analysis = used_stems_only(analysis)
     forms = analysis.forms
     stems = list(analysis.stems)
     vocabulary = Vocabulary({stem: i for i, stem in enumerate(stems)}, stems, len(stems))
@@ -226,91 +220,6 @@ def count_calls(
         vocabulary.bigram_codes = counting.fit_bigrams(batches, params.min_bigram_df)
     counts = counting.stacked(batches)
     return CallCounts(list(stems), vocabulary.bigram_codes, counts, german, dict(forms))
-
-
-def update_counts(
-    base: CallCounts,
-    sources: np.ndarray,
-    analysis: CorpusAnalysis,
-    params: ModelParams,
-    parallelism: Parallelism,
-) -> CallCounts:
-    """The counts of a corpus made of rows of ``base`` and of newly analysed calls.
-
-    Row ``r`` is base row ``sources[r]`` or, where it is negative, call ``-1 - sources[r]``
-    of ``analysis``. The new calls' stems and bigrams become columns (the old ones keep
-    their order, so every row's indices stay sorted), each row is written once into the
-    result, and columns no row uses any longer go, so the result equals the counts of a
-    fit on these calls alone, up to the numbering of new columns.
-    """
-    if params.bigrams and params.min_bigram_df > 1:
-        # A pair below the threshold is not a column, so it could never be counted later.
-        raise ValueError("update_counts needs min_bigram_df <= 1")
-    n_old = len(base.stems)
-    stems = list(base.stems)
-    index = {stem: i for i, stem in enumerate(stems)}
-    remap = np.array(
-        [index.setdefault(stem, len(index)) for stem in analysis.stems], dtype=np.int32
-    )
-    stems.extend(list(index)[n_old:])
-    n_new = len(stems)
-    recoded = (base.bigram_codes // max(1, n_old)) * n_new + base.bigram_codes % max(1, n_old)
-    ids = {n: remap[analysis.ids[n]] if len(remap) else analysis.ids[n] for n in FIELDS}
-    moved = CorpusAnalysis(stems, analysis.languages, ids, analysis.lengths)
-    vocabulary = Vocabulary({stem: i for i, stem in enumerate(stems)}, stems, n_new)
-    counting = Counting.of(vocabulary, params, parallelism.threads)
-    batches = list(moved.batches(_UPDATE_CHUNK))
-    codes = recoded
-    if params.bigrams:
-        codes = np.union1d(recoded, counting.fit_bigrams(batches, params.min_bigram_df)).astype(
-            np.int64
-        )
-    vocabulary.bigram_codes = codes
-    width = n_new + len(codes)
-    column = np.concatenate(
-        [np.arange(n_old, dtype=np.int64), n_new + np.searchsorted(codes, recoded)]
-    ).astype(np.int32)
-    fresh = counting.stacked(batches)
-    sources = np.asarray(sources, dtype=np.int64)
-    from_base = sources >= 0
-
-    def by_source(base_values: np.ndarray, fresh_values: np.ndarray) -> np.ndarray:
-        """Per row: the value of its base row or of its new call. Index -1 picks a zero
-        appended to each side, so either side may be empty."""
-        base_values = np.append(base_values, 0).astype(base_values.dtype)
-        fresh_values = np.append(fresh_values, 0).astype(fresh_values.dtype)
-        return np.where(
-            from_base,
-            base_values[np.where(from_base, sources, -1)],
-            fresh_values[np.where(from_base, -1, -1 - sources)],
-        )
-
-    lengths = by_source(np.diff(base.counts.indptr), np.diff(fresh.indptr))
-    indptr = np.zeros(len(sources) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    indices = np.empty(int(indptr[-1]), dtype=np.int32)
-    data = np.empty(int(indptr[-1]), dtype=np.float32)
-    gather_rows(
-        sources,
-        base.counts.indptr,
-        base.counts.indices,
-        base.counts.data,
-        column,
-        fresh.indptr,
-        fresh.indices,
-        fresh.data,
-        indptr,
-        indices,
-        data,
-    )
-    german = by_source(
-        np.asarray(base.german, dtype=bool),
-        np.array([lang == "de" for lang in analysis.languages], dtype=bool),
-    )
-    forms = dict(base.forms)
-    forms.update(analysis.forms)
-    counts = sp.csr_matrix((data, indices, indptr), shape=(len(sources), width))
-    return CallCounts(stems, codes, counts, german, forms).compact(in_place=True)
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

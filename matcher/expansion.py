@@ -75,12 +75,15 @@ class QueryExpansion:
         glossary: bool,
         dictionary_path: str | None,
         parallelism: Parallelism,
+        index_folder: Path | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.params = params
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
         self.parallelism = parallelism
+        # Where the parsed dictionary index is kept between processes; None: parse anew.
+        self.index_folder = index_folder
         self._dictionary: FreeDict | bool | None = None
         self._preparing: BaseProcess | None = None  # see prepare_dictionary
         self._alternatives: dict[str, list[Terms]] = {}
@@ -97,7 +100,7 @@ class QueryExpansion:
         stamp = index.stat().st_mtime_ns if index.exists() else 0
         return (str(self.dictionary_path), stamp, self.analyzer.min_length)
 
-    def prepare_dictionary(self, index_folder: Path | None) -> None:
+    def prepare_dictionary(self) -> None:
         """Start parsing the dictionary index in a forked process, so that the parse overlaps
         the fit instead of following it.
 
@@ -110,29 +113,25 @@ class QueryExpansion:
             self._dictionary is not None
             or self._preparing is not None
             or not self.dictionary_path
-            or index_folder is None
-            or (Path(index_folder) / INDEX_FILE).exists()
+            or self.index_folder is None
+            or (self.index_folder / INDEX_FILE).exists()
             or not Path(f"{self.dictionary_path}.index").exists()
             or self.parallelism.processes < 2
             or not can_fork()
             or self._dictionary_key() in _DICTIONARIES
         ):
             return
-        Path(index_folder).mkdir(parents=True, exist_ok=True)
+        self.index_folder.mkdir(parents=True, exist_ok=True)
         process = multiprocessing.get_context("fork").Process(
             target=self.load_dictionary,
-            args=(index_folder,),
             name="foerderdesk-dictionary",
             daemon=True,
         )
         process.start()
         self._preparing = process
 
-    def load_dictionary(self, index_folder: Path | None) -> FreeDict | None:
-        """The freedict dictionary, read once; None when not configured or not installed.
-
-        ``index_folder``: where the parsed index may be kept between processes.
-        """
+    def load_dictionary(self) -> FreeDict | None:
+        """The freedict dictionary, read once; None when not configured or not installed."""
         if self._preparing is not None:
             self._preparing.join()
             if self._preparing.exitcode != 0:
@@ -146,7 +145,7 @@ class QueryExpansion:
                     found = FreeDict(
                         self.dictionary_path,
                         lambda words: self.analyzer.stem_words(words, "de"),
-                        cache_folder=index_folder,
+                        cache_folder=self.index_folder,
                         key_name=f"german stems, min_length {self.analyzer.min_length}",
                     )
                     _DICTIONARIES.clear()  # one dictionary in memory, the current one
@@ -197,7 +196,6 @@ class QueryExpansion:
         analysed: list[AnalysedTerms],
         vocabulary: Vocabulary,
         idf: np.ndarray,
-        index_folder: Path | None,
         bridges: list[dict[int, Bridge]] | None = None,
     ) -> sp.csr_matrix:
         """Weighted target-language terms for each query (rows): glossary, dictionary, cognates.
@@ -210,7 +208,7 @@ class QueryExpansion:
         needs_dictionary = self.params.dictionary_weight > 0 and any(
             language in ("de", "") for language, _, _ in analysed
         )
-        dictionary = self.load_dictionary(index_folder) if needs_dictionary else None
+        dictionary = self.load_dictionary() if needs_dictionary else None
         p = self.params
         rows: list[int] = []
         cols: list[int] = []

@@ -27,7 +27,6 @@ _TABLE_BITS = 22  # 4M slots: the frequent tokens of any corpus fit without coll
 _EMPTY = -3
 _LANGUAGE_SALT = {"de": 0x1F83D9AB, "en": 0x5BE0CD19, "": 0x6A09E667}
 _SEPARATOR = "\x00"
-UNNAMED = 255  # the variant of a stem's 255th and later surface words (Lexicon.words)
 
 
 @dataclass
@@ -121,11 +120,6 @@ class Lexicon:
         self._keys = np.zeros(1 << _TABLE_BITS, dtype=np.uint64)
         self._values = np.full(1 << _TABLE_BITS, _EMPTY, dtype=np.int32)
         self._overflow: dict[int, int] = {}
-        # Per key: which of its stem's surface words it is (see ids_and_variants).
-        self._variants = np.zeros(1 << _TABLE_BITS, dtype=np.uint8)
-        self._overflow_variants: dict[int, int] = {}
-        # Per stem id: its surface words (folded) in the order first seen, each's number.
-        self.words: dict[int, dict[str, int]] = {}
 
     def _stem_id(self, token: str, language: str) -> int:
         stem = self.analyzer.stem(token, language)
@@ -139,22 +133,11 @@ class Lexicon:
 
     def ids(self, tokens: Tokens, languages: np.ndarray, names: list[str]) -> np.ndarray:
         """Stem id (or -1) of every token; ``languages`` indexes ``names`` per text."""
-        return self.ids_and_variants(tokens, languages, names)[0]
-
-    def ids_and_variants(
-        self, tokens: Tokens, languages: np.ndarray, names: list[str]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`ids`, and per token which surface word of its stem it is (uint8).
-
-        Variant ``v`` of stem ``s`` is the ``v``-th key of ``words[s]`` (the folded token).
-        A stem's 255th and later surface words share variant UNNAMED.
-        """
         salts = np.array([_LANGUAGE_SALT[name] for name in names], dtype=np.uint64)
         n = len(tokens.hashes)
         keys = np.empty(n, dtype=np.uint64)
         slots = np.empty(n, dtype=np.int64)
         values = np.empty(n, dtype=np.int32)
-        variants = np.empty(n, dtype=np.uint8)
         miss = np.empty(n, dtype=np.int64)
         n_miss = token_kernels.look_up_tokens(
             tokens.hashes,
@@ -170,36 +153,22 @@ class Lexicon:
             miss,
         )
         if not n_miss:
-            np.take(self._variants, slots, out=variants)
-            return values, variants
+            return values
         miss = miss[:n_miss]
         distinct, first, inverse = np.unique(keys[miss], return_index=True, return_inverse=True)
         found = np.empty(len(distinct), dtype=np.int32)
-        found_variants = np.empty(len(distinct), dtype=np.uint8)
         for j, key in enumerate(distinct.tolist()):
             value = self._overflow.get(key)
-            variant = self._overflow_variants.get(key, UNNAMED)
             if value is None:
                 i = int(miss[first[j]])
                 language = names[int(languages[int(tokens.segments[i])])]
-                word = tokens.token(i)
-                value = self._stem_id(word, language)
-                if value >= 0:
-                    seen = self.words.setdefault(value, {})
-                    variant = seen.get(word, UNNAMED)
-                    if variant == UNNAMED and len(seen) < UNNAMED:
-                        variant = seen[word] = len(seen)
+                value = self._stem_id(tokens.token(i), language)
                 slot = int(slots[i])
                 if self._values[slot] == _EMPTY:
                     self._values[slot] = value
                     self._keys[slot] = key
-                    self._variants[slot] = variant
                 else:
                     self._overflow[key] = value
-                    self._overflow_variants[key] = variant
             found[j] = value
-            found_variants[j] = variant
         values[miss] = found[inverse]
-        np.take(self._variants, slots, out=variants)
-        variants[miss] = found_variants[inverse]
-        return values, variants
+        return values

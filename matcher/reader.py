@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from matcher.analysis import Analyzer, tokenize
-from matcher.corpus import AnalysedTerms, Batch, ChunkTokens, CorpusAnalysis, merge_words
-from matcher.documents import FIELDS, Document, content_hash
+from matcher.corpus import AnalysedTerms, Batch, ChunkTokens, CorpusAnalysis
+from matcher.documents import FIELDS, Document
 from matcher.kernels.tokens import split_fields
 from matcher.lexicon import Lexicon, hash_tokens
 from matcher.parallel import Parallelism, share_chunks
@@ -115,17 +115,14 @@ class TextReader:
             out.append((language, {n: [stems[i] for i in doc[n]] for n in FIELDS}, tokens))
         return out
 
-    def analyse_calls(self, calls: Sequence[Document], *, hashed: bool = False) -> CorpusAnalysis:
+    def analyse_calls(self, calls: Sequence[Document]) -> CorpusAnalysis:
         """Analyse call texts for fitting (vectorised; on two processes if large and the
         model's ``parallelism`` allows it).
 
         The analysis depends only on the texts and the analyzer, never on other calls, so
-        parts analysed apart (by two processes, or in an earlier re-match) merge exactly.
-        Two processes share the chunks of calls as they go
-        (:func:`matcher.parallel.share_chunks`), each numbering stems in its own table; the
-        worker's chunks are renumbered into this process's table. ``hashed``: also hash each
-        text as it is read (``CorpusAnalysis.hashes``), so a cache does not read the corpus a
-        second time.
+        parts analysed apart merge exactly. Two processes share the chunks of calls as they
+        go (:func:`matcher.parallel.share_chunks`), each numbering stems in its own table;
+        the worker's chunks are renumbered into this process's table.
         """
         chunk = self.parallelism.read_chunk
         n_chunks = -(-len(calls) // chunk)
@@ -133,23 +130,16 @@ class TextReader:
         stem_ids: dict[str, int] = {}
         lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
 
-        def work(i: int) -> tuple[Batch, list[bytes] | None]:
+        def work(i: int) -> Batch:
             if not lexicons:
                 lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
-            docs = calls[i * chunk : (i + 1) * chunk]
-            hashes: list[bytes] | None = [] if hashed else None
-            return self._read_chunk(docs, lexicons[0], hashes), hashes
+            return self._read_chunk(calls[i * chunk : (i + 1) * chunk], lexicons[0])
 
-        def finish() -> tuple[list[str], dict[str, dict[str, int]], list[list[str]]]:
+        def finish() -> tuple[list[str], dict[str, dict[str, int]]]:
             # The analyzer's record of surface words travels with the analysis, so
             # explanations stay readable when another process analysed.
             surface = self.analyzer.surface_forms
-            seen = lexicons[0].words if lexicons else {}
-            return (
-                stems,
-                {stem: dict(surface[stem]) for stem in stems if stem in surface},
-                [list(seen.get(i, ())) for i in range(len(stems))],
-            )
+            return stems, {stem: dict(surface[stem]) for stem in stems if stem in surface}
 
         shared = None
         if self.parallelism.forks_for(len(calls)):
@@ -158,78 +148,56 @@ class TextReader:
             mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
         else:
             mine, theirs, their_table = shared
-        _, forms, words = finish()
+        _, forms = finish()
         if their_table is not None:
-            their_stems, their_forms, their_words = their_table
+            their_stems, their_forms = their_table
             remap = np.array(
                 [stem_ids.setdefault(stem, len(stem_ids)) for stem in their_stems],
                 dtype=np.int32,
             )
             stems.extend(list(stem_ids)[len(stems) :])
-            variant_of = merge_words(words, remap, their_words)
-            for batch, _ in theirs.values():
-                batch.variants = {
-                    n: variant_of(ids, batch.variants[n])  # type: ignore[index]
-                    for n, ids in batch.ids.items()
-                }
+            for batch in theirs.values():
                 batch.ids = {n: remap[ids] if len(ids) else ids for n, ids in batch.ids.items()}
             for stem, seen in their_forms.items():
                 merged = forms.setdefault(stem, {})
                 for word, count in seen.items():
                     merged[word] = merged.get(word, 0) + count
         done = [mine[i] if i in mine else theirs[i] for i in range(n_chunks)]
-        analysis = CorpusAnalysis.from_batches(stems, [batch for batch, _ in done])
+        analysis = CorpusAnalysis.from_batches(stems, done)
         analysis.forms = forms
-        analysis.words = words
         for word, form in (analysis.written or {}).items():
             self.written.setdefault(word, form)
-        if hashed:
-            analysis.hashes = np.array(
-                [digest for _, hashes in done for digest in hashes or ()], dtype="S16"
-            )
         return analysis
 
-    def _read_chunk(
-        self, docs: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
-    ) -> Batch:
+    def _read_chunk(self, docs: Sequence[Document], lexicon: Lexicon) -> Batch:
         """:meth:`read` for one chunk of calls, vectorised (:mod:`matcher.lexicon`).
 
         The stem ids are numbered in ``lexicon``'s table; only they (int32) are kept, so
-        memory grows with the corpus' tokens, not with its strings. ``hashes``: gets each
-        document's :func:`content_hash`, in order.
+        memory grows with the corpus' tokens, not with its strings.
         """
-        chunk = self._token_chunk(docs, lexicon, hashes)
-        ids, variants, starts, lengths = split_fields(
-            chunk.stem_ids, chunk.variants, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
+        chunk = self._token_chunk(docs, lexicon)
+        ids, starts, lengths = split_fields(
+            chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
         )
-        batch = Batch(chunk.languages, {}, {}, variants={}, written=chunk.tokens.written)
+        batch = Batch(chunk.languages, {}, {}, written=chunk.tokens.written)
         for f, name in enumerate(FIELDS):
             batch.ids[name] = ids[starts[f] : starts[f + 1]]
-            batch.variants[name] = variants[starts[f] : starts[f + 1]]  # type: ignore[index]
             batch.lengths[name] = lengths[f]
         return batch
 
-    def _token_chunk(
-        self, chunk: Sequence[Document], lexicon: Lexicon, hashes: list[bytes] | None = None
-    ) -> ChunkTokens:
+    def _token_chunk(self, chunk: Sequence[Document], lexicon: Lexicon) -> ChunkTokens:
         """Every token of the documents ``chunk`` with its document, field and stem id.
 
-        ``hashes``: gets each document's :func:`content_hash`, in order. The tokens
-        note how the texts write their words (``WrittenTokens``).
+        The tokens note how the texts write their words (``WrittenTokens``).
         """
         names = ["de", "en", ""]
-        n_fields = len(FIELDS)
-        if hashes is not None:
-            hashes.extend(content_hash(doc) for doc in chunk)
         texts = [getattr(doc, name) or "" for doc in chunk for name in FIELDS]
         tokens = WrittenTokens.of(hash_tokens(texts))
         declared = [self.language_of(doc) for doc in chunk]
         lang_index = np.array([names.index(lang) for lang in declared], dtype=np.int64)
         tokens.languages = declared
-        stem_ids, variants = lexicon.ids_and_variants(
-            tokens, np.repeat(lang_index, n_fields), names
-        )
-        return ChunkTokens(tokens, declared, stem_ids, variants)
+        stem_ids = lexicon.ids(tokens, np.repeat(lang_index, len(FIELDS)), names)
+        return ChunkTokens(tokens, declared, stem_ids)
 
     def token_chunks(
         self, docs: Sequence[Document], lexicon: Lexicon

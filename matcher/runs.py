@@ -20,7 +20,6 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
-from matcher.cache import AnalysisCache
 from matcher.documents import Document, pick_documents
 from matcher.eligibility import (
     CallFacts,
@@ -55,18 +54,23 @@ ModelFactory = Callable[[], TextModel]
 
 
 def default_model_factory(
-    dictionary_path: str | Path | None = None, parallelism: Parallelism | None = None
+    dictionary_path: str | Path | None = None,
+    parallelism: Parallelism | None = None,
+    index_folder: str | Path | None = None,
 ) -> ModelFactory:
     """A factory for the production text model: glossary on, freedict at ``dictionary_path``.
 
     Pass ``Settings.freedict_path``; a dictionary that is not installed is skipped by the
     model (with a warning), so matching works without it. ``parallelism``: the default
     never forks (the web app); :func:`rematch` runs with :data:`matcher.parallel.REMATCH`.
+    ``index_folder``: see :class:`~matcher.vectorize.TextModel`.
     """
     path = str(dictionary_path) if dictionary_path else None
 
     def factory() -> TextModel:
-        return TextModel(glossary=True, dictionary_path=path, parallelism=parallelism)
+        return TextModel(
+            glossary=True, dictionary_path=path, parallelism=parallelism, index_folder=index_folder
+        )
 
     return factory
 
@@ -95,25 +99,14 @@ def rank_corpus(
     feedback_docs: Callable[[TextModel], Sequence[FeedbackVectors | None]] | None = None,
     excluded: Sequence[set[int]] | None = None,
     settings: RankSettings | None = None,
-    cache: AnalysisCache | None = None,
 ) -> Ranking:
     """The whole matcher pipeline in memory: fit, transform, feedback, filters, top N.
 
     ``feedback_docs`` builds the feedback vectors once the model is fitted (the reviewed
     calls must be read with the fitted vocabulary); ``feedback`` passes them ready-made.
-    With a ``cache``, only calls whose text is new or changed are analysed.
     """
     model = (model_factory or default_model_factory())()
-    if cache is not None:
-        by_term, stats = cache.fit_index(model, [c.call_id for c in calls], call_docs)
-        log.info(
-            "matcher cache: %d calls reused, %d analysed (fitted side cached: %s)",
-            stats.reused,
-            stats.analysed,
-            stats.fitted,
-        )
-    else:
-        by_term = model.fit_index(call_docs)
+    by_term = model.fit_index(call_docs)
     queries = model.transform_queries(list(profile_docs))
     vectors = feedback_docs(model) if feedback_docs is not None else feedback
     if vectors is not None:
@@ -161,14 +154,11 @@ def match_rows(
     *,
     terms: int = 5,
     feedback: Sequence[tuple[int, int]] | None = None,
-    cache: AnalysisCache | None = None,
 ) -> list[dict[str, Any]]:
     """The match rows of a ranking (profile, call, score, rank, explanation), ready to store.
 
     The explaining terms of all pairs come from one compiled pass, and the calls' own words
-    for them from one vectorised pass over the matched calls' texts (with a ``cache``, only
-    over calls new to the lists or changed, and not at all for calls the cache's fit has
-    just analysed: their words come from that analysis), so explaining needs no
+    for them from one vectorised pass over the matched calls' texts, so explaining needs no
     tokenisation in Python per match. The profile's own word for a term
     the bilingual bridge reached is looked up once per (profile, term).
     """
@@ -196,13 +186,7 @@ def match_rows(
         wanted.setdefault(row, set()).update(stems_of[col])
     rows_read = sorted(wanted)
     texts = pick_documents(call_docs, np.asarray(rows_read, dtype=np.int64))
-    terms_of = [wanted[r] for r in rows_read]
-    if cache is not None:
-        found = cache.cached_surface_words(
-            model, [facts[r].call_id for r in rows_read], texts, terms_of
-        )
-    else:
-        found = surface_words(model, texts, terms_of)
+    found = surface_words(model, texts, [wanted[r] for r in rows_read])
     words = dict(zip(rows_read, found, strict=True))
     names = [
         term_text(model, c, words[r], term_of[c]) for r, c in zip(key_rows, key_cols, strict=True)
@@ -265,7 +249,6 @@ def compute_matches(
     now: datetime | None = None,
     settings: RankSettings | None = None,
     model_factory: ModelFactory | None = None,
-    cache: AnalysisCache | None = None,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Rank from the database without writing: (match rows, profiles count, calls count)."""
     now = now or utcnow()
@@ -293,15 +276,12 @@ def compute_matches(
         feedback_docs=lambda model: _feedback_vectors(model, order, feedback, calls_by_id),
         excluded=[feedback[p.id].not_relevant if p.id in feedback else set() for p in profiles],
         settings=settings,
-        cache=cache,
     )
     counts = [
         (len(fb.relevant), len(fb.not_relevant))
         for fb in (feedback.get(p.id, ProfileFeedback()) for p in profiles)
     ]
-    rows = match_rows(
-        ranking, call_docs, now, terms=settings.explain_terms, feedback=counts, cache=cache
-    )
+    rows = match_rows(ranking, call_docs, now, terms=settings.explain_terms, feedback=counts)
     return rows, len(profiles), len(calls)
 
 
@@ -314,14 +294,13 @@ def rematch(
     settings: RankSettings | None = None,
     model_factory: ModelFactory | None = None,
     dictionary_path: str | Path | None = None,
-    cache_folder: str | Path | None = None,
+    index_folder: str | Path | None = None,
 ) -> MatchRun:
     """Re-rank and replace the matches (all, or only those of ``profile_ids``).
 
     Callers pass ``dictionary_path=settings.freedict_path`` (or a ``model_factory``); without
-    either, queries are expanded with the glossary only. With ``cache_folder`` (production:
-    ``settings.instance_path / "matcher"``) calls whose text did not change since the last
-    re-match are not analysed again (see :mod:`matcher.cache`).
+    either, queries are expanded with the glossary only. ``index_folder`` (production:
+    ``settings.instance_path / "matcher"``) keeps the parsed dictionary index between runs.
 
     Adds a ``MatchRun`` (trigger, counts, duration, outcome) to the session and returns it.
     On any error the run is marked ``failed`` with the error in ``parameters["error"]`` and
@@ -329,7 +308,7 @@ def rematch(
     ``profile_ids`` is given. The caller commits.
     """
     settings = settings or RankSettings()
-    model_factory = model_factory or default_model_factory(dictionary_path, REMATCH)
+    model_factory = model_factory or default_model_factory(dictionary_path, REMATCH, index_folder)
     started = time.perf_counter()
     run = start_match_run(
         session,
@@ -352,7 +331,6 @@ def rematch(
                 now=now,
                 settings=settings,
                 model_factory=model_factory,
-                cache=AnalysisCache(cache_folder) if cache_folder is not None else None,
             )
             stored = replace_matches(session, run, rows, profile_ids=profile_ids)
     except Exception as exc:

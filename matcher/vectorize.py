@@ -49,7 +49,6 @@ from matcher.reader import TextReader
 from matcher.vectors import CallPart, Weighting
 from matcher.vocabulary import Vocabulary
 from matcher.weighting import reference_counts, reference_document_frequencies, smoothed_idf
-from storage.config import Settings
 
 
 class TextModel:
@@ -61,14 +60,19 @@ class TextModel:
         glossary: bool = True,
         dictionary_path: str | None = None,
         parallelism: Parallelism | None = None,
+        index_folder: str | Path | None = None,
         **params: Any,
     ) -> None:
+        """``index_folder``: where the parsed dictionary index and the reference counts are
+        kept between processes (production: the instance's ``matcher`` folder); None: read
+        them anew in each process."""
         known = {f.name for f in fields(ModelParams)}
         unknown = set(params) - known
         if unknown:
             raise TypeError(f"unknown TextModel parameter(s): {', '.join(sorted(unknown))}")
         self.params = ModelParams(**params)
         self.parallelism = parallelism or Parallelism()
+        self.index_folder = Path(index_folder) if index_folder is not None else None
         self.analyzer = Analyzer()
         self.expansion = QueryExpansion(
             self.analyzer,
@@ -76,10 +80,8 @@ class TextModel:
             glossary=glossary,
             dictionary_path=dictionary_path,
             parallelism=self.parallelism,
+            index_folder=self.index_folder,
         )
-        # Where the parsed dictionary index and the reference counts may be kept between
-        # processes (the matcher cache folder, set by matcher.cache); None: read them anew.
-        self.index_folder: Path | None = None
         self.reader = TextReader(self.analyzer, self.parallelism)
         self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, 0)
         self.idf = np.zeros(0)
@@ -88,11 +90,6 @@ class TextModel:
         self._fitted = False
         # The queries last transformed, with what their expansion added (for explanations).
         self.query_bridges: QueryBridges | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **params: Any) -> TextModel:
-        """The production model: glossary on, dictionary from ``Settings.freedict_path``."""
-        return cls(glossary=True, dictionary_path=settings.freedict_path or None, **params)
 
     # -- fitting --------------------------------------------------------------------------
     def _counting(self) -> Counting:
@@ -117,19 +114,18 @@ class TextModel:
         written in that layout (:meth:`matcher.vectors.Weighting.by_term`), so no calls ×
         terms copy is made. Each call is read once.
         """
-        analysis = self.reader.analyse_calls(calls)
-        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism))
+        counts = count_calls(self.reader.analyse_calls(calls), self.params, self.parallelism)
+        # A dictionary index not parsed yet is parsed (in a process of its own) from now on:
+        # the analysis and the counting keep both cores busy, the vectors leave one idle.
+        self.expansion.prepare_dictionary()
+        return self.fit_index_counts(counts)
 
     def _set_stems(self, stems: list[str]) -> None:
         self.reader.renumber(stems)
         self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, len(stems))
 
     def fit_index_counts(self, fitted: CallCounts) -> sp.csr_matrix:
-        """:meth:`fit_index` from counted calls (:func:`matcher.counting.count_calls`).
-
-        Every step is a sparse operation linear in the counts' non-zeros, so a re-match that
-        kept the counts costs no analysis and no counting.
-        """
+        """:meth:`fit_index` from counted calls (:func:`matcher.counting.count_calls`)."""
         parts = self._fit_from_counts(fitted)
         return self._weighting().by_term(
             fitted.counts, parts, self._column_df, self.parallelism.threads
@@ -221,9 +217,7 @@ class TextModel:
         analysed = self.reader.query_terms(batch)
         counts = self._counting().rows(batch)
         bridges: list[dict[int, Bridge]] = [{} for _ in analysed]
-        expansion = self.expansion.expand(
-            analysed, self.vocabulary, self.idf, self.index_folder, bridges
-        )
+        expansion = self.expansion.expand(analysed, self.vocabulary, self.idf, bridges)
         for row, bridged in enumerate(bridges):
             # A column the query has in its own words is not a bridge's.
             for col in counts.indices[counts.indptr[row] : counts.indptr[row + 1]].tolist():

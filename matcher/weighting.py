@@ -34,7 +34,7 @@ REFERENCE_FILE = Path(__file__).parent / "data" / "reference_calls.jsonl.gz"
 _REFERENCE_CACHE = "reference.npz"
 # The counts kept beside the shipped texts, like the compiled kernels beside their module:
 # written by the first process that counts (``make install`` runs one) where the package
-# folder is writable, read by every later one, whatever its matcher cache holds.
+# folder is writable, read by every later one, whatever its matcher folder holds.
 PACKAGE_COPY = REFERENCE_FILE.with_name("reference_counts.npz")
 
 
@@ -102,8 +102,8 @@ def reference_counts(folder: str | Path | None = None) -> ReferenceCounts:
 
     :class:`matcher.vectorize.TextModel` analyses with a default :class:`Analyzer`, so the
     stems here are the stems of its vocabulary. A new process reads the counts instead of
-    analysing 629 texts again (0.4 s): from ``folder`` (the matcher cache) or from the copy
-    beside the shipped texts (:data:`PACKAGE_COPY`).
+    analysing 629 texts again: from ``folder`` (the instance's matcher folder) or from the
+    copy beside the shipped texts (:data:`PACKAGE_COPY`).
     """
     return _reference_counts(str(folder) if folder else None)
 

@@ -3,46 +3,13 @@
 The stem pairs (bigrams) of a corpus go into an open-addressing hash set
 (:func:`collect_pairs`), and each document's field-weighted sublinear tf is counted in dense
 per-column counters (:func:`count_rows`), instead of sorting every occurrence of the corpus
-at once. The rest renumbers and gathers the columns and rows of counts (a cache's update).
+at once; :func:`column_counts` says how many calls use each column.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-
-
-@numba.njit(nogil=True, cache=True)
-def gather_rows(
-    sources: np.ndarray,
-    base_indptr: np.ndarray,
-    base_indices: np.ndarray,
-    base_data: np.ndarray,
-    base_columns: np.ndarray,
-    fresh_indptr: np.ndarray,
-    fresh_indices: np.ndarray,
-    fresh_data: np.ndarray,
-    out_indptr: np.ndarray,
-    out_indices: np.ndarray,
-    out_data: np.ndarray,
-) -> None:
-    """Write CSR rows from two sources: row ``r`` is base row ``sources[r]`` (its columns
-    renumbered by ``base_columns``) or, where ``sources[r] < 0``, fresh row
-    ``-1 - sources[r]`` as it is. ``out_indptr`` is already filled."""
-    for r in range(len(sources)):
-        at = out_indptr[r]
-        s = sources[r]
-        if s >= 0:
-            for p in range(base_indptr[s], base_indptr[s + 1]):
-                out_indices[at] = base_columns[base_indices[p]]
-                out_data[at] = base_data[p]
-                at += 1
-        else:
-            k = -1 - s
-            for p in range(fresh_indptr[k], fresh_indptr[k + 1]):
-                out_indices[at] = fresh_indices[p]
-                out_data[at] = fresh_data[p]
-                at += 1
 
 
 @numba.njit(nogil=True, cache=True)
@@ -53,13 +20,6 @@ def column_counts(indices: np.ndarray, n_columns: int) -> np.ndarray:
     for i in range(len(indices)):
         counts[indices[i]] += 1
     return counts
-
-
-@numba.njit(nogil=True, cache=True)
-def renumber(indices: np.ndarray, columns: np.ndarray) -> None:
-    """In place: ``indices[i] = columns[indices[i]]``."""
-    for i in range(len(indices)):
-        indices[i] = columns[indices[i]]
 
 
 # -- a hash table of stem-pair codes, and field-weighted tf rows -----------------------------

@@ -2,8 +2,7 @@
 
 The lexicon (:mod:`matcher.lexicon`) reads texts through these: :func:`hash_tokens` cuts the
 bytes into tokens without making a string of any, :func:`look_up_tokens` maps their hashes
-to stem ids through the lexicon's table, :func:`split_fields` groups a chunk's ids by field,
-and :func:`best_variants` names a call's words from the analysis it was read into.
+to stem ids through the lexicon's table, :func:`split_fields` groups a chunk's ids by field.
 """
 
 from __future__ import annotations
@@ -199,12 +198,11 @@ def look_up_tokens(
 
 @numba.njit(nogil=True, cache=True)
 def split_fields(
-    stem_ids: np.ndarray, variants: np.ndarray, segments: np.ndarray, n_docs: int, n_fields: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    stem_ids: np.ndarray, segments: np.ndarray, n_docs: int, n_fields: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The non-negative ``stem_ids`` of texts ``segments`` (document ``s // n_fields``, field
-    ``s % n_fields``) by field: (ids in document order, field after field; the tokens'
-    ``variants`` in the same order; where each field starts in them; per field and
-    document, how many). Negative ids (stop words) are dropped.
+    ``s % n_fields``) by field: (ids in document order, field after field; where each field
+    starts in them; per field and document, how many). Negative ids (stop words) are dropped.
     """
     lengths = np.zeros((n_fields, n_docs), dtype=np.int32)
     for i in range(len(stem_ids)):
@@ -215,69 +213,10 @@ def split_fields(
     for f in range(n_fields):
         field_starts[f + 1] = field_starts[f] + lengths[f].sum()
     ids = np.empty(field_starts[n_fields], dtype=np.int32)
-    kept_variants = np.empty(field_starts[n_fields], dtype=np.uint8)
     cursor = field_starts[:n_fields].copy()
     for i in range(len(stem_ids)):
         if stem_ids[i] >= 0:
             f = segments[i] % n_fields
             ids[cursor[f]] = stem_ids[i]
-            kept_variants[cursor[f]] = variants[i]
             cursor[f] += 1
-    return ids, kept_variants, field_starts, lengths
-
-
-@numba.njit(nogil=True, cache=True)
-def best_variants(
-    rows: np.ndarray,
-    offsets: np.ndarray,
-    field_ids: tuple[np.ndarray, ...],
-    field_variants: tuple[np.ndarray, ...],
-    want_indptr: np.ndarray,
-    want_stems: np.ndarray,
-    n_stems: int,
-    out: np.ndarray,
-) -> None:
-    """Per call ``rows[j]`` and stem ``want_stems[k]`` (``k`` in ``want_indptr[j]:
-    want_indptr[j + 1]``, distinct per call): the variant (surface word) its tokens of that
-    stem have most often, the first seen on a tie (fields in order, tokens in order), into
-    ``out[k]``; -1 where the call has no such token.
-
-    Field ``f``'s tokens of call ``r`` are ``field_ids[f][offsets[f, r]:offsets[f, r + 1]]``
-    with their variants (0-255) in ``field_variants[f]``. One pass over each call's tokens,
-    with per-(wanted stem, variant) counters reset as they are read.
-    """
-    widest = 1
-    for j in range(len(rows)):
-        widest = max(widest, want_indptr[j + 1] - want_indptr[j])
-    slot = np.full(n_stems, -1, dtype=np.int64)
-    counts = np.zeros((widest, 256), dtype=np.int32)
-    firsts = np.zeros((widest, 256), dtype=np.int64)
-    n_fields = offsets.shape[0]
-    for j in range(len(rows)):
-        r = rows[j]
-        a, b = want_indptr[j], want_indptr[j + 1]
-        for k in range(a, b):
-            slot[want_stems[k]] = k - a
-        seen = 0
-        for f in range(n_fields):
-            ids = field_ids[f]
-            variants = field_variants[f]
-            for t in range(offsets[f, r], offsets[f, r + 1]):
-                s = slot[ids[t]]
-                if s >= 0:
-                    v = variants[t]
-                    if counts[s, v] == 0:
-                        firsts[s, v] = seen
-                    counts[s, v] += 1
-                seen += 1
-        for k in range(a, b):
-            s = k - a
-            best, best_count, best_first = -1, 0, 0
-            for v in range(256):
-                c = counts[s, v]
-                if c > 0:
-                    if c > best_count or (c == best_count and firsts[s, v] < best_first):
-                        best, best_count, best_first = v, c, firsts[s, v]
-                    counts[s, v] = 0
-            out[k] = best
-            slot[want_stems[k]] = -1
+    return ids, field_starts, lengths

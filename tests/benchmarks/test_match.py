@@ -54,14 +54,8 @@ def test_bench_match_prints_one_json_object_with_baselines() -> None:
         assert figures["calls"] == 200 and figures["profiles"] == 8
         assert figures["seconds"] >= 0 and figures["peak_rss_mb"] > 0
     assert report["one_call"]["repeats"] == 20
-    # Cold (everything analysed) at the top level, as in the first run before it; the warm
-    # re-match analyses only changes.
-    assert report["calls_analysed"] == report["first_run"]["calls_analysed"] == 200
-    assert report["matches"] == report["first_run"]["matches"]
-    assert report["warm_rematch_1pct_changed"]["calls_analysed"] == 2
-    assert report["warm_rematch_1pct_changed"]["matches"] > 0
-    edit = report["warm_rematch_profile_edit"]
-    assert edit["calls_analysed"] == 0 and edit["matches"] == report["matches"]
+    # The first run of an installation ranks as the later ones do.
+    assert report["matches"] == report["first_run"]["matches"] > 0
 
 
 def test_calls_built_on_demand_agree_by_index_and_by_slice() -> None:

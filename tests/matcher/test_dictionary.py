@@ -202,12 +202,12 @@ def test_models_in_one_process_share_the_parsed_dictionary(tmp_path: Path) -> No
 
     shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
     shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    first = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
-    second = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
+    first = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary()
+    second = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary()
     assert first is not None and first is second
     index = tmp_path / "tiny.index"
     os.utime(index, ns=(index.stat().st_atime_ns, index.stat().st_mtime_ns + 10**9))
-    third = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary(None)
+    third = TextModel(dictionary_path=str(tmp_path / "tiny")).expansion.load_dictionary()
     assert third is not first
 
 
@@ -252,9 +252,11 @@ def _model_with_tiny_dictionary(tmp_path: Path):
 
     shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
     shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    model = TextModel(dictionary_path=str(tmp_path / "tiny"), parallelism=REMATCH)
-    model.index_folder = tmp_path / "matcher"
-    return model
+    return TextModel(
+        dictionary_path=str(tmp_path / "tiny"),
+        parallelism=REMATCH,
+        index_folder=tmp_path / "matcher",
+    )
 
 
 def test_dictionary_parsed_beforehand_in_a_forked_process(
@@ -265,7 +267,7 @@ def test_dictionary_parsed_beforehand_in_a_forked_process(
 
     monkeypatch.setattr(expansion, "_DICTIONARIES", {})
     model = _model_with_tiny_dictionary(tmp_path)
-    model.expansion.prepare_dictionary(model.index_folder)
+    model.expansion.prepare_dictionary()
     assert model.expansion._preparing is not None  # the parse runs in another process
     model.expansion._preparing.join()
     assert model.expansion._preparing.exitcode == 0
@@ -275,15 +277,18 @@ def test_dictionary_parsed_beforehand_in_a_forked_process(
         raise AssertionError("the index was parsed again in this process")
 
     monkeypatch.setattr(FreeDict, "_parse_index", staticmethod(no_parse))
-    found = model.expansion.load_dictionary(model.index_folder)
+    found = model.expansion.load_dictionary()
     assert found is not None and model.expansion._preparing is None
     (key,) = Analyzer().stem_words(["Verkehrs"], "de")
     assert found.translations(key) == ["traffic", "transport"]
     # With the parsed copy kept, a later model starts no process.
     expansion._DICTIONARIES.clear()
-    later = TextModel(dictionary_path=str(tmp_path / "tiny"), parallelism=REMATCH)
-    later.index_folder = tmp_path / "matcher"
-    later.expansion.prepare_dictionary(later.index_folder)
+    later = TextModel(
+        dictionary_path=str(tmp_path / "tiny"),
+        parallelism=REMATCH,
+        index_folder=tmp_path / "matcher",
+    )
+    later.expansion.prepare_dictionary()
     assert later.expansion._preparing is None
 
 
@@ -296,11 +301,11 @@ def test_a_failed_parse_beforehand_leaves_the_parse_to_the_process_that_needs_it
     monkeypatch.setattr(expansion, "_DICTIONARIES", {})
     model = _model_with_tiny_dictionary(tmp_path)
     real_load = QueryExpansion.load_dictionary
-    monkeypatch.setattr(QueryExpansion, "load_dictionary", lambda self, folder: os._exit(3))
+    monkeypatch.setattr(QueryExpansion, "load_dictionary", lambda self: os._exit(3))
     # The forked process dies without writing the copy.
-    model.expansion.prepare_dictionary(model.index_folder)
+    model.expansion.prepare_dictionary()
     monkeypatch.setattr(QueryExpansion, "load_dictionary", real_load)
-    found = model.expansion.load_dictionary(model.index_folder)
+    found = model.expansion.load_dictionary()
     assert "parsing the dictionary beforehand failed" in caplog.text
     assert found is not None
     (key,) = Analyzer().stem_words(["Verkehrs"], "de")

@@ -1,14 +1,12 @@
 """The words an explanation shows: as the call writes them (umlauts and case kept), and the
 profile's own word where the bilingual bridge made the link — stored by a re-match of a
-small corpus, with and without the matcher cache, and rendered in each language."""
+small corpus, and rendered in each language."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
-import pytest
 from sqlalchemy.orm import Session
 
 from matcher.documents import Document
@@ -91,27 +89,11 @@ def _match(session: Session, profile: Profile, call: FundingCall) -> Match:
     return found[0]
 
 
-def _rematch(session: Session, cache: str, folder: Path, other: FundingCall) -> None:
-    """A re-match without the cache, with a cold cache, again with the cache it left, or
-    again after ``other`` changed (the fit analyses ``other`` alone, and the words of the
-    unchanged calls are read from their texts)."""
-    if cache == "none":
-        rematch(session, trigger="manual", now=NOW)
-        return
-    rematch(session, trigger="manual", now=NOW, cache_folder=folder)
-    if cache == "changed":
-        other.description_text = f"{other.description_text} Neue Fristen."
-        session.flush()
-    if cache in ("warm", "changed"):
-        rematch(session, trigger="manual", now=NOW, cache_folder=folder)
-
-
-@pytest.mark.parametrize("cache", ["none", "cold", "warm", "changed"])
 def test_a_german_call_is_explained_by_its_own_words_with_umlauts(
-    session: Session, tmp_path: Path, cache: str
+    session: Session,
 ) -> None:
     c = _corpus(session)
-    _rematch(session, cache, tmp_path / "matcher", c["roads"])  # type: ignore[arg-type]
+    rematch(session, trigger="manual", now=NOW)
     match = _match(session, c["verein"], c["inclusion"])  # type: ignore[arg-type]
     view = explanation_view(match.explanation, "de")
     words = " ".join(term.word for term in view.terms).split()
@@ -123,12 +105,11 @@ def test_a_german_call_is_explained_by_its_own_words_with_umlauts(
     assert "gemeinnutzige" not in line and "begegnungen" not in line
 
 
-@pytest.mark.parametrize("cache", ["none", "cold", "warm", "changed"])
 def test_an_english_call_reached_by_the_bridge_shows_both_words(
-    session: Session, tmp_path: Path, cache: str
+    session: Session,
 ) -> None:
     c = _corpus(session)
-    _rematch(session, cache, tmp_path / "matcher", c["roads"])  # type: ignore[arg-type]
+    rematch(session, trigger="manual", now=NOW)
     match = _match(session, c["partnerschaft"], c["twinning"])  # type: ignore[arg-type]
     stored = match.explanation
     assert stored["version"] == 2

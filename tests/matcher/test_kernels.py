@@ -123,11 +123,9 @@ def test_split_fields_groups_the_kept_ids_by_field_in_document_order() -> None:
     n_docs, n_fields = 7, 4
     segments = np.sort(rng.integers(0, n_docs * n_fields, size=300))
     stem_ids = rng.integers(-1, 50, size=300).astype(np.int32)  # -1: a stop word
-    variants = rng.integers(0, 256, size=300).astype(np.uint8)
-    ids, kept, starts, lengths = tokens.split_fields(stem_ids, variants, segments, n_docs, n_fields)
+    ids, starts, lengths = tokens.split_fields(stem_ids, segments, n_docs, n_fields)
     for f in range(n_fields):
         mine = (segments % n_fields == f) & (stem_ids >= 0)
         assert ids[starts[f] : starts[f + 1]].tolist() == stem_ids[mine].tolist()
-        assert kept[starts[f] : starts[f + 1]].tolist() == variants[mine].tolist()
         counted = np.bincount(segments[mine] // n_fields, minlength=n_docs)
         assert lengths[f].tolist() == counted.tolist()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from matcher import reader
-from matcher.corpus import CorpusAnalysis, used_stems_only
+from matcher.corpus import CorpusAnalysis
 from matcher.counting import Counting, count_calls
 from matcher.documents import FIELDS, Document
 from matcher.parallel import REMATCH, Parallelism
@@ -248,7 +248,7 @@ def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     calls = [*CALLS, Document(title=""), *CALLS[::-1], Document(title="Verkehr")]
     model = TextModel(parallelism=Parallelism(count_chunk=chunk))
     fitted = count_calls(model.reader.analyse_calls(calls), model.params, model.parallelism)
-    analysis = used_stems_only(model.reader.analyse_calls(calls))
+    analysis = model.reader.analyse_calls(calls)
     (whole,) = analysis.batches(len(calls))
     vocabulary = Vocabulary(
         {stem: i for i, stem in enumerate(fitted.stems)}, fitted.stems, len(fitted.stems)
@@ -366,15 +366,13 @@ def test_two_processes_sharing_chunks_give_the_analysis_of_one(
         for n in range(4)
         for doc in CALLS
     ]
-    serial = TextModel().reader.analyse_calls(calls, hashed=True)
+    serial = TextModel().reader.analyse_calls(calls)
     shares = _sharing(monkeypatch)
-    shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(calls, hashed=True)
+    shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(calls)
     assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
     assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
     assert _by_stem(shared) == _by_stem(serial)
     assert shared.languages == serial.languages
-    assert shared.hashes is not None and serial.hashes is not None
-    assert shared.hashes.tolist() == serial.hashes.tolist()
     # The surface words seen per stem (their counts are per process that saw them).
     assert {s: set(w) for s, w in shared.forms.items()} == {
         s: set(w) for s, w in serial.forms.items()
@@ -403,28 +401,19 @@ FORMS = [
 ]
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_the_analysis_names_a_calls_words_as_reading_its_text_does(
-    monkeypatch: pytest.MonkeyPatch, processes: int
-) -> None:
+def test_a_calls_words_are_its_most_used_forms_on_one_process_or_two() -> None:
     calls = FORMS + CALLS + FORMS[::-1]
     model = TextModel()
     model.fit(calls)
     expected = surface_words(model, calls)
-    if processes == 2:
-        shares = _sharing(monkeypatch)
-    parallelism = FORKING_BY_CALL if processes == 2 else None
-    analysis = TextModel(parallelism=parallelism).reader.analyse_calls(calls)
-    if processes == 2:
-        assert shares and shares[0][1] > 0  # some calls' words come from the worker's table
-    wanted = [{*words, "harbour"} for words in expected]  # a stem the call does not use
-    rows = np.arange(len(calls))[::-1]
-    named = analysis.analysed_surface_words(rows, [wanted[r] for r in rows])
-    assert named == [expected[r] for r in rows]
     assert expected[0]["citi"] == "city"  # three times, against two "cities"
     assert expected[0]["twin"] == "twinning"  # three forms once each: the first seen
-    only = analysis.analysed_surface_words(np.array([2]), [{"exchang"}])
-    assert only == [{"exchang": "exchanges"}]  # twice each with "exchange": the title first
+    assert expected[2]["exchang"] == "exchanges"  # twice each with "exchange": the title first
+    assert surface_words(model, calls[2:3], [{"exchang", "harbour"}]) == [
+        {"exchang": "exchanges"}  # a stem the call does not use is left out
+    ]
+    model.parallelism = FORKING_BY_CALL
+    assert surface_words(model, calls) == expected
 
 
 def test_the_default_model_never_forks_however_large_the_corpus(

@@ -144,11 +144,11 @@ def test_reference_counts_kept_in_a_folder_read_back_equal(
     weighting._reference_counts.cache_clear()
 
 
-def test_a_process_with_an_empty_matcher_cache_reads_the_copy_beside_the_texts(
+def test_a_process_with_an_empty_matcher_folder_reads_the_copy_beside_the_texts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The counts depend on the shipped texts only: the first process to count them keeps
-    a copy in the package (where it may write); a later one with a new matcher cache
+    a copy in the package (where it may write); a later one with a new matcher folder
     reads it, and a copy for other texts or stop words is counted again."""
     import matcher.weighting as weighting
 
