@@ -8,9 +8,7 @@ sentences. Eligibility facts (applicant types, regions, deadlines, grant ranges)
 at random with a fixed seed, so every run ranks the same corpus.
 
 Each variant runs in a fresh subprocess (``python -m benchmarks.match --variant ...``) so that
-its peak RSS is its own (``peak_rss_mb``; a process forked to analyse or read a share of
-a large corpus reports as ``worker_peak_rss_mb``, whose pages it shares with the measured
-process until it writes them):
+its peak RSS is its own (``peak_rss_mb``):
 
 - ``matcher``: the production pipeline in memory — fit and transform the calls, transform
   and expand the profiles, eligibility and soft factors, scoring and top N per profile in
@@ -210,13 +208,12 @@ def _run_matcher(
     corpus: Corpus, top_n: int, dictionary: str | None, index_folder: str | None = None
 ) -> dict[str, Any]:
     from matcher.eligibility import CallTable
-    from matcher.parallel import REMATCH
     from matcher.rank import RankSettings, rank_calls
     from matcher.runs import Ranking, default_model_factory, match_rows
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    model = default_model_factory(dictionary, REMATCH, index_folder)()
+    model = default_model_factory(dictionary, index_folder=index_folder)()
     by_term = model.fit_index(corpus.call_docs)
     phases["fit_index_calls"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -311,9 +308,6 @@ def run_variant(
         **result,
         "dictionary": bool(dictionary) and variant != "sklearn_tfidf",
         "peak_rss_mb": round(_peak_rss_mb(), 1),
-        # The analysis worker forked for a large corpus (0 when none ran); it shares the
-        # corpus pages with this process, so the two peaks overlap.
-        "worker_peak_rss_mb": round(_peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         "corpus_rss_mb": round(before, 1),
     }
 

@@ -24,8 +24,7 @@ from matcher.corpus import (
 )
 from matcher.documents import FIELDS
 from matcher.kernels.counting import collect_pairs, count_rows
-from matcher.parallel import Parallelism
-from matcher.params import ModelParams
+from matcher.params import ModelParams, Parallelism
 from matcher.vocabulary import Vocabulary
 
 

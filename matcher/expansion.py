@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import multiprocessing
 from collections import Counter
 from itertools import pairwise
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +20,9 @@ import scipy.sparse as sp
 from matcher.analysis import Analyzer, tokenize
 from matcher.bridges import Bridge, note_bridge
 from matcher.corpus import AnalysedTerms
-from matcher.dictionary import INDEX_FILE, DictionaryError, FreeDict
+from matcher.dictionary import DictionaryError, FreeDict
 from matcher.documents import FIELDS
 from matcher.glossary import PhraseTable, Terms, glossary_tables, load_glossary
-from matcher.parallel import Parallelism, can_fork
 from matcher.params import ModelParams
 from matcher.vocabulary import Vocabulary
 
@@ -74,18 +71,15 @@ class QueryExpansion:
         *,
         glossary: bool,
         dictionary_path: str | None,
-        parallelism: Parallelism,
         index_folder: Path | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.params = params
         self.use_glossary = glossary
         self.dictionary_path = dictionary_path
-        self.parallelism = parallelism
         # Where the parsed dictionary index is kept between processes; None: parse anew.
         self.index_folder = index_folder
         self._dictionary: FreeDict | bool | None = None
-        self._preparing: BaseProcess | None = None  # see prepare_dictionary
         self._alternatives: dict[str, list[Terms]] = {}
         self._alternatives_of: Vocabulary | None = None  # the vocabulary they were kept for
         self._tables: dict[str, PhraseTable] = {}
@@ -100,43 +94,8 @@ class QueryExpansion:
         stamp = index.stat().st_mtime_ns if index.exists() else 0
         return (str(self.dictionary_path), stamp, self.analyzer.min_length)
 
-    def prepare_dictionary(self) -> None:
-        """Start parsing the dictionary index in a forked process, so that the parse overlaps
-        the fit instead of following it.
-
-        Only where it will be needed and is not at hand: a dictionary is configured, this
-        process has not read it, and no parsed copy is kept in ``index_folder``. The process
-        writes that copy; :meth:`load_dictionary` waits for it, then reads the copy (or
-        parses the index itself if the process failed).
-        """
-        if (
-            self._dictionary is not None
-            or self._preparing is not None
-            or not self.dictionary_path
-            or self.index_folder is None
-            or (self.index_folder / INDEX_FILE).exists()
-            or not Path(f"{self.dictionary_path}.index").exists()
-            or self.parallelism.processes < 2
-            or not can_fork()
-            or self._dictionary_key() in _DICTIONARIES
-        ):
-            return
-        self.index_folder.mkdir(parents=True, exist_ok=True)
-        process = multiprocessing.get_context("fork").Process(
-            target=self.load_dictionary,
-            name="foerderdesk-dictionary",
-            daemon=True,
-        )
-        process.start()
-        self._preparing = process
-
     def load_dictionary(self) -> FreeDict | None:
         """The freedict dictionary, read once; None when not configured or not installed."""
-        if self._preparing is not None:
-            self._preparing.join()
-            if self._preparing.exitcode != 0:
-                logger.warning("parsing the dictionary beforehand failed; parsing it now")
-            self._preparing = None
         if self._dictionary is None and self.dictionary_path:
             try:
                 key = self._dictionary_key()

@@ -1,4 +1,5 @@
-"""The text model's tunable parameters, read by the model and by each step it delegates to."""
+"""The text model's settings: its tunable parameters, read by the model and by each step it
+delegates to, and how much of the machine it may use."""
 
 from __future__ import annotations
 
@@ -40,3 +41,21 @@ class ModelParams:
             "description": self.description_weight,
             "keywords": self.keywords_weight,
         }
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """Threads for the sparse and compiled steps (they release the GIL), and how many calls a
+    step holds at once (the memory it needs grows with it).
+
+    The matcher never forks: a fork copies the locks other threads hold, which is unsafe in
+    the threaded web server, and a second process saved a sixth of a re-match at most.
+    """
+
+    threads: int = 2
+    read_chunk: int = 500  # calls hashed and tokenised at once
+    count_chunk: int = 2500  # calls counted at once, a chunk per thread
+
+    def __post_init__(self) -> None:
+        if min(self.threads, self.read_chunk, self.count_chunk) < 1:
+            raise ValueError(f"impossible parallelism: {self}")

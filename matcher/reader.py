@@ -2,8 +2,8 @@
 
 A document is tokenised, its language guessed where it is not given, and each field's
 tokens mapped to stem ids. Calls are read a chunk at a time by the vectorised lexicon
-(:mod:`matcher.lexicon`), on two processes for a large corpus; queries one by one in this
-process, since their new words must get ids in the model's own stem table.
+(:mod:`matcher.lexicon`); queries one by one, since their new words must get ids in the
+model's own stem table.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from matcher.corpus import AnalysedTerms, Batch, ChunkTokens, CorpusAnalysis
 from matcher.documents import FIELDS, Document
 from matcher.kernels.tokens import split_fields
 from matcher.lexicon import Lexicon, hash_tokens
-from matcher.parallel import Parallelism, share_chunks
+from matcher.params import Parallelism
 from matcher.written import WrittenTokens
 
 
@@ -116,55 +116,22 @@ class TextReader:
         return out
 
     def analyse_calls(self, calls: Sequence[Document]) -> CorpusAnalysis:
-        """Analyse call texts for fitting (vectorised; on two processes if large and the
-        model's ``parallelism`` allows it).
+        """Analyse call texts for fitting, a chunk at a time (vectorised).
 
-        The analysis depends only on the texts and the analyzer, never on other calls, so
-        parts analysed apart merge exactly. Two processes share the chunks of calls as they
-        go (:func:`matcher.parallel.share_chunks`), each numbering stems in its own table;
-        the worker's chunks are renumbered into this process's table.
+        The analysis depends only on the texts and the analyzer, never on other calls.
         """
-        chunk = self.parallelism.read_chunk
-        n_chunks = -(-len(calls) // chunk)
         stems: list[str] = []
-        stem_ids: dict[str, int] = {}
-        lexicons: list[Lexicon] = []  # one per process, made by the first chunk it takes
-
-        def work(i: int) -> Batch:
-            if not lexicons:
-                lexicons.append(Lexicon(self.analyzer, stem_ids, stems))
-            return self._read_chunk(calls[i * chunk : (i + 1) * chunk], lexicons[0])
-
-        def finish() -> tuple[list[str], dict[str, dict[str, int]]]:
-            # The analyzer's record of surface words travels with the analysis, so
-            # explanations stay readable when another process analysed.
-            surface = self.analyzer.surface_forms
-            return stems, {stem: dict(surface[stem]) for stem in stems if stem in surface}
-
-        shared = None
-        if self.parallelism.forks_for(len(calls)):
-            shared = share_chunks(work, finish, n_chunks)
-        if shared is None:
-            mine, theirs, their_table = {i: work(i) for i in range(n_chunks)}, {}, None
-        else:
-            mine, theirs, their_table = shared
-        _, forms = finish()
-        if their_table is not None:
-            their_stems, their_forms = their_table
-            remap = np.array(
-                [stem_ids.setdefault(stem, len(stem_ids)) for stem in their_stems],
-                dtype=np.int32,
-            )
-            stems.extend(list(stem_ids)[len(stems) :])
-            for batch in theirs.values():
-                batch.ids = {n: remap[ids] if len(ids) else ids for n, ids in batch.ids.items()}
-            for stem, seen in their_forms.items():
-                merged = forms.setdefault(stem, {})
-                for word, count in seen.items():
-                    merged[word] = merged.get(word, 0) + count
-        done = [mine[i] if i in mine else theirs[i] for i in range(n_chunks)]
-        analysis = CorpusAnalysis.from_batches(stems, done)
-        analysis.forms = forms
+        lexicon = Lexicon(self.analyzer, {}, stems)
+        chunk = self.parallelism.read_chunk
+        batches = [
+            self._read_chunk(calls[begin : begin + chunk], lexicon)
+            for begin in range(0, len(calls), chunk)
+        ]
+        analysis = CorpusAnalysis.from_batches(stems, batches)
+        # The analyzer's record of surface words travels with the analysis, for readable
+        # explanations.
+        surface = self.analyzer.surface_forms
+        analysis.forms = {stem: dict(surface[stem]) for stem in stems if stem in surface}
         for word, form in (analysis.written or {}).items():
             self.written.setdefault(word, form)
         return analysis

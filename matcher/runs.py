@@ -32,7 +32,7 @@ from matcher.eligibility import (
 )
 from matcher.explain import call_fields, explanation
 from matcher.feedback import ALPHA, BETA, GAMMA, FeedbackVectors, apply_feedback
-from matcher.parallel import REMATCH, Parallelism
+from matcher.params import Parallelism
 from matcher.rank import RankedCall, RankSettings, call_document, profile_document, rank_calls
 from matcher.terms import bridge_words, surface_words, term_text, top_column_arrays
 from matcher.vectorize import TextModel
@@ -61,8 +61,7 @@ def default_model_factory(
     """A factory for the production text model: glossary on, freedict at ``dictionary_path``.
 
     Pass ``Settings.freedict_path``; a dictionary that is not installed is skipped by the
-    model (with a warning), so matching works without it. ``parallelism``: the default
-    never forks (the web app); :func:`rematch` runs with :data:`matcher.parallel.REMATCH`.
+    model (with a warning), so matching works without it.
     ``index_folder``: see :class:`~matcher.vectorize.TextModel`.
     """
     path = str(dictionary_path) if dictionary_path else None
@@ -308,7 +307,9 @@ def rematch(
     ``profile_ids`` is given. The caller commits.
     """
     settings = settings or RankSettings()
-    model_factory = model_factory or default_model_factory(dictionary_path, REMATCH, index_folder)
+    model_factory = model_factory or default_model_factory(
+        dictionary_path, index_folder=index_folder
+    )
     started = time.perf_counter()
     run = start_match_run(
         session,

@@ -16,11 +16,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.bridges import SourceWords
-from matcher.documents import Document, pick_documents
+from matcher.documents import Document
 from matcher.glossary import Terms
 from matcher.kernels import ranking
 from matcher.lexicon import Lexicon
-from matcher.parallel import in_two_processes
 from matcher.vectorize import TextModel
 from matcher.written import Noted, written_words
 
@@ -35,28 +34,9 @@ def surface_words(
 
     Vectorised like the analysis (:mod:`matcher.lexicon`): a string is made only for the
     word chosen per (document, term), so explaining thousands of calls needs no
-    tokenisation in Python per call. A large batch is split over two processes like the
-    analysis. Words are named as the fitted calls write them (``CorpusAnalysis.written``),
-    as the analysis names them, else as these documents do.
+    tokenisation in Python per call. Words are named as the fitted calls write them
+    (``CorpusAnalysis.written``), as the analysis names them, else as these documents do.
     """
-    halves = in_two_processes(
-        model.parallelism,
-        lambda begin, stop: _surface_words_here(
-            model,
-            pick_documents(docs, np.arange(begin, stop)),
-            None if wanted is None else wanted[begin:stop],
-        ),
-        len(docs),
-    )
-    if halves is not None:
-        return halves[0] + halves[1]
-    return _surface_words_here(model, docs, wanted)
-
-
-def _surface_words_here(
-    model: TextModel, docs: Sequence[Document], wanted: Sequence[Collection[str]] | None
-) -> list[dict[str, str]]:
-    """:func:`surface_words` in this process."""
     stem_ids = dict(model.reader.stem_ids)
     lexicon = Lexicon(model.analyzer, stem_ids, list(model.reader.stems))
     out: list[dict[str, str]] = [{} for _ in docs]

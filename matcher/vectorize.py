@@ -43,8 +43,7 @@ from matcher.documents import Document
 from matcher.expansion import QueryExpansion
 from matcher.kernels.counting import column_counts
 from matcher.ngrams import NgramBlock, fit_ngrams
-from matcher.parallel import Parallelism
-from matcher.params import ModelParams
+from matcher.params import ModelParams, Parallelism
 from matcher.reader import TextReader
 from matcher.vectors import CallPart, Weighting
 from matcher.vocabulary import Vocabulary
@@ -79,7 +78,6 @@ class TextModel:
             self.params,
             glossary=glossary,
             dictionary_path=dictionary_path,
-            parallelism=self.parallelism,
             index_folder=self.index_folder,
         )
         self.reader = TextReader(self.analyzer, self.parallelism)
@@ -114,11 +112,8 @@ class TextModel:
         written in that layout (:meth:`matcher.vectors.Weighting.by_term`), so no calls ×
         terms copy is made. Each call is read once.
         """
-        counts = count_calls(self.reader.analyse_calls(calls), self.params, self.parallelism)
-        # A dictionary index not parsed yet is parsed (in a process of its own) from now on:
-        # the analysis and the counting keep both cores busy, the vectors leave one idle.
-        self.expansion.prepare_dictionary()
-        return self.fit_index_counts(counts)
+        analysis = self.reader.analyse_calls(calls)
+        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism))
 
     def _set_stems(self, stems: list[str]) -> None:
         self.reader.renumber(stems)

@@ -20,7 +20,6 @@ from matcher.dictionary import (
     decode_number,
     parse_translations,
 )
-from matcher.parallel import REMATCH
 
 DATA = Path(__file__).parent.parent / "data" / "matcher"
 TINY = DATA / "tiny-deu-eng"
@@ -244,69 +243,3 @@ def test_cached_index_of_another_key_function_or_a_damaged_copy_is_parsed_again(
     assert len(calls) == 2
     (key,) = analyzer.stem_words(["Verkehrs"], "de")
     assert again.translations(key) == ["traffic", "transport"]
-
-
-def _model_with_tiny_dictionary(tmp_path: Path):
-    """A model reading a copy of the tiny dictionary, with a cache folder for its index."""
-    from matcher.vectorize import TextModel
-
-    shutil.copy(TINY.with_name(TINY.name + ".index"), tmp_path / "tiny.index")
-    shutil.copy(TINY.with_name(TINY.name + ".dict.dz"), tmp_path / "tiny.dict.dz")
-    return TextModel(
-        dictionary_path=str(tmp_path / "tiny"),
-        parallelism=REMATCH,
-        index_folder=tmp_path / "matcher",
-    )
-
-
-def test_dictionary_parsed_beforehand_in_a_forked_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from matcher import expansion
-    from matcher.vectorize import TextModel
-
-    monkeypatch.setattr(expansion, "_DICTIONARIES", {})
-    model = _model_with_tiny_dictionary(tmp_path)
-    model.expansion.prepare_dictionary()
-    assert model.expansion._preparing is not None  # the parse runs in another process
-    model.expansion._preparing.join()
-    assert model.expansion._preparing.exitcode == 0
-    assert (tmp_path / "matcher" / "dictionary_index.npz").exists()
-
-    def no_parse(*args: object) -> object:
-        raise AssertionError("the index was parsed again in this process")
-
-    monkeypatch.setattr(FreeDict, "_parse_index", staticmethod(no_parse))
-    found = model.expansion.load_dictionary()
-    assert found is not None and model.expansion._preparing is None
-    (key,) = Analyzer().stem_words(["Verkehrs"], "de")
-    assert found.translations(key) == ["traffic", "transport"]
-    # With the parsed copy kept, a later model starts no process.
-    expansion._DICTIONARIES.clear()
-    later = TextModel(
-        dictionary_path=str(tmp_path / "tiny"),
-        parallelism=REMATCH,
-        index_folder=tmp_path / "matcher",
-    )
-    later.expansion.prepare_dictionary()
-    assert later.expansion._preparing is None
-
-
-def test_a_failed_parse_beforehand_leaves_the_parse_to_the_process_that_needs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    from matcher import expansion
-    from matcher.expansion import QueryExpansion
-
-    monkeypatch.setattr(expansion, "_DICTIONARIES", {})
-    model = _model_with_tiny_dictionary(tmp_path)
-    real_load = QueryExpansion.load_dictionary
-    monkeypatch.setattr(QueryExpansion, "load_dictionary", lambda self: os._exit(3))
-    # The forked process dies without writing the copy.
-    model.expansion.prepare_dictionary()
-    monkeypatch.setattr(QueryExpansion, "load_dictionary", real_load)
-    found = model.expansion.load_dictionary()
-    assert "parsing the dictionary beforehand failed" in caplog.text
-    assert found is not None
-    (key,) = Analyzer().stem_words(["Verkehrs"], "de")
-    assert found.translations(key) == ["traffic", "transport"]

@@ -315,15 +315,14 @@ def test_top_terms_name_a_term_by_the_word_the_call_wrote() -> None:
     assert "twinning" not in plain  # the corpus' shortest form alone reads otherwise
 
 
-@pytest.mark.parametrize("forked", [False, True])
-def test_batched_explanations_equal_the_one_pair_path(forked: bool) -> None:
+def test_batched_explanations_equal_the_one_pair_path() -> None:
     """match_rows explains every match with one pass per profile and one over the calls'
-    texts (in chunks, here of 37 calls; ``forked``: read by two processes); each match's
+    texts (in chunks, here of 37 calls); each match's
     terms must be those of top_terms with the call's own words and the profile's words of
     bridge_words, and its eligibility facts those of the pairwise rules."""
     from benchmarks.match import NOW, build_corpus
     from matcher.eligibility import assess
-    from matcher.parallel import Parallelism
+    from matcher.params import Parallelism
     from matcher.runs import match_rows, rank_corpus
     from matcher.terms import bridge_words, surface_words, top_columns, top_terms
     from matcher.vectorize import TextModel
@@ -331,7 +330,7 @@ def test_batched_explanations_equal_the_one_pair_path(forked: bool) -> None:
     corpus = build_corpus(300, 12, seed=7)
     call_docs = list(corpus.call_docs)
     # Chunks of 37 calls, so that reading and counting take several.
-    parallelism = Parallelism(processes=2 if forked else 1, min_calls=2, read_chunk=37)
+    parallelism = Parallelism(read_chunk=37)
     ranking = rank_corpus(
         call_docs,
         corpus.call_facts,

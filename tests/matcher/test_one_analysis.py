@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from matcher.analysis import Analyzer
 from matcher.documents import FIELDS, Document
-from matcher.parallel import Parallelism
+from matcher.params import Parallelism
 from matcher.reader import TextReader
 from tests.matcher.test_golden_rankings import _bench_corpus, _snapshot_corpus
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from matcher import reader
-from matcher.corpus import CorpusAnalysis
 from matcher.counting import Counting, count_calls
-from matcher.documents import FIELDS, Document
-from matcher.parallel import REMATCH, Parallelism
+from matcher.documents import Document
+from matcher.params import Parallelism
 from matcher.terms import bridge_words, surface_words, top_terms
 from matcher.vectorize import TextModel
 from matcher.vocabulary import Vocabulary
@@ -26,8 +22,6 @@ def similarity(queries, calls) -> np.ndarray:  # type: ignore[no-untyped-def]
     return (queries @ calls.T).toarray()
 
 
-FORKING = Parallelism(processes=2, min_calls=2)  # forks for any corpus of two calls
-FORKING_BY_CALL = Parallelism(processes=2, min_calls=2, read_chunk=1)  # and shares each call
 TINY_DICTIONARY = str(Path(__file__).parent.parent / "data" / "matcher" / "tiny-deu-eng")
 
 CALLS = [
@@ -221,24 +215,6 @@ def test_top_terms_are_readable_words_shared_by_query_and_call() -> None:
     assert top_terms(model, 0, queries, 1, calls) == []
 
 
-def test_analysis_on_two_processes_gives_the_vectors_of_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-
-    calls = CALLS * 3
-    serial = TextModel().fit_transform(calls)
-    model = TextModel(parallelism=FORKING)
-    parallel = model.fit_transform(calls)
-    # Column order may differ (stems are numbered per process): compare by term.
-    reference = TextModel()
-    reference.fit(calls)
-    n_words = len(model.vocabulary)
-    assert n_words == len(reference.vocabulary)
-    order = [reference.vocabulary[model.vocabulary.term(c)] for c in range(n_words)]
-    assert np.allclose(parallel[:, :n_words].toarray(), serial[:, order].toarray(), atol=1e-6)
-    assert np.allclose(parallel[:, n_words:].sum(), serial[:, n_words:].sum(), atol=1e-4)
-
-
 @pytest.mark.parametrize("chunk", [1, 2, 5])
 def test_counts_of_many_batches_on_two_threads_equal_the_counts_of_one_batch(
     monkeypatch: pytest.MonkeyPatch, chunk: int
@@ -320,78 +296,6 @@ def test_many_queries_with_new_words_are_explained_by_their_own_words() -> None:
     assert vectors.shape[0] == 250
 
 
-def _by_stem(analysis: CorpusAnalysis) -> dict[str, list[list[str]]]:
-    """Each field's stems per call, as strings (the numbering may differ between runs)."""
-    out: dict[str, list[list[str]]] = {}
-    for name in FIELDS:
-        ends = np.cumsum(analysis.lengths[name])
-        words = [analysis.stems[i] for i in analysis.ids[name].tolist()]
-        out[name] = [words[e - n : e] for n, e in zip(analysis.lengths[name], ends, strict=True)]
-    return out
-
-
-def _sharing(
-    monkeypatch: pytest.MonkeyPatch, *, worker_fails: bool = False
-) -> list[tuple[int, int]]:
-    """Watch an analysis on two processes (in chunks of one call with ``FORKING_BY_CALL``);
-    returns (own, worker's) chunk counts.
-
-    This process waits a little before its first chunk, so the worker surely takes some.
-    """
-    parent = os.getpid()
-    shares: list[tuple[int, int]] = []
-    real = reader.share_chunks
-
-    def share(work: Any, finish: Any, n_chunks: int) -> Any:
-        def slow_start(i: int) -> Any:
-            if os.getpid() == parent and i == 0:
-                time.sleep(0.3)
-            elif os.getpid() != parent and worker_fails:
-                raise RuntimeError("worker broke")
-            return work(i)
-
-        found = real(slow_start, finish, n_chunks)
-        shares.append((len(found[0]), len(found[1])))
-        return found
-
-    monkeypatch.setattr(reader, "share_chunks", share)
-    return shares
-
-
-def test_two_processes_sharing_chunks_give_the_analysis_of_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls = [
-        Document(title=f"{doc.title} {n}", description=doc.description)
-        for n in range(4)
-        for doc in CALLS
-    ]
-    serial = TextModel().reader.analyse_calls(calls)
-    shares = _sharing(monkeypatch)
-    shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(calls)
-    assert len(shares) == 1 and shares[0][0] + shares[0][1] == len(calls)
-    assert shares[0][1] > 0  # the worker's chunks were renumbered into this table
-    assert _by_stem(shared) == _by_stem(serial)
-    assert shared.languages == serial.languages
-    # The surface words seen per stem (their counts are per process that saw them).
-    assert {s: set(w) for s, w in shared.forms.items()} == {
-        s: set(w) for s, w in serial.forms.items()
-    }
-    assert sorted(shared.stems) == sorted(serial.stems)
-
-
-def test_a_failing_worker_leaves_its_chunks_to_this_process(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    serial = TextModel().reader.analyse_calls(CALLS * 2)
-    shares = _sharing(monkeypatch, worker_fails=True)
-    with caplog.at_level(logging.WARNING, logger="matcher.parallel"):
-        shared = TextModel(parallelism=FORKING_BY_CALL).reader.analyse_calls(CALLS * 2)
-    assert shares == [(len(CALLS) * 2, 0)]
-    assert "worker broke" in caplog.text
-    assert _by_stem(shared) == _by_stem(serial)
-
-
 FORMS = [
     Document(title="Cities and city twinning", description="Twinned cities. CITY twins city."),
     Document(
@@ -401,7 +305,7 @@ FORMS = [
 ]
 
 
-def test_a_calls_words_are_its_most_used_forms_on_one_process_or_two() -> None:
+def test_a_calls_words_are_its_most_used_forms_in_any_chunks() -> None:
     calls = FORMS + CALLS + FORMS[::-1]
     model = TextModel()
     model.fit(calls)
@@ -412,28 +316,5 @@ def test_a_calls_words_are_its_most_used_forms_on_one_process_or_two() -> None:
     assert surface_words(model, calls[2:3], [{"exchang", "harbour"}]) == [
         {"exchang": "exchanges"}  # a stem the call does not use is left out
     ]
-    model.parallelism = FORKING_BY_CALL
+    model.reader.parallelism = Parallelism(read_chunk=1)
     assert surface_words(model, calls) == expected
-
-
-def test_the_default_model_never_forks_however_large_the_corpus(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The web app builds its search index with the default model in a threaded server,
-    where a fork would copy other threads' held locks; only a re-match may fork."""
-
-    def no_fork() -> int:
-        raise AssertionError("the default model forked")
-
-    calls = [
-        Document(title=f"{doc.title} {n}", description=doc.description)
-        for n in range(700)
-        for doc in CALLS
-    ]
-    assert len(calls) >= Parallelism().min_calls
-    monkeypatch.setattr(os, "fork", no_fork)
-    model = TextModel()
-    vectors = model.fit_index(calls)
-    words = surface_words(model, calls, [{"citi"}] * len(calls))
-    assert vectors.shape[1] == len(calls) and len(words) == len(calls)
-    assert REMATCH.forks_for(len(calls)) and not Parallelism().forks_for(len(calls))
