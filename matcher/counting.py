@@ -23,7 +23,7 @@ from matcher.corpus import (
     segments_of,
 )
 from matcher.documents import FIELDS
-from matcher.kernels.counting import collect_pairs, count_rows
+from matcher.kernels.counting import collect_pairs, column_counts, count_rows
 from matcher.params import ModelParams, Parallelism
 from matcher.vocabulary import Vocabulary
 
@@ -144,60 +144,38 @@ class Counting:
             (data[:nnz], indices[:nnz], indptr), shape=(len(indptr) - 1, width), copy=False
         )
 
-    def fit_bigrams(self, batches: list[Batch], min_df: int) -> np.ndarray:
-        """Codes of the stem bigrams found in at least ``min_bigram_df`` calls, sorted.
+    def fit_bigrams(self, batches: list[Batch]) -> np.ndarray:
+        """Codes of the stem bigrams of the calls, sorted.
 
-        With the default threshold of one call, every pair found is kept: the pairs go
-        through a compiled hash set, one pass and no sort of all occurrences. Otherwise
-        document frequencies are counted per chunk of calls and merged, so no array holds
-        every bigram occurrence of the corpus.
+        The pairs go through a compiled hash set, one pass and no sort of all occurrences;
+        each thread collects the pairs of its half of the calls into its own set.
         """
-        if min_df <= 1:
-            counted = self.weights != 0.0
-            n_stems = self.vocabulary.n_stems
+        counted = self.weights != 0.0
+        n_stems = self.vocabulary.n_stems
 
-            def collect(part: list[Batch]) -> np.ndarray:
-                keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
-                for batch in part:
-                    ids, starts, stops = segments_of(batch)
-                    keys, count = collect_pairs(ids, starts, stops, counted, n_stems, keys, count)
-                return keys[keys >= 0]
+        def collect(part: list[Batch]) -> np.ndarray:
+            keys, count = np.full(1 << 16, -1, dtype=np.int64), 0
+            for batch in part:
+                ids, starts, stops = segments_of(batch)
+                keys, count = collect_pairs(ids, starts, stops, counted, n_stems, keys, count)
+            return keys[keys >= 0]
 
-            # Each thread collects the pairs of its half of the calls into its own set.
-            half = (len(batches) + 1) // 2
-            with ThreadPoolExecutor(max_workers=self.threads) as pool:
-                found = list(pool.map(collect, [batches[:half], batches[half:]]))
-            return np.union1d(*found).astype(np.int64)
-        found: list[np.ndarray] = []
-        found_df: list[np.ndarray] = []
-        weights = dict(zip(FIELDS, self.weights.tolist(), strict=True))
-        for batch in batches:
-            n_docs = max(1, len(batch.languages))
-            keys = []
-            for name in FIELDS:
-                if weights[name] == 0.0 or len(batch.ids[name]) == 0:
-                    continue
-                codes, rows = self._pair_codes(*_field_arrays(batch, name))
-                keys.append(codes * n_docs + rows)
-            if keys:
-                # One key per (bigram, call): the count of a code among them is its df.
-                codes, df = _runs(_runs(np.concatenate(keys))[0] // n_docs)
-                found.append(codes)
-                found_df.append(df)
-        if not found:
-            return np.zeros(0, dtype=np.int64)
-        merged = np.concatenate(found)
-        order = np.argsort(merged, kind="stable")
-        merged, merged_df = merged[order], np.concatenate(found_df)[order]
-        starts = np.flatnonzero(np.concatenate(([True], merged[1:] != merged[:-1])))
-        df = np.add.reduceat(merged_df, starts) if len(starts) else merged_df
-        return merged[starts][df >= max(1, min_df)]
+        half = (len(batches) + 1) // 2
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            found = list(pool.map(collect, [batches[:half], batches[half:]]))
+        return np.union1d(*found).astype(np.int64)
 
-    def _pair_codes(self, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Codes and rows of adjacent pairs of fitted stems within one document."""
-        n = self.vocabulary.n_stems
-        same = (rows[:-1] == rows[1:]) & (ids[:-1] < n) & (ids[1:] < n)
-        return ids[:-1][same] * n + ids[1:][same], rows[:-1][same]
+
+def _without_rare_pairs(
+    counts: sp.csr_matrix, vocabulary: Vocabulary, min_df: int
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The counts without the stem-pair columns used by fewer than ``min_df`` calls, and the
+    codes of the pairs kept. A column's counts do not depend on the other columns, so this
+    equals counting over the pairs kept alone."""
+    n_stems = vocabulary.n_stems
+    keep = np.ones(counts.shape[1], dtype=bool)
+    keep[n_stems:] = column_counts(counts.indices, counts.shape[1])[n_stems:] >= min_df
+    return sp.csr_matrix(counts[:, keep]), vocabulary.bigram_codes[keep[n_stems:]]
 
 
 def count_calls(
@@ -216,24 +194,10 @@ def count_calls(
     batches = list(analysis.batches(parallelism.count_chunk))
     del analysis
     if params.bigrams:
-        vocabulary.bigram_codes = counting.fit_bigrams(batches, params.min_bigram_df)
+        vocabulary.bigram_codes = counting.fit_bigrams(batches)
     counts = counting.stacked(batches)
+    if params.bigrams and params.min_bigram_df > 1:
+        counts, vocabulary.bigram_codes = _without_rare_pairs(
+            counts, vocabulary, params.min_bigram_df
+        )
     return CallCounts(list(stems), vocabulary.bigram_codes, counts, german, dict(forms))
-
-
-def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of ``keys`` (sorted) and how often each occurs.
-
-    A plain sort and a scan: faster here than ``np.unique``, which hashes first.
-    """
-    keys = np.sort(keys)
-    if len(keys) == 0:
-        return keys, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    return keys[starts], np.diff(np.append(starts, len(keys)))
-
-
-def _field_arrays(batch: Batch, name: str) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.asarray(batch.ids[name], dtype=np.int64)
-    rows = np.repeat(np.arange(len(batch.languages)), np.asarray(batch.lengths[name]))
-    return ids, rows
