@@ -43,4 +43,4 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache matcher/data/reference_counts.npz
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -62,9 +62,8 @@ class TextModel:
         index_folder: str | Path | None = None,
         **params: Any,
     ) -> None:
-        """``index_folder``: where the parsed dictionary index and the reference counts are
-        kept between processes (production: the instance's ``matcher`` folder); None: read
-        them anew in each process."""
+        """``index_folder``: where the parsed dictionary index is kept between processes
+        (production: the instance's ``matcher`` folder); None: parse it in each process."""
         known = {f.name for f in fields(ModelParams)}
         unknown = set(params) - known
         if unknown:
@@ -177,7 +176,7 @@ class TextModel:
         weight = self.params.reference_weight * not_german / max(1, n_docs)
         if weight <= 0.0:
             return smoothed_idf(df, n_docs)
-        reference = reference_counts(self.index_folder)
+        reference = reference_counts()
         vocab = self.vocabulary
         extra = reference_document_frequencies(
             reference, self.reader.stem_ids, vocab.n_stems, vocab.bigram_codes

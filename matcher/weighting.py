@@ -17,9 +17,7 @@ corpus of German calls keeps its own statistics.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,15 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.analysis import ENGLISH_STOPS, Analyzer, tokenize
-from matcher.archive import read_archive, write_archive
+from matcher.analysis import Analyzer, tokenize
 
 REFERENCE_FILE = Path(__file__).parent / "data" / "reference_calls.jsonl.gz"
-_REFERENCE_CACHE = "reference.npz"
-# The counts kept beside the shipped texts, like the compiled kernels beside their module:
-# written by the first process that counts (``make install`` runs one) where the package
-# folder is writable, read by every later one, whatever its matcher folder holds.
-PACKAGE_COPY = REFERENCE_FILE.with_name("reference_counts.npz")
 
 
 @dataclass(frozen=True)
@@ -97,66 +89,17 @@ def count_reference(texts: list[str], analyzer: Analyzer, language: str = "en") 
     )
 
 
-def reference_counts(folder: str | Path | None = None) -> ReferenceCounts:
+@lru_cache(maxsize=1)
+def reference_counts() -> ReferenceCounts:
     """The shipped reference corpus, counted once per process with the default analyzer.
 
     :class:`matcher.vectorize.TextModel` analyses with a default :class:`Analyzer`, so the
-    stems here are the stems of its vocabulary. A new process reads the counts instead of
-    analysing 629 texts again: from ``folder`` (the instance's matcher folder) or from the
-    copy beside the shipped texts (:data:`PACKAGE_COPY`).
+    stems here are the stems of its vocabulary.
     """
-    return _reference_counts(str(folder) if folder else None)
-
-
-def _reference_signature() -> str:
-    """What the reference counts depend on: the texts, the stop words, the analyzer."""
-    digest = hashlib.sha256(f"reference 1; min_length {Analyzer().min_length}".encode())
-    digest.update(" ".join(sorted(ENGLISH_STOPS)).encode())
-    for path in (REFERENCE_FILE, *sorted(REFERENCE_FILE.parent.glob("stopwords_*.txt"))):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _read_reference(path: Path, signature: str) -> ReferenceCounts | None:
-    found = read_archive(path, signature)
-    if found is None:
-        return None
-    header, arrays = found
-    try:
-        return ReferenceCounts(
-            stems=tuple(header["stems"]),
-            df=arrays["df"],
-            pairs=arrays["pairs"],
-            pair_df=arrays["pair_df"],
-            n_docs=int(header["n_docs"]),
-        )
-    except KeyError:
-        return None  # an incomplete file: count afresh and write it again
-
-
-def _write_reference(path: Path, signature: str, counts: ReferenceCounts) -> None:
-    header = {"signature": signature, "stems": list(counts.stems), "n_docs": counts.n_docs}
-    arrays = {"df": counts.df, "pairs": counts.pairs, "pair_df": counts.pair_df}
-    write_archive(path, header, arrays)
-
-
-@lru_cache(maxsize=2)
-def _reference_counts(folder: str | None) -> ReferenceCounts:
-    signature = _reference_signature()
-    kept = Path(folder) / _REFERENCE_CACHE if folder else None
-    for path in (kept, PACKAGE_COPY):
-        if path is not None and (found := _read_reference(path, signature)) is not None:
-            return found
     with gzip.open(REFERENCE_FILE, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     texts = [f"{row.get('title') or ''}. {row.get('text') or ''}" for row in rows]
-    counts = count_reference(texts, Analyzer())
-    if kept is not None:
-        _write_reference(kept, signature, counts)
-    if os.access(PACKAGE_COPY.parent, os.W_OK):
-        _write_reference(PACKAGE_COPY, signature, counts)
-    return counts
+    return count_reference(texts, Analyzer())
 
 
 def reference_document_frequencies(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from matcher.analysis import Analyzer
 from matcher.documents import Document
@@ -116,55 +113,3 @@ def test_smoothed_idf_ranks_rarer_terms_higher_and_stays_positive() -> None:
     idf = smoothed_idf(np.array([0.0, 1.0, 10.0, 100.0]), 100)
     assert np.all(np.diff(idf) < 0)
     assert idf[-1] > 0
-
-
-def test_reference_counts_kept_in_a_folder_read_back_equal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import matcher.weighting as weighting
-
-    package = tmp_path / "package" / "reference_counts.npz"
-    package.parent.mkdir()
-    monkeypatch.setattr(weighting, "PACKAGE_COPY", package)
-    weighting._reference_counts.cache_clear()
-    fresh = reference_counts(tmp_path)
-    assert (tmp_path / "reference.npz").exists() and package.exists()
-    package.unlink()
-    weighting._reference_counts.cache_clear()
-    # A new process: the counts come from the file, not from analysing the texts again.
-    monkeypatch.setattr(weighting, "count_reference", lambda *a, **k: pytest.fail("counted"))
-    kept = reference_counts(tmp_path)
-    assert kept.stems == fresh.stems and kept.n_docs == fresh.n_docs
-    assert np.array_equal(kept.df, fresh.df) and np.array_equal(kept.pairs, fresh.pairs)
-    assert np.array_equal(kept.pair_df, fresh.pair_df)
-    weighting._reference_counts.cache_clear()
-    (tmp_path / "reference.npz").write_bytes(b"damaged")
-    monkeypatch.setattr(weighting, "count_reference", count_reference)
-    assert reference_counts(tmp_path).stems == fresh.stems  # counted again, no error
-    weighting._reference_counts.cache_clear()
-
-
-def test_a_process_with_an_empty_matcher_folder_reads_the_copy_beside_the_texts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The counts depend on the shipped texts only: the first process to count them keeps
-    a copy in the package (where it may write); a later one with a new matcher folder
-    reads it, and a copy for other texts or stop words is counted again."""
-    import matcher.weighting as weighting
-
-    package = tmp_path / "package" / "reference_counts.npz"
-    package.parent.mkdir()
-    monkeypatch.setattr(weighting, "PACKAGE_COPY", package)
-    weighting._reference_counts.cache_clear()
-    fresh = reference_counts(tmp_path / "first")
-    assert package.exists()
-    weighting._reference_counts.cache_clear()
-    monkeypatch.setattr(weighting, "count_reference", lambda *a, **k: pytest.fail("counted"))
-    kept = reference_counts(tmp_path / "empty")
-    assert kept.stems == fresh.stems and np.array_equal(kept.df, fresh.df)
-    assert not (tmp_path / "empty").exists()  # read, nothing to write
-    weighting._reference_counts.cache_clear()
-    monkeypatch.setattr(weighting, "_reference_signature", lambda: "other texts")
-    with pytest.raises(pytest.fail.Exception, match="counted"):
-        reference_counts(tmp_path / "empty")
-    weighting._reference_counts.cache_clear()
