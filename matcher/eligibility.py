@@ -36,7 +36,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 
@@ -169,13 +169,6 @@ def regions_allow(call_regions: Sequence[str], profile_region: str) -> bool:
     return any(region_covers(region, profile_region) for region in call_regions)
 
 
-def applicant_allowed(eligible: Sequence[str], applicant_type: str) -> tuple[bool, bool]:
-    """The applicant rule: ``(passes, unknown)``; unknown eligibility passes but is flagged."""
-    if not eligible:
-        return True, True
-    return applicant_type in eligible, False
-
-
 def grant_range(facts: CallFacts) -> tuple[float | None, float | None]:
     """The call's (smallest, largest) grant in EUR as far as known (see the module doc)."""
     low = float(facts.grant_min_eur) if facts.grant_min_eur else None
@@ -186,19 +179,6 @@ def grant_range(facts: CallFacts) -> tuple[float | None, float | None]:
         else:
             high = float(facts.budget_eur)
     return low, high
-
-
-def budget_note(
-    low: float | None, high: float | None, need_min: float | None, need_max: float | None
-) -> str | None:
-    """``budget_fits``, ``grant_too_small``, ``grant_too_large`` or None (unknown)."""
-    if (low is None and high is None) or (need_min is None and need_max is None):
-        return None
-    if high is not None and need_min is not None and high < need_min:
-        return "grant_too_small"
-    if low is not None and need_max is not None and low > need_max:
-        return "grant_too_large"
-    return "budget_fits"
 
 
 @dataclass(frozen=True)
@@ -311,6 +291,15 @@ class CallTable:
             self._cache[key] = fit
         return self._cache[key]
 
+    def verdict(self, row: int, profile: ProfileFacts) -> Assessment | None:
+        """The rules for the call at ``row`` and ``profile``; None where a hard filter fails."""
+        mask = self.mask(profile)
+        if not mask.eligible[row]:
+            return None
+        return eligible_verdict(
+            bool(mask.unknown[row]), int(mask.budget_fit[row]), bool(mask.tight[row])
+        )
+
     def mask(self, profile: ProfileFacts) -> ProfileMask:
         """The hard filters and soft factors for ``profile`` over every call."""
         lead_ok, tight = self._lead(profile.lead_time_days)
@@ -327,18 +316,11 @@ class CallTable:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The rules applied to one (profile, call) pair, with the facts an explanation needs."""
+    """What an explanation says of a (profile, call) pair that passed the hard filters."""
 
-    unknown: bool
+    unknown: bool  # eligibility unknown
     budget: str | None  # budget_fits / grant_too_small / grant_too_large / None
     tight: bool
-    applicant_ok: bool = True
-    region_ok: bool = True
-    lead_ok: bool = True
-
-    @property
-    def eligible(self) -> bool:
-        return self.applicant_ok and self.region_ok and self.lead_ok
 
     @property
     def factor(self) -> float:
@@ -353,33 +335,13 @@ class Assessment:
         return factor
 
 
-def assess(call: CallFacts, profile: ProfileFacts, now: datetime) -> Assessment:
-    """The hard filters and soft factors for one pair; agrees with :meth:`CallTable.mask`."""
-    applicant_ok, unknown = applicant_allowed(call.eligible_applicants, profile.applicant_type)
-    tight = False
-    lead_ok = True
-    if call.next_deadline_at is not None:
-        earliest = now + timedelta(days=profile.lead_time_days)
-        lead_ok = call.next_deadline_at >= earliest
-        tight = lead_ok and call.next_deadline_at < earliest + timedelta(days=TIGHT_MARGIN_DAYS)
-    low, high = grant_range(call)
-    return Assessment(
-        unknown=unknown,
-        budget=budget_note(low, high, profile.budget_min_eur, profile.budget_max_eur),
-        tight=tight,
-        applicant_ok=applicant_ok,
-        region_ok=regions_allow(call.regions, profile.region),
-        lead_ok=lead_ok,
-    )
-
-
 # ProfileMask.budget_fit codes and the notes they stand for.
 _BUDGET_NOTES = {1: "budget_fits", -1: "grant_too_small", -2: "grant_too_large", 0: None}
 
 
 @functools.cache
 def eligible_verdict(unknown: bool, budget_fit: int, tight: bool) -> Assessment:
-    """The :func:`assess` of a pair that passed :meth:`CallTable.mask`, from the mask's
-    facts for it (eligibility unknown, ``budget_fit`` code, deadline tight): explaining
-    50,000 ranked pairs reads these instead of applying the rules again."""
+    """The assessment of a pair that passed :meth:`CallTable.mask`, from the mask's facts
+    for it (eligibility unknown, ``budget_fit`` code, deadline tight): explaining 50,000
+    ranked pairs reads these instead of applying the rules again."""
     return Assessment(unknown=unknown, budget=_BUDGET_NOTES[budget_fit], tight=tight)

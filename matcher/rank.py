@@ -25,13 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.documents import Document
-from matcher.eligibility import CallFacts, CallTable, ProfileFacts, assess
+from matcher.eligibility import CallFacts, CallTable, ProfileFacts
 from matcher.kernels.ranking import csr_arrays, top_calls
 from matcher.vectorize import TextModel
 from storage.models import FundingCall, Profile
 
 _TAG = re.compile(r"<[^>]+>")
-_THREADS = 2  # chunks of profiles ranked at once
 
 
 @dataclass(frozen=True)
@@ -61,10 +60,9 @@ class RankedCall:
     score: float  # similarity × soft factors
     similarity: float
     eligibility_unknown: bool
-    # The ranking's facts for the pair (ProfileMask.budget_fit code, deadline tight), which
-    # the explanation states; None where the ranking did not record them.
-    budget_fit: int | None = None
-    tight: bool | None = None
+    # The ranking's facts for the pair, which the explanation states.
+    budget_fit: int  # ProfileMask.budget_fit code
+    tight: bool  # deadline tight
 
 
 def _plain(html: str) -> str:
@@ -190,8 +188,8 @@ def rank_calls(
     starts = range(0, len(profiles), settings.chunk_rows)
     if len(starts) == 1:
         return rank_chunk(0)
-    # Two chunks at a time: the kernel releases the GIL.
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+    # Chunks on threads: the kernel releases the GIL.
+    with ThreadPoolExecutor(max_workers=model.parallelism.threads) as pool:
         return [ranking for chunk in pool.map(rank_chunk, starts) for ranking in chunk]
 
 
@@ -214,21 +212,21 @@ def rank_new_call(
     settings = settings or RankSettings()
     vector = model.transform_calls([document])
     similarity = (queries @ vector.T).toarray()[:, 0].astype(np.float32)
+    table = CallTable([facts], now)
     hits: list[tuple[int, RankedCall]] = []
-    for i in np.flatnonzero(similarity >= max(settings.min_similarity, 1e-9)):
-        verdict = assess(facts, profiles[i], now)
-        if verdict.eligible:
-            hits.append(
-                (
-                    int(i),
-                    RankedCall(
-                        row=0,
-                        call_id=facts.call_id,
-                        score=float(similarity[i]) * verdict.factor,
-                        similarity=float(similarity[i]),
-                        eligibility_unknown=verdict.unknown,
-                    ),
-                )
+    for i in np.flatnonzero(similarity >= max(settings.min_similarity, 1e-9)).tolist():
+        mask = table.mask(profiles[i])
+        if mask.eligible[0]:
+            sim = float(similarity[i])
+            hit = RankedCall(
+                0,
+                facts.call_id,
+                sim * float(mask.factor[0]),
+                sim,
+                bool(mask.unknown[0]),
+                int(mask.budget_fit[0]),
+                bool(mask.tight[0]),
             )
+            hits.append((i, hit))
     hits.sort(key=lambda hit: (-hit[1].score, profiles[hit[0]].profile_id))
     return hits

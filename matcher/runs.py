@@ -25,7 +25,6 @@ from matcher.eligibility import (
     CallFacts,
     CallTable,
     ProfileFacts,
-    assess,
     call_facts,
     eligible_verdict,
     profile_facts,
@@ -215,10 +214,8 @@ def match_rows(
     for i, (pf, ranked) in enumerate(zip(ranking.profiles, ranking.results, strict=True)):
         reviews = feedback[i] if feedback is not None else (0, 0)
         for rank, hit in enumerate(ranked, start=1):
-            if hit.budget_fit is None or hit.tight is None:
-                verdict = assess(facts[hit.row], pf, now)
-            else:  # cached: the pairs' verdicts take a handful of distinct values
-                verdict = eligible_verdict(hit.eligibility_unknown, hit.budget_fit, hit.tight)
+            # Cached: the pairs' verdicts take a handful of distinct values.
+            verdict = eligible_verdict(hit.eligibility_unknown, hit.budget_fit, hit.tight)
             rows.append(
                 {
                     "profile_id": pf.profile_id,

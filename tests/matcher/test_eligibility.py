@@ -5,21 +5,20 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 
 from matcher.eligibility import (
     BUDGET_FIT,
     BUDGET_MISFIT,
     DEADLINE_TIGHT,
+    TIGHT_MARGIN_DAYS,
+    Assessment,
     CallFacts,
     CallTable,
     ProfileFacts,
-    applicant_allowed,
-    assess,
-    budget_note,
     call_facts,
     eligible_verdict,
+    grant_range,
     regions_allow,
 )
 from storage.models import APPLICANT_TYPES, CallDeadline
@@ -28,15 +27,24 @@ from tests.storage.factories import make_call
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
+def assess(call: CallFacts, profile: ProfileFacts) -> Assessment | None:
+    """The rules for one pair as the ranking applies them: a table of that call alone."""
+    return CallTable([call], NOW).verdict(0, profile)
+
+
 def test_listed_applicant_type_passes_and_unlisted_fails() -> None:
-    assert applicant_allowed(["municipality", "ngo"], "ngo") == (True, False)
-    assert applicant_allowed(["company"], "municipality") == (False, False)
+    listed = CallFacts(call_id=1, eligible_applicants=("municipality", "ngo"))
+    passed = assess(listed, ProfileFacts(1, "ngo"))
+    assert passed is not None and not passed.unknown
+    assert (
+        assess(CallFacts(call_id=2, eligible_applicants=("company",)), ProfileFacts(1, "ngo"))
+        is None
+    )
 
 
 def test_unknown_eligibility_passes_but_is_flagged() -> None:
-    assert applicant_allowed([], "municipality") == (True, True)
-    verdict = assess(CallFacts(call_id=1), ProfileFacts(1, "ngo"), NOW)
-    assert verdict.eligible and verdict.unknown
+    verdict = assess(CallFacts(call_id=1), ProfileFacts(1, "ngo"))
+    assert verdict is not None and verdict.unknown
 
 
 @pytest.mark.parametrize(
@@ -65,34 +73,80 @@ def test_deadline_inside_the_lead_time_fails() -> None:
     soon = CallFacts(call_id=1, next_deadline_at=NOW + timedelta(days=27))
     later = CallFacts(call_id=2, next_deadline_at=NOW + timedelta(days=29))
     rolling = CallFacts(call_id=3, next_deadline_at=None, deadline_model="rolling")
-    assert not assess(soon, profile, NOW).lead_ok
-    assert assess(later, profile, NOW).eligible
-    assert assess(rolling, profile, NOW).eligible
+    assert assess(soon, profile) is None
+    assert assess(later, profile) is not None
+    assert assess(rolling, profile) is not None
 
 
 def test_a_deadline_just_beyond_the_lead_time_is_tight() -> None:
     profile = ProfileFacts(1, "municipality", lead_time_days=28)
-    tight = assess(CallFacts(call_id=1, next_deadline_at=NOW + timedelta(days=30)), profile, NOW)
-    roomy = assess(CallFacts(call_id=1, next_deadline_at=NOW + timedelta(days=90)), profile, NOW)
+    tight = assess(CallFacts(call_id=1, next_deadline_at=NOW + timedelta(days=30)), profile)
+    roomy = assess(CallFacts(call_id=1, next_deadline_at=NOW + timedelta(days=90)), profile)
+    assert tight is not None and roomy is not None
     assert tight.tight and tight.factor == pytest.approx(DEADLINE_TIGHT)
     assert not roomy.tight and roomy.factor == 1.0
 
 
-def test_budget_notes() -> None:
-    assert budget_note(20_000, 60_000, 10_000, 50_000) == "budget_fits"
-    assert budget_note(None, 5_000, 10_000, 50_000) == "grant_too_small"
-    assert budget_note(1_000_000, None, 10_000, 50_000) == "grant_too_large"
-    assert budget_note(None, None, 10_000, 50_000) is None
-    assert budget_note(20_000, 60_000, None, None) is None
+@pytest.mark.parametrize(
+    ("grant_min", "grant_max", "need_min", "need_max", "note"),
+    [
+        (20_000, 60_000, 10_000, 50_000, "budget_fits"),
+        (None, 5_000, 10_000, 50_000, "grant_too_small"),
+        (1_000_000, None, 10_000, 50_000, "grant_too_large"),
+        (None, None, 10_000, 50_000, None),
+        (20_000, 60_000, None, None, None),
+    ],
+)
+def test_budget_notes(
+    grant_min: int | None,
+    grant_max: int | None,
+    need_min: int | None,
+    need_max: int | None,
+    note: str | None,
+) -> None:
+    call = CallFacts(call_id=1, grant_min_eur=grant_min, grant_max_eur=grant_max)
+    profile = ProfileFacts(1, "ngo", budget_min_eur=need_min, budget_max_eur=need_max)
+    verdict = assess(call, profile)
+    assert verdict is not None and verdict.budget == note
 
 
 def test_budget_from_total_and_expected_grants() -> None:
     profile = ProfileFacts(1, "ngo", budget_min_eur=100_000, budget_max_eur=300_000)
     typical = CallFacts(call_id=1, budget_eur=2_000_000, expected_grants=10)  # 200k each
     tiny = CallFacts(call_id=2, budget_eur=50_000)  # no grant can exceed the whole budget
-    assert assess(typical, profile, NOW).factor == pytest.approx(BUDGET_FIT)
-    assert assess(tiny, profile, NOW).budget == "grant_too_small"
-    assert assess(tiny, profile, NOW).factor == pytest.approx(BUDGET_MISFIT)
+    assert _verdict(typical, profile).factor == pytest.approx(BUDGET_FIT)
+    assert _verdict(tiny, profile).budget == "grant_too_small"
+    assert _verdict(tiny, profile).factor == pytest.approx(BUDGET_MISFIT)
+
+
+def _verdict(call: CallFacts, profile: ProfileFacts) -> Assessment:
+    verdict = assess(call, profile)
+    assert verdict is not None
+    return verdict
+
+
+def _pairwise(call: CallFacts, profile: ProfileFacts) -> Assessment | None:
+    """The rules of the module's doc, written out for one pair, to hold the table to."""
+    if call.eligible_applicants and profile.applicant_type not in call.eligible_applicants:
+        return None
+    if not regions_allow(call.regions, profile.region):
+        return None
+    tight = False
+    if call.next_deadline_at is not None:
+        earliest = NOW + timedelta(days=profile.lead_time_days)
+        if call.next_deadline_at < earliest:
+            return None
+        tight = call.next_deadline_at < earliest + timedelta(days=TIGHT_MARGIN_DAYS)
+    low, high = grant_range(call)
+    need_min, need_max = profile.budget_min_eur, profile.budget_max_eur
+    budget = None
+    if (low is not None or high is not None) and (need_min is not None or need_max is not None):
+        budget = "budget_fits"
+        if high is not None and need_min is not None and high < need_min:
+            budget = "grant_too_small"
+        elif low is not None and need_max is not None and low > need_max:
+            budget = "grant_too_large"
+    return Assessment(unknown=not call.eligible_applicants, budget=budget, tight=tight)
 
 
 def test_call_table_agrees_with_the_pairwise_rules() -> None:
@@ -122,16 +176,17 @@ def test_call_table_agrees_with_the_pairwise_rules() -> None:
             budget_max_eur=rng.choice([None, 100_000, 3_000_000]),
         )
         mask = table.mask(profile)
-        verdicts = [assess(call, profile, NOW) for call in calls]
-        assert mask.eligible.tolist() == [v.eligible for v in verdicts]
-        assert mask.unknown.tolist() == [v.unknown for v in verdicts]
-        np.testing.assert_allclose(mask.factor, [v.factor for v in verdicts], rtol=1e-6)
-        # What an explanation states of a ranked (eligible) pair, from the mask's facts.
-        for row in np.flatnonzero(mask.eligible).tolist():
-            from_mask = eligible_verdict(
-                bool(mask.unknown[row]), int(mask.budget_fit[row]), bool(mask.tight[row])
-            )
-            assert from_mask == verdicts[row]
+        verdicts = [_pairwise(call, profile) for call in calls]
+        assert mask.eligible.tolist() == [v is not None for v in verdicts]
+        assert mask.unknown.tolist() == [not call.eligible_applicants for call in calls]
+        for row, verdict in enumerate(verdicts):
+            assert table.verdict(row, profile) == verdict
+            if verdict is not None:
+                assert mask.factor[row] == pytest.approx(verdict.factor, rel=1e-6)
+                from_mask = eligible_verdict(
+                    bool(mask.unknown[row]), int(mask.budget_fit[row]), bool(mask.tight[row])
+                )
+                assert from_mask == verdict
 
 
 def test_call_facts_take_the_next_deadline_and_its_time_zone(session) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from matcher.eligibility import CallFacts, ProfileFacts, assess
+from matcher.eligibility import Assessment, CallFacts, CallTable, ProfileFacts, eligible_verdict
 from matcher.explain import VERSION, build_explanation, explanation_lines, format_deadline
 from matcher.reasons import MAX_LINES, TEXT, explanation_view
 from matcher.runs import rematch
@@ -29,9 +29,15 @@ CAUTIONS = {
 }
 
 
+def _stated(call: CallFacts, profile: ProfileFacts) -> Assessment:
+    """What the rules state of a pair, whether or not it passes the hard filters."""
+    mask = CallTable([call], NOW).mask(profile)
+    return eligible_verdict(bool(mask.unknown[0]), int(mask.budget_fit[0]), bool(mask.tight[0]))
+
+
 def _explain(call: CallFacts, profile: ProfileFacts, **kwargs: Any) -> dict[str, Any]:
     return build_explanation(
-        call, profile, assess(call, profile, NOW), score=0.4, similarity=0.36, **kwargs
+        call, profile, _stated(call, profile), score=0.4, similarity=0.36, **kwargs
     )
 
 
@@ -321,7 +327,6 @@ def test_batched_explanations_equal_the_one_pair_path() -> None:
     terms must be those of top_terms with the call's own words and the profile's words of
     bridge_words, and its eligibility facts those of the pairwise rules."""
     from benchmarks.match import NOW, build_corpus
-    from matcher.eligibility import assess
     from matcher.params import Parallelism
     from matcher.runs import match_rows, rank_corpus
     from matcher.terms import bridge_words, surface_words, top_columns, top_terms
@@ -374,7 +379,8 @@ def test_batched_explanations_equal_the_one_pair_path() -> None:
             assert row["explanation"]["terms"] == expected
             bridged += sum(source is not None for source in sources)
             assert 1 <= len(one) <= 4
-            verdict = assess(corpus.call_facts[hit.row], corpus.profile_facts[i], NOW)
+            verdict = ranking.table.verdict(hit.row, corpus.profile_facts[i])
+            assert verdict is not None
             explained = row["explanation"]
             assert (explained["budget"], explained["deadline_tight"]) == (
                 verdict.budget,
