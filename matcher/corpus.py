@@ -7,7 +7,7 @@ vocabulary and each call's field-weighted term frequencies.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,8 +84,6 @@ class CorpusAnalysis:
     languages: list[str]
     ids: dict[str, np.ndarray]  # per field: int32 stem ids of every call, in call order
     lengths: dict[str, np.ndarray]  # per field: int32 number of ids of each call
-    # Surface words seen per stem (for readable explanations), from the analysing process.
-    forms: dict[str, dict[str, int]] = field(default_factory=dict)
     # Each folded word as the calls write it (see WrittenTokens); None where not known.
     written: dict[str, str] | None = None
 
@@ -130,7 +128,6 @@ class CallCounts:
     bigram_codes: np.ndarray
     counts: sp.csr_matrix  # calls x columns, float32
     german: np.ndarray  # per call: analysed as German (the IDF reference is English)
-    forms: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def concat_ids(arrays: list[np.ndarray]) -> np.ndarray:

@@ -183,10 +183,9 @@ def count_calls(
 ) -> CallCounts:
     """The fitted call side of analysed calls: vocabulary and field-weighted tf per call.
 
-    Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived by
-    ``TextModel.fit_index_counts``.
+    Everything corpus-wide that depends on it (IDF, n-grams, vectors) is derived from it
+    by the model's fit.
     """
-    forms = analysis.forms
     stems = list(analysis.stems)
     vocabulary = Vocabulary({stem: i for i, stem in enumerate(stems)}, stems, len(stems))
     counting = Counting.of(vocabulary, params, parallelism.threads)
@@ -200,4 +199,4 @@ def count_calls(
         counts, vocabulary.bigram_codes = _without_rare_pairs(
             counts, vocabulary, params.min_bigram_df
         )
-    return CallCounts(list(stems), vocabulary.bigram_codes, counts, german, dict(forms))
+    return CallCounts(list(stems), vocabulary.bigram_codes, counts, german)

@@ -101,11 +101,6 @@ def hash_tokens(texts: list[str]) -> Tokens:
     return Tokens(points, hashes[:n], segments[:n], starts[:n], ends[:n])
 
 
-def hash_words(words: list[str]) -> np.ndarray:
-    """Hashes of single folded words, comparable with :func:`hash_tokens`."""
-    return hash_tokens([" ".join(words)]).hashes
-
-
 class Lexicon:
     """Token hashes per language → stem ids, with a shared stem table.
 

@@ -128,10 +128,6 @@ class TextReader:
             for begin in range(0, len(calls), chunk)
         ]
         analysis = CorpusAnalysis.from_batches(stems, batches)
-        # The analyzer's record of surface words travels with the analysis, for readable
-        # explanations.
-        surface = self.analyzer.surface_forms
-        analysis.forms = {stem: dict(surface[stem]) for stem in stems if stem in surface}
         for word, form in (analysis.written or {}).items():
             self.written.setdefault(word, form)
         return analysis

@@ -95,9 +95,7 @@ class TextModel:
 
     def fit(self, calls: Sequence[Document]) -> TextModel:
         """Learn the vocabulary, IDF and n-gram statistics from the call corpus."""
-        self._fit_from_counts(
-            count_calls(self.reader.analyse_calls(calls), self.params, self.parallelism)
-        )
+        self._fit_from_counts(self._count(calls))
         return self
 
     def fit_transform(self, calls: Sequence[Document]) -> sp.csr_matrix:
@@ -111,19 +109,19 @@ class TextModel:
         written in that layout (:meth:`matcher.vectors.Weighting.by_term`), so no calls ×
         terms copy is made. Each call is read once.
         """
-        analysis = self.reader.analyse_calls(calls)
-        return self.fit_index_counts(count_calls(analysis, self.params, self.parallelism))
-
-    def _set_stems(self, stems: list[str]) -> None:
-        self.reader.renumber(stems)
-        self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, len(stems))
-
-    def fit_index_counts(self, fitted: CallCounts) -> sp.csr_matrix:
-        """:meth:`fit_index` from counted calls (:func:`matcher.counting.count_calls`)."""
+        fitted = self._count(calls)
         parts = self._fit_from_counts(fitted)
         return self._weighting().by_term(
             fitted.counts, parts, self._column_df, self.parallelism.threads
         )
+
+    def _count(self, calls: Sequence[Document]) -> CallCounts:
+        analysis = self.reader.analyse_calls(calls)
+        return count_calls(analysis, self.params, self.parallelism)
+
+    def _set_stems(self, stems: list[str]) -> None:
+        self.reader.renumber(stems)
+        self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, len(stems))
 
     def _weighting(self) -> Weighting:
         return Weighting(self.idf, self.ngrams, self.params.ngram_weight, self.vocabulary.n_stems)
@@ -131,11 +129,6 @@ class TextModel:
     def _fit_from_counts(self, fitted: CallCounts) -> list[CallPart]:
         """Vocabulary, IDF and n-gram block from ``fitted``; its calls in parts (one per
         thread), each with the number of its calls using each column of the vectors."""
-        surface = self.analyzer.surface_forms
-        for stem, seen in fitted.forms.items():
-            known = surface.setdefault(stem, {})
-            for word, count in seen.items():
-                known[word] = max(known.get(word, 0), count)
         self._set_stems(list(fitted.stems))
         self.vocabulary.bigram_codes = np.asarray(fitted.bigram_codes, dtype=np.int64)
         counts = fitted.counts

@@ -7,7 +7,7 @@ spellings of one word the same way however the corpus was cut into chunks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,10 +150,6 @@ def _written_in(text: bytes, word: str, start: int, stop: int, *, inside: bool =
 def _word_byte(byte: int) -> bool:
     """Whether a UTF-8 byte may belong to a word (ASCII letter or digit, or non-ASCII)."""
     return byte >= 0x80 or chr(byte).isalnum()
-
-
-def noted_forms(written: Mapping[str, str]) -> dict[str, Noted]:
-    return {word: (spelling_rank(form), 0, form) for word, form in written.items()}
 
 
 def written_words(parts: Sequence[dict[str, Noted] | None]) -> dict[str, str] | None:
