@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
-from matcher.documents import Document, pick_documents
+from matcher.documents import Document
 from matcher.eligibility import (
     CallFacts,
     CallTable,
@@ -183,7 +183,7 @@ def match_rows(
     for row, col in zip(key_rows, key_cols, strict=True):
         wanted.setdefault(row, set()).update(stems_of[col])
     rows_read = sorted(wanted)
-    texts = pick_documents(call_docs, np.asarray(rows_read, dtype=np.int64))
+    texts = [call_docs[r] for r in rows_read]
     found = surface_words(model, texts, [wanted[r] for r in rows_read])
     words = dict(zip(rows_read, found, strict=True))
     names = [
