@@ -42,15 +42,17 @@ PROPOSAL_WORDS = frozenset(
 
 # A handful of function words that are frequent in one language and rare in the other; used
 # only to guess the language of a text that does not say.
-_GERMAN_MARKERS = frozenset(
-    (
-        "der die das und ist nicht mit fur auf den dem des ein eine einer wir sich zur zum "
-        "werden wird sowie auch oder von bei durch"
-    ).split()
-)
-_ENGLISH_MARKERS = frozenset(
-    "the and is are of to for with on in by this that will be from an or as which we".split()
-)
+# fmt: off
+_GERMAN_MARKERS = frozenset({
+    "der", "die", "das", "und", "ist", "nicht", "mit", "fur", "auf", "den", "dem", "des", "ein",
+    "eine", "einer", "wir", "sich", "zur", "zum", "werden", "wird", "sowie", "auch", "oder",
+    "von", "bei", "durch",
+})
+_ENGLISH_MARKERS = frozenset({
+    "the", "and", "is", "are", "of", "to", "for", "with", "on", "in", "by", "this", "that",
+    "will", "be", "from", "an", "or", "as", "which", "we",
+})
+# fmt: on
 
 LANGUAGE_MARKERS = {"de": _GERMAN_MARKERS, "en": _ENGLISH_MARKERS}
 LANGUAGES = ("de", "en")

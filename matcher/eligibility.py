@@ -43,9 +43,12 @@ import numpy as np
 from storage.deadlines import call_status, next_deadline, next_due
 from storage.models import APPLICANT_TYPES, FundingCall, Profile
 
-EU_MEMBER_STATES = frozenset(
-    "AT BE BG CY CZ DE DK EE EL ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
+# fmt: off
+EU_MEMBER_STATES = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})
+# fmt: on
 ANYWHERE = frozenset({"WORLD", "INT"})
 BUDGET_FIT = 1.10
 BUDGET_MISFIT = 0.90

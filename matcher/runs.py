@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 ModelFactory = Callable[[], TextModel]
 
+# What earlier releases kept in the index folder (an analysis cache, words, reference counts);
+# nothing reads them now, and the cache could take hundreds of megabytes.
+_OLD_FILES = ("analysis.npz", "fitted.npz", "words.npz", "reference.npz")
+
 
 def default_model_factory(
     dictionary_path: str | Path | None = None,
@@ -307,6 +311,9 @@ def rematch(
     model_factory = model_factory or default_model_factory(
         dictionary_path, index_folder=index_folder
     )
+    if index_folder is not None:
+        for name in _OLD_FILES:
+            (Path(index_folder) / name).unlink(missing_ok=True)
     started = time.perf_counter()
     run = start_match_run(
         session,

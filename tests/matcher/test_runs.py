@@ -118,6 +118,18 @@ def test_rematch_stores_ranked_matches_and_a_run(session: Session) -> None:
     assert _ranked_ids(session, c["twin"])[0] == c["twinning"].id
 
 
+def test_files_an_earlier_release_kept_in_the_index_folder_are_deleted(
+    session: Session, tmp_path: Path
+) -> None:
+    _corpus(session)
+    folder = tmp_path / "matcher"
+    folder.mkdir()
+    for name in ("analysis.npz", "fitted.npz", "words.npz", "reference.npz", "keep.txt"):
+        (folder / name).write_bytes(b"old")
+    assert rematch(session, trigger="manual", now=NOW, index_folder=folder).outcome == "succeeded"
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+
+
 def test_closed_withdrawn_ineligible_and_other_region_calls_are_never_ranked(
     session: Session,
 ) -> None:
