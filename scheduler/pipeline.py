@@ -45,7 +45,7 @@ Crawler = Callable[[str], int]
 
 
 def default_rematcher(settings: Settings) -> Rematcher:
-    """Re-match through the matcher with the installation's dictionary and cache."""
+    """Re-match through the matcher with the installation's dictionary and its parsed index."""
 
     def run(session: Session, profile_ids: Sequence[int] | None, trigger: str) -> MatchRun:
         return rematch(
