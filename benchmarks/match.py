@@ -232,7 +232,7 @@ def _run_matcher(
     phases["eligibility_scoring_top_n"] = time.perf_counter() - mark
     mark = time.perf_counter()
     ranking = Ranking(model, queries, by_term, table, corpus.profile_facts, results)
-    rows = match_rows(ranking, corpus.call_docs, NOW)
+    rows = match_rows(ranking, corpus.call_docs)
     phases["explanations"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     return {

@@ -152,7 +152,6 @@ def _feedback_vectors(
 def match_rows(
     ranking: Ranking,
     call_docs: Sequence[Document],
-    now: datetime,
     *,
     terms: int = 5,
     feedback: Sequence[tuple[int, int]] | None = None,
@@ -281,7 +280,7 @@ def compute_matches(
         (len(fb.relevant), len(fb.not_relevant))
         for fb in (feedback.get(p.id, ProfileFeedback()) for p in profiles)
     ]
-    rows = match_rows(ranking, call_docs, now, terms=settings.explain_terms, feedback=counts)
+    rows = match_rows(ranking, call_docs, terms=settings.explain_terms, feedback=counts)
     return rows, len(profiles), len(calls)
 
 

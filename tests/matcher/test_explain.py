@@ -344,7 +344,7 @@ def test_batched_explanations_equal_the_one_pair_path() -> None:
         NOW,
         model_factory=lambda: TextModel(parallelism=parallelism),
     )
-    rows = match_rows(ranking, call_docs, NOW, terms=4)
+    rows = match_rows(ranking, call_docs, terms=4)
     assert len(rows) == sum(len(r) for r in ranking.results) > 50
     model = ranking.model
     documents = ranking.by_term.T.tocsr()  # calls x terms, as top_terms takes them
