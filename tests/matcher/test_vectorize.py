@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from matcher.counting import Counting, count_calls
 from matcher.documents import Document
+from matcher.kernels.counting import column_counts
 from matcher.params import Parallelism
 from matcher.terms import bridge_words, surface_words, top_terms
 from matcher.vectorize import TextModel
@@ -255,6 +257,23 @@ def test_a_batch_that_fails_to_count_fails_the_counting_without_a_hang(
     monkeypatch.setattr(Counting, "into", flaky)
     with pytest.raises(MemoryError, match="no room"):
         count_calls(analysis, model.params, model.parallelism)
+
+
+def test_rare_stem_pairs_are_dropped_as_if_they_were_never_counted() -> None:
+    calls = [*CALLS, *CALLS[:3]]  # the first calls' pairs are in two calls, the rest in one
+    model = TextModel(min_bigram_df=2)
+    analysis = model.reader.analyse_calls(calls)
+    fitted = count_calls(analysis, model.params, model.parallelism)
+    every = count_calls(analysis, replace(model.params, min_bigram_df=1), model.parallelism)
+    assert 0 < len(fitted.bigram_codes) < len(every.bigram_codes)
+    n_stems = len(fitted.stems)
+    assert column_counts(fitted.counts.indices, fitted.counts.shape[1])[n_stems:].min() >= 2
+    vocabulary = Vocabulary({stem: i for i, stem in enumerate(fitted.stems)}, fitted.stems, n_stems)
+    vocabulary.bigram_codes = fitted.bigram_codes
+    (whole,) = analysis.batches(len(calls))
+    expected = Counting.of(vocabulary, model.params, 1).rows(whole)
+    assert fitted.counts.shape == expected.shape
+    assert (fitted.counts != expected).nnz == 0
 
 
 def test_the_index_is_the_transpose_of_the_calls_vectors() -> None:
