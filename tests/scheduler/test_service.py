@@ -129,22 +129,30 @@ def test_a_short_real_run_drains_the_queue_records_its_jobs_and_stops_cleanly(
 def test_after_a_restart_missed_runs_coalesce_into_one(
     settings: Settings, engine: Engine, factory: sessionmaker[Session], session: Session
 ) -> None:
-    # A job due every minute; the scheduler was down for three hours (180 missed runs).
-    every_minute = [
-        JobSpec("reminders", "remind", CronTrigger(minute="*", timezone="UTC"), 6 * 3600)
-    ]
-    first = build_scheduler(settings, engine=engine, specs=every_minute)
+    # A job due every hour, at a minute half an hour from now, so that no run falls due
+    # while the test watches; the scheduler was down for three hours (three missed runs).
+    minute = (utcnow().minute + 30) % 60
+    hourly = [JobSpec("reminders", "remind", CronTrigger(minute=minute, timezone="UTC"), 6 * 3600)]
+    first = build_scheduler(settings, engine=engine, specs=hourly)
     first.start(paused=True)
     first.shutdown()
-    three_hours_ago = (utcnow() - timedelta(hours=3)).replace(second=0, microsecond=0)
+    # A run of the trigger's, 2.5 or 3.5 hours ago.
+    three_hours_ago = (utcnow() - timedelta(hours=3)).replace(
+        minute=minute, second=0, microsecond=0
+    )
     session.execute(update(apscheduler_jobs).values(next_run_time=three_hours_ago.timestamp()))
     session.commit()
 
     sent: list[str] = []
     ctx = _context(settings, factory, [])
-    ctx.compose = lambda **kwargs: sent.append("run") or "composed 1"  # type: ignore[func-returns-value]
+
+    def compose(**kwargs: object) -> Summary:
+        sent.append("run")
+        return Summary("composed 1", {"kind": "compose"})
+
+    ctx.compose = compose
     jobs.install(ctx)
-    second = build_scheduler(settings, engine=engine, specs=every_minute)
+    second = build_scheduler(settings, engine=engine, specs=hourly)
     assert second.get_jobs()[0].next_run_time == three_hours_ago  # kept, not recomputed
     second.start()
     try:
