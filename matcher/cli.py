@@ -61,7 +61,7 @@ def match(
                 profile_ids=profile_ids,
                 settings=RankSettings(top_n=top_n, min_similarity=min_similarity),
                 dictionary_path=settings.freedict_path,
-                index_folder=settings.instance_path / "matcher",
+                index_folder=settings.matcher_path,
             )
         failed = run.outcome != "succeeded"
         click.echo(

@@ -299,7 +299,7 @@ def rematch(
 
     Callers pass ``dictionary_path=settings.freedict_path`` (or a ``model_factory``); without
     either, queries are expanded with the glossary only. ``index_folder`` (production:
-    ``settings.instance_path / "matcher"``) keeps the parsed dictionary index between runs.
+    ``settings.matcher_path``) keeps the parsed dictionary index between runs.
 
     Adds a ``MatchRun`` (trigger, counts, duration, outcome) to the session and returns it.
     On any error the run is marked ``failed`` with the error in ``parameters["error"]`` and

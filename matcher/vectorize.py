@@ -70,14 +70,13 @@ class TextModel:
             raise TypeError(f"unknown TextModel parameter(s): {', '.join(sorted(unknown))}")
         self.params = ModelParams(**params)
         self.parallelism = parallelism or Parallelism()
-        self.index_folder = Path(index_folder) if index_folder is not None else None
         self.analyzer = Analyzer()
         self.expansion = QueryExpansion(
             self.analyzer,
             self.params,
             glossary=glossary,
             dictionary_path=dictionary_path,
-            index_folder=self.index_folder,
+            index_folder=Path(index_folder) if index_folder is not None else None,
         )
         self.reader = TextReader(self.analyzer, self.parallelism)
         self.vocabulary = Vocabulary(self.reader.stem_ids, self.reader.stems, 0)

@@ -53,7 +53,7 @@ def default_rematcher(settings: Settings) -> Rematcher:
             trigger=trigger,
             profile_ids=profile_ids,
             dictionary_path=settings.freedict_path,
-            index_folder=settings.instance_path / "matcher",
+            index_folder=settings.matcher_path,
         )
 
     return run

@@ -53,6 +53,11 @@ class Settings:
     retention_days: int = 180
 
     @property
+    def matcher_path(self) -> Path:
+        """Where the matcher keeps the dictionary's parsed index between processes."""
+        return self.instance_path / "matcher"
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL, with the SQLite default resolved to a file in the instance folder."""
         if self.database_url:

@@ -73,9 +73,7 @@ def create_app(
     i18n.init_app(app)
     navigation.init_app(app)
     app.extensions["foerderdesk.search_index"] = SearchIndexHolder(
-        default_model_factory(
-            settings.freedict_path, index_folder=settings.instance_path / "matcher"
-        )
+        default_model_factory(settings.freedict_path, index_folder=settings.matcher_path)
     )
     register_error_handlers(app)
 
