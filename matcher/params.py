@@ -49,7 +49,7 @@ class Parallelism:
     step holds at once (the memory it needs grows with it).
 
     The matcher never forks: a fork copies the locks other threads hold, which is unsafe in
-    the threaded web server, and a second process saved a sixth of a re-match at most.
+    the threaded web server (what a second process would save is in the README).
     """
 
     threads: int = 2

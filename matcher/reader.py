@@ -122,23 +122,19 @@ class TextReader:
         """
         stems: list[str] = []
         lexicon = Lexicon(self.analyzer, {}, stems)
-        chunk = self.parallelism.read_chunk
-        batches = [
-            self._read_chunk(calls[begin : begin + chunk], lexicon)
-            for begin in range(0, len(calls), chunk)
-        ]
+        batches = [self._by_field(chunk) for _, chunk in self.token_chunks(calls, lexicon)]
         analysis = CorpusAnalysis.from_batches(stems, batches)
         for word, form in (analysis.written or {}).items():
             self.written.setdefault(word, form)
         return analysis
 
-    def _read_chunk(self, docs: Sequence[Document], lexicon: Lexicon) -> Batch:
-        """:meth:`read` for one chunk of calls, vectorised (:mod:`matcher.lexicon`).
+    @staticmethod
+    def _by_field(chunk: ChunkTokens) -> Batch:
+        """:meth:`read`'s batch for one chunk of calls read by the lexicon.
 
-        The stem ids are numbered in ``lexicon``'s table; only they (int32) are kept, so
-        memory grows with the corpus' tokens, not with its strings.
+        Only the stem ids (int32) are kept, so memory grows with the corpus' tokens, not
+        with its strings.
         """
-        chunk = self._token_chunk(docs, lexicon)
         ids, starts, lengths = split_fields(
             chunk.stem_ids, chunk.tokens.segments, len(chunk.languages), len(FIELDS)
         )
